@@ -1,0 +1,730 @@
+//! [`SmartCache`]: the cache. It routes each value to its tier, keeps a memory front over
+//! the persistent tiers, turns every bad entry into a counted, logged miss, and runs a
+//! computation once per key however many threads ask for it at the same time.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::codec::Codec;
+use crate::config::{derived_namespace, CacheConfig};
+use crate::entry::{now_ms, EntryMeta, Expect};
+use crate::route::Router;
+use crate::stats::{CacheStats, Counters};
+use crate::tier::file::FileTier;
+use crate::tier::memory::{MemoryTier, Slot};
+use crate::tier::sled::SledTier;
+use crate::tier::{Address, LazyTier, LoadError, Loaded, Store, Usage};
+use crate::{key, paths, CacheError, CacheKey, Cacheable, Placement, Result, Tier};
+
+/// A cache whose values of type `V` go to the tier their type and size call for.
+///
+/// Cloning is cheap: clones share one cache. Dropping the last clone flushes the
+/// persistent tiers (and deletes the storage of a [`CacheConfig::temporary`] cache).
+///
+/// ```
+/// use smartcache::prelude::*;
+///
+/// let cache = CacheConfig::temporary().build::<u32, String>()?;
+/// assert_eq!(cache.insert(1, "one".to_string())?, Tier::Memory); // small: memory
+/// assert_eq!(cache.get(&1).as_deref().map(String::as_str), Some("one"));
+/// let two = cache.get_with(2, || "two".to_string());               // computed once
+/// assert_eq!(*two, "two");
+/// # Ok::<(), smartcache::CacheError>(())
+/// ```
+pub struct SmartCache<K: CacheKey, V: Cacheable> {
+    inner: Arc<Inner<K, V>>,
+}
+
+impl<K: CacheKey, V: Cacheable> Clone for SmartCache<K, V> {
+    fn clone(&self) -> Self {
+        SmartCache {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+struct Inner<K: CacheKey, V: Cacheable> {
+    config: CacheConfig,
+    namespace: String,
+    /// `<root>/<namespace>`, or why there is none (persistent tiers then fail with it).
+    dir: std::result::Result<PathBuf, String>,
+    router: Router,
+    fingerprint: u64,
+    counters: Arc<Counters>,
+    memory: MemoryTier<K, V>,
+    sled: LazyTier<Arc<SledTier>>,
+    file: LazyTier<FileTier>,
+    flights: Mutex<HashMap<K, Arc<Flight<V>>>>,
+    /// Declared last: dropped after the tiers have closed.
+    _cleanup: Option<Cleanup>,
+}
+
+/// Deletes the storage of a temporary cache when dropped.
+enum Cleanup {
+    TempDir(#[allow(dead_code)] tempfile::TempDir),
+    Folder(PathBuf),
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Cleanup::Folder(dir) = self {
+            if let Err(e) = std::fs::remove_dir_all(&*dir) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(dir = %dir.display(), error = %e, "temporary cache: cannot delete its folder");
+                }
+            }
+        }
+    }
+}
+
+/// A persistent tier, by reference (the tiers have generic methods, so no `dyn`).
+#[derive(Clone, Copy)]
+enum Persistent<'a> {
+    Sled(&'a SledTier),
+    File(&'a FileTier),
+}
+
+impl Persistent<'_> {
+    fn tier(self) -> Tier {
+        match self {
+            Persistent::Sled(_) => Tier::Sled,
+            Persistent::File(_) => Tier::File,
+        }
+    }
+    fn store<V: Cacheable>(self, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
+        match self {
+            Persistent::Sled(t) => t.store(address, meta, value),
+            Persistent::File(t) => t.store(address, meta, value),
+        }
+    }
+    fn load<V: Cacheable>(self, address: &Address, expect: &Expect<'_>) -> std::result::Result<Option<Loaded<V>>, LoadError> {
+        match self {
+            Persistent::Sled(t) => t.load(address, expect),
+            Persistent::File(t) => t.load(address, expect),
+        }
+    }
+    fn probe(self, address: &Address, expect: &Expect<'_>) -> std::result::Result<bool, LoadError> {
+        match self {
+            Persistent::Sled(t) => t.probe(address, expect),
+            Persistent::File(t) => t.probe(address, expect),
+        }
+    }
+    fn remove(self, hash: u128) -> Result<bool> {
+        match self {
+            Persistent::Sled(t) => t.remove(hash),
+            Persistent::File(t) => t.remove(hash),
+        }
+    }
+    fn clear(self) -> Result<()> {
+        match self {
+            Persistent::Sled(t) => t.clear(),
+            Persistent::File(t) => t.clear(),
+        }
+    }
+    fn flush(self) -> Result<()> {
+        match self {
+            Persistent::Sled(t) => t.flush(),
+            Persistent::File(t) => t.flush(),
+        }
+    }
+    fn usage(self) -> Usage {
+        match self {
+            Persistent::Sled(t) => t.usage(),
+            Persistent::File(t) => t.usage(),
+        }
+    }
+}
+
+/// One computation in progress for `get_with`: the leader fills it, followers wait.
+struct Flight<V> {
+    /// `None` while running; `Some(Some(v))` done; `Some(None)` failed or panicked.
+    outcome: Mutex<Option<Option<Arc<V>>>>,
+    done: Condvar,
+}
+
+impl<V> Flight<V> {
+    fn finish(&self, outcome: Option<Arc<V>>) {
+        let mut slot = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(outcome);
+        }
+        self.done.notify_all();
+    }
+
+    fn wait(&self) -> Option<Arc<V>> {
+        let mut slot = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(outcome) = &*slot {
+                return outcome.clone();
+            }
+            slot = self.done.wait(slot).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// Held by the leader of a flight. Dropping it (also by a panic) releases the followers
+/// and retires the flight.
+struct Leader<'a, K: CacheKey, V: Cacheable> {
+    inner: &'a Inner<K, V>,
+    key: &'a K,
+    flight: Arc<Flight<V>>,
+}
+
+impl<K: CacheKey, V: Cacheable> Drop for Leader<'_, K, V> {
+    fn drop(&mut self) {
+        self.flight.finish(None); // no-op when already finished
+        let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if flights.get(self.key).is_some_and(|f| Arc::ptr_eq(f, &self.flight)) {
+            flights.remove(self.key);
+        }
+    }
+}
+
+impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
+    /// A cache configured by [`configure_for::<V>()`](crate::configure_for). Never fails:
+    /// storage is opened on first use, and a storage problem then is an error of that
+    /// operation (or a miss for [`SmartCache::get`]).
+    pub fn new() -> Self {
+        match Self::build(V::default_config(), false) {
+            Ok(cache) => cache,
+            Err(e) => {
+                tracing::error!(error = %e, value = %V::type_tag(),
+                    "the type's default_config is invalid; using CacheConfig::default()");
+                Self::build(CacheConfig::default(), false)
+                    .expect("CacheConfig::default() is valid and opens nothing when lazy")
+            }
+        }
+    }
+
+    /// A cache with this configuration. Fails when the configuration is invalid or its
+    /// storage cannot be used: the folder is a file or not writable, the sled database is
+    /// locked by another process.
+    pub fn with_config(config: CacheConfig) -> Result<Self> {
+        Self::build(config, true)
+    }
+
+    fn build(config: CacheConfig, eager: bool) -> Result<Self> {
+        config.validate()?;
+        let namespace = match &config.namespace {
+            Some(ns) => ns.clone(),
+            None => derived_namespace(std::any::type_name::<K>(), &V::type_tag()),
+        };
+        let mut cleanup = None;
+        let root = if config.temporary && config.dir.is_none() {
+            let temp = tempfile::Builder::new()
+                .prefix("smartcache-")
+                .tempdir()
+                .map_err(|e| CacheError::BadDirectory {
+                    path: std::env::temp_dir(),
+                    reason: format!("cannot create a temporary folder: {e}"),
+                })?;
+            let path = temp.path().to_path_buf();
+            cleanup = Some(Cleanup::TempDir(temp));
+            Ok(path)
+        } else {
+            config.root()
+        };
+        let dir = match root {
+            Ok(root) => Ok(root.join(&namespace)),
+            Err(e) if eager => return Err(e),
+            Err(e) => Err(e.to_string()),
+        };
+        if let (true, Ok(dir)) = (config.temporary, &dir) {
+            if cleanup.is_none() {
+                cleanup = Some(Cleanup::Folder(dir.clone()));
+            }
+        }
+        let counters = Arc::new(Counters::default());
+        let inner = Inner {
+            router: Router {
+                memory_threshold: config.memory_threshold,
+                file_threshold: config.file_threshold,
+                persist_all: config.persist_all,
+            },
+            fingerprint: crate::cacheable::fingerprint::<V>(),
+            memory: MemoryTier::new(&config, Arc::clone(&counters)),
+            counters,
+            namespace,
+            dir,
+            sled: LazyTier::new(),
+            file: LazyTier::new(),
+            flights: Mutex::new(HashMap::new()),
+            config,
+            _cleanup: cleanup,
+        };
+        if eager {
+            if let Ok(dir) = &inner.dir {
+                paths::ensure_usable_dir(dir, inner.config.secure)?;
+            }
+            for &tier in inner.router.persistent_tiers::<V>() {
+                inner.open(tier)?;
+            }
+        }
+        Ok(SmartCache {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The tier `value` would be stored in.
+    #[inline]
+    pub fn route(&self, value: &V) -> Tier {
+        self.inner.router.route::<V>(value.size_hint())
+    }
+
+    /// Stores `value` under `key` and returns the tier it went to. Replaces any earlier
+    /// value of `key`, in whatever tier that was.
+    pub fn insert(&self, key: K, value: V) -> Result<Tier> {
+        let size = value.size_hint();
+        let tier = self.inner.router.route::<V>(size);
+        self.inner.store(key, Arc::new(value), size, tier)?;
+        Ok(tier)
+    }
+
+    /// The value of `key`, from the fastest tier that has it. Errors and invalid entries
+    /// are misses (counted in [`SmartCache::stats`] and logged); use
+    /// [`SmartCache::try_get`] to see them.
+    #[inline]
+    pub fn get(&self, key: &K) -> Option<Arc<V>> {
+        if let Some(slot) = self.inner.memory.get(key) {
+            self.inner.count_hit(Tier::Memory);
+            return Some(slot.value);
+        }
+        self.inner.get_below(key).unwrap_or_default()
+    }
+
+    /// Like [`SmartCache::get`], but a tier that fails (I/O, a locked database) is an
+    /// error. Invalid entries are still misses.
+    pub fn try_get(&self, key: &K) -> Result<Option<Arc<V>>> {
+        if let Some(slot) = self.inner.memory.get(key) {
+            self.inner.count_hit(Tier::Memory);
+            return Ok(Some(slot.value));
+        }
+        self.inner.get_below(key)
+    }
+
+    /// The value of `key`, computed by `init` and stored if no tier has it. However many
+    /// threads ask for the same missing key at once, `init` runs once; the others wait
+    /// for its value. A storage failure never fails the computation: it is logged and
+    /// counted, and the computed value is returned.
+    pub fn get_with(&self, key: K, init: impl FnOnce() -> V) -> Arc<V> {
+        match self.try_get_with(key, || Ok::<V, std::convert::Infallible>(init())) {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Like [`SmartCache::get_with`] for a computation that can fail. An `Err` is returned
+    /// to the caller that ran `init` and is not cached: threads waiting on that
+    /// computation try again themselves.
+    pub fn try_get_with<E>(&self, key: K, init: impl FnOnce() -> std::result::Result<V, E>) -> std::result::Result<Arc<V>, E> {
+        let inner = &*self.inner;
+        let mut init = Some(init);
+        loop {
+            if let Some(slot) = inner.memory.get(&key) {
+                inner.count_hit(Tier::Memory);
+                return Ok(slot.value);
+            }
+            let (flight, leading) = {
+                let mut flights = inner.flights.lock().unwrap_or_else(|p| p.into_inner());
+                match flights.get(&key) {
+                    Some(flight) => (Arc::clone(flight), false),
+                    None => {
+                        let flight = Arc::new(Flight {
+                            outcome: Mutex::new(None),
+                            done: Condvar::new(),
+                        });
+                        flights.insert(key.clone(), Arc::clone(&flight));
+                        (flight, true)
+                    }
+                }
+            };
+            if !leading {
+                if let Some(value) = flight.wait() {
+                    Counters::bump(&inner.counters.hits);
+                    return Ok(value);
+                }
+                continue; // the leader failed: try again, perhaps as the leader
+            }
+            let leader = Leader {
+                inner,
+                key: &key,
+                flight,
+            };
+            if let Some(value) = inner.get_below(&key).unwrap_or_default() {
+                leader.flight.finish(Some(Arc::clone(&value)));
+                return Ok(value);
+            }
+            let Some(init) = init.take() else {
+                // Unreachable: a leader always returns. Kept total rather than panicking.
+                continue;
+            };
+            let value = init()?;
+            let size = value.size_hint();
+            let tier = inner.router.route::<V>(size);
+            let value = Arc::new(value);
+            if let Err(e) = inner.store(key.clone(), Arc::clone(&value), size, tier) {
+                tracing::warn!(tier = %tier, error = %e, "get_with: the computed value could not be stored");
+            }
+            leader.flight.finish(Some(Arc::clone(&value)));
+            return Ok(value);
+        }
+    }
+
+    /// Deletes `key` from every tier. `Ok(true)` when some tier held it.
+    pub fn remove(&self, key: &K) -> Result<bool> {
+        let inner = &*self.inner;
+        let mut removed = inner.memory.remove(key).is_some();
+        if !inner.router.persistent_tiers::<V>().is_empty() {
+            let address = inner.address(key)?;
+            removed |= inner.remove_persistent(&address, None)?;
+        }
+        Ok(removed)
+    }
+
+    /// Whether some tier holds a valid, unexpired value for `key` (persistent entries are
+    /// checked by header, without reading their payload).
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.tier_of(key).is_some()
+    }
+
+    /// The tier that holds `key`'s value: its home tier, even when a copy is also in
+    /// memory. `None` when no tier holds it.
+    pub fn tier_of(&self, key: &K) -> Option<Tier> {
+        let inner = &*self.inner;
+        if let Some(slot) = inner.memory.get(key) {
+            return Some(slot.home);
+        }
+        let address = inner.address(key).ok()?;
+        let expect = inner.expect(&address);
+        for &tier in inner.router.persistent_tiers::<V>() {
+            let Ok(Some(store)) = inner.open_if_exists(tier) else { continue };
+            match store.probe(&address, &expect) {
+                Ok(true) => return Some(tier),
+                Ok(false) | Err(LoadError::Failed(_)) => {}
+                Err(e) => inner.discard(store, &address, e),
+            }
+        }
+        None
+    }
+
+    /// Deletes every entry of this cache, in every tier.
+    pub fn clear(&self) -> Result<()> {
+        let inner = &*self.inner;
+        inner.memory.clear();
+        for &tier in inner.router.persistent_tiers::<V>() {
+            if let Some(store) = inner.open_if_exists(tier)? {
+                store.clear()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes every write so far durable (sled flushes; file entries are complete when
+    /// `insert` returns).
+    pub fn flush(&self) -> Result<()> {
+        for tier in [Tier::Sled, Tier::File] {
+            if let Some(store) = self.inner.opened(tier) {
+                store.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A snapshot of the counters, with entries and bytes per tier.
+    pub fn stats(&self) -> CacheStats {
+        let inner = &*self.inner;
+        let mut stats = inner.counters.snapshot();
+        (stats.memory.entries, stats.memory.bytes) = inner.memory.usage();
+        for tier in [Tier::Sled, Tier::File] {
+            if let Some(store) = inner.opened(tier) {
+                let usage = store.usage();
+                let s = match tier {
+                    Tier::Sled => &mut stats.sled,
+                    _ => &mut stats.file,
+                };
+                s.entries = usage.entries;
+                s.bytes = usage.bytes;
+                s.evictions += usage.evictions;
+            }
+        }
+        stats
+    }
+
+    /// The namespace: the folder under the storage root that holds this cache.
+    pub fn namespace(&self) -> &str {
+        &self.inner.namespace
+    }
+
+    /// The folder that holds this cache's persistent tiers (`<root>/<namespace>`).
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.dir.as_deref().ok()
+    }
+
+    /// The configuration the cache was built with.
+    pub fn config(&self) -> &CacheConfig {
+        &self.inner.config
+    }
+}
+
+impl<K: CacheKey, V: Cacheable> Default for SmartCache<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: CacheKey, V: Cacheable> fmt::Debug for SmartCache<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmartCache")
+            .field("value", &V::type_tag())
+            .field("namespace", &self.inner.namespace)
+            .field("dir", &self.inner.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: CacheKey, V: Cacheable> Inner<K, V> {
+    #[inline]
+    fn count_hit(&self, tier: Tier) {
+        Counters::bump(&self.counters.tier(tier).hits);
+        Counters::bump(&self.counters.hits);
+    }
+
+    fn address(&self, key: &K) -> Result<Address> {
+        key::address(&self.namespace, key)
+    }
+
+    fn expect<'a>(&self, address: &'a Address) -> Expect<'a> {
+        Expect {
+            codec: <V::Codec as Codec<V>>::ID,
+            fingerprint: self.fingerprint,
+            key: &address.key,
+            now_ms: now_ms(),
+        }
+    }
+
+    fn dir(&self, tier: Tier) -> Result<&Path> {
+        match &self.dir {
+            Ok(dir) => Ok(dir),
+            Err(_) => Err(CacheError::TierUnavailable {
+                tier,
+                reason: "no storage folder: set CacheConfig::dir or $SMARTCACHE_DIR",
+            }),
+        }
+    }
+
+    fn tier_dir(&self, tier: Tier) -> Result<PathBuf> {
+        let dir = self.dir(tier)?;
+        Ok(match tier {
+            Tier::Sled => paths::sled_dir(dir),
+            _ => paths::files_dir(dir),
+        })
+    }
+
+    /// The tier, opened if need be.
+    fn open(&self, tier: Tier) -> Result<Persistent<'_>> {
+        match tier {
+            Tier::Sled => {
+                let dir = self.tier_dir(tier)?;
+                let sled = self.sled.get_or_open(tier, || SledTier::open(&dir, &self.config))?;
+                Ok(Persistent::Sled(sled))
+            }
+            Tier::File => {
+                let dir = self.tier_dir(tier)?;
+                let file = self.file.get_or_open(tier, || FileTier::open(&dir, &self.config))?;
+                Ok(Persistent::File(file))
+            }
+            Tier::Redis => Err(CacheError::TierUnavailable {
+                tier,
+                reason: "this build has no Redis support",
+            }),
+            Tier::Memory => Err(CacheError::TierUnavailable {
+                tier,
+                reason: "the memory tier is not a persistent tier",
+            }),
+        }
+    }
+
+    /// The tier if it is open.
+    fn opened(&self, tier: Tier) -> Option<Persistent<'_>> {
+        match tier {
+            Tier::Sled => self.sled.get().map(|s| Persistent::Sled(s)),
+            Tier::File => self.file.get().map(Persistent::File),
+            _ => None,
+        }
+    }
+
+    /// The tier if it is open or has a folder on disk: reads never create storage.
+    fn open_if_exists(&self, tier: Tier) -> Result<Option<Persistent<'_>>> {
+        if let Some(store) = self.opened(tier) {
+            return Ok(Some(store));
+        }
+        match self.tier_dir(tier) {
+            Ok(dir) if dir.is_dir() => self.open(tier).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Stores a value in `tier` (and a copy in memory when small), and deletes older
+    /// values of the key from the other tiers.
+    fn store(&self, key: K, value: Arc<V>, size: usize, tier: Tier) -> Result<()> {
+        let ttl = self.config.ttl;
+        let deadline = ttl.map(|ttl| Instant::now() + ttl);
+        let key_size = std::mem::size_of::<K>();
+        let auto = V::PLACEMENT == Placement::Auto;
+        if tier == Tier::Memory {
+            if auto {
+                // An earlier, larger value of this key may be on disk.
+                let address = self.address(&key)?;
+                if let Err(e) = self.remove_persistent(&address, None) {
+                    tracing::warn!(error = %e, "insert: cannot delete an older persisted value");
+                }
+            }
+            self.memory.insert(key, Slot::new(value, size, key_size, Tier::Memory, deadline));
+            Counters::bump(&self.counters.tier(Tier::Memory).inserts);
+            return Ok(());
+        }
+        let address = self.address(&key)?;
+        let now = now_ms();
+        let meta = EntryMeta {
+            codec: <V::Codec as Codec<V>>::ID,
+            fingerprint: self.fingerprint,
+            created_ms: now,
+            expires_ms: ttl.map_or(0, |ttl| now.saturating_add(ttl.as_millis() as u64).max(1)),
+            compression: self.config.compression,
+        };
+        let stored = self.open(tier).and_then(|store| store.store(&address, &meta, &*value));
+        if let Err(e) = stored {
+            Counters::bump(&self.counters.tier(tier).errors);
+            // An older copy must not be served in place of the value that failed to store.
+            self.memory.remove(&key);
+            tracing::warn!(tier = %tier, error = %e, "insert failed");
+            return Err(e);
+        }
+        Counters::bump(&self.counters.tier(tier).inserts);
+        if auto {
+            if let Err(e) = self.remove_persistent(&address, Some(tier)) {
+                tracing::warn!(error = %e, "insert: cannot delete an older value from another tier");
+            }
+        }
+        if size <= self.config.promote_max && self.memory.admits(deadline) {
+            self.memory.insert(key, Slot::new(value, size, key_size, tier, deadline));
+        } else {
+            self.memory.remove(&key);
+        }
+        Ok(())
+    }
+
+    /// Deletes the key from every persistent tier but `keep`. `Ok(true)` if one held it.
+    fn remove_persistent(&self, address: &Address, keep: Option<Tier>) -> Result<bool> {
+        let mut removed = false;
+        for &tier in self.router.persistent_tiers::<V>() {
+            if Some(tier) == keep {
+                continue;
+            }
+            if let Some(store) = self.open_if_exists(tier)? {
+                removed |= store.remove(address.hash)?;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Looks below the memory tier (which already missed).
+    fn get_below(&self, key: &K) -> Result<Option<Arc<V>>> {
+        Counters::bump(&self.counters.tier(Tier::Memory).misses);
+        let tiers = self.router.persistent_tiers::<V>();
+        if tiers.is_empty() {
+            Counters::bump(&self.counters.misses);
+            return Ok(None);
+        }
+        let address = self.address(key)?;
+        let expect = self.expect(&address);
+        let mut failure = None;
+        for &tier in tiers {
+            let store = match self.open_if_exists(tier) {
+                Ok(Some(store)) => store,
+                Ok(None) => continue,
+                Err(e) => {
+                    Counters::bump(&self.counters.tier(tier).errors);
+                    tracing::warn!(tier = %tier, error = %e, "get: tier unavailable");
+                    failure.get_or_insert(e);
+                    continue;
+                }
+            };
+            match store.load::<V>(&address, &expect) {
+                Ok(Some(loaded)) => {
+                    self.count_hit(tier);
+                    return Ok(Some(self.promote(key, loaded, tier)));
+                }
+                Ok(None) => Counters::bump(&self.counters.tier(tier).misses),
+                Err(LoadError::Failed(e)) => {
+                    Counters::bump(&self.counters.tier(tier).errors);
+                    tracing::warn!(tier = %tier, key_hash = %format_args!("{:032x}", address.hash), error = %e, "get: read failed");
+                    failure.get_or_insert(e);
+                }
+                Err(e) => {
+                    Counters::bump(&self.counters.tier(tier).misses);
+                    self.discard(store, &address, e);
+                }
+            }
+        }
+        Counters::bump(&self.counters.misses);
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
+    }
+
+    /// Counts, logs and deletes an expired or invalid entry.
+    fn discard(&self, store: Persistent<'_>, address: &Address, why: LoadError) {
+        let tier = store.tier();
+        let counters = self.counters.tier(tier);
+        let key_hash = format_args!("{:032x}", address.hash);
+        match &why {
+            LoadError::Expired => {
+                Counters::bump(&counters.expirations);
+                tracing::debug!(tier = %tier, key_hash = %key_hash, "expired entry removed");
+            }
+            LoadError::Invalid(reason) => {
+                Counters::bump(&counters.invalid);
+                tracing::warn!(tier = %tier, key_hash = %key_hash, reason = %reason, "invalid entry treated as a miss and removed");
+            }
+            LoadError::Failed(_) => return,
+        }
+        if let Err(e) = store.remove(address.hash) {
+            Counters::bump(&counters.errors);
+            tracing::warn!(tier = %tier, key_hash = %key_hash, error = %e, "cannot remove a bad entry");
+        }
+    }
+
+    /// Puts a copy of a value read from `tier` in memory, when small enough.
+    fn promote(&self, key: &K, loaded: Loaded<V>, tier: Tier) -> Arc<V> {
+        let value = Arc::new(loaded.value);
+        let size = value.size_hint();
+        if size <= self.config.promote_max {
+            let deadline = match loaded.expires_ms {
+                0 => None,
+                ms => Some(Instant::now() + Duration::from_millis(ms.saturating_sub(now_ms()))),
+            };
+            if self.memory.admits(deadline) {
+                let slot = Slot::new(Arc::clone(&value), size, std::mem::size_of::<K>(), tier, deadline);
+                self.memory.insert(key.clone(), slot);
+            }
+        }
+        value
+    }
+}
+
+impl<K: CacheKey, V: Cacheable> Drop for Inner<K, V> {
+    fn drop(&mut self) {
+        for tier in [Tier::Sled, Tier::File] {
+            if let Some(store) = self.opened(tier) {
+                if let Err(e) = store.flush() {
+                    tracing::warn!(tier = %tier, error = %e, "flush on drop failed");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The [`Cacheable`] trait: what a value type tells the cache about itself — where it
+//! belongs ([`Placement`]), how it becomes bytes (its [`Codec`]), how large it is
+//! ([`Cacheable::size_hint`]), and which version of its format is current.
+//!
+//! Implementations for the standard library live beside this file, one family a file:
+//! `primitives.rs` (numbers, `bool`, `char`, `String`, `()`), `collections.rs` (`Vec`,
+//! `VecDeque`, `Option`, `Box`, tuples, arrays, maps and sets).
+
+use std::borrow::Cow;
+
+use crate::codec::Codec;
+use crate::{CacheConfig, Placement};
+
+mod collections;
+mod primitives;
+
+/// A type that [`SmartCache`](crate::SmartCache) can store.
+///
+/// Derive it with `#[derive(Cacheable)]`, or implement it by hand:
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use smartcache::prelude::*;
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Thumbnail { pixels: Vec<u8> }
+///
+/// impl Cacheable for Thumbnail {
+///     const PLACEMENT: Placement = Placement::Pinned(Tier::Sled); // decided at compile time
+///     const VERSION: u32 = 2;                                      // bump to drop old entries
+///     type Codec = smartcache::codec::Bincode;
+///     fn size_hint(&self) -> usize { self.pixels.size_hint() }
+///     fn type_tag() -> std::borrow::Cow<'static, str> { "thumbnail".into() }
+/// }
+/// ```
+pub trait Cacheable: Send + Sync + Sized + 'static {
+    /// Where values of this type go: [`Placement::Auto`] (by size, at run time) or
+    /// [`Placement::Pinned`] (always one tier, decided at compile time).
+    const PLACEMENT: Placement = Placement::Auto;
+
+    /// The version of this type's stored form. Persisted entries written under another
+    /// version are misses (and are removed), so bump it when the type changes shape.
+    const VERSION: u32 = 0;
+
+    /// How values become bytes in the persistent tiers.
+    type Codec: Codec<Self>;
+
+    /// Estimated size in bytes, heap included (a `Vec<String>` counts its strings).
+    /// Weighs the value in the memory tier and drives [`Placement::Auto`] routing.
+    fn size_hint(&self) -> usize;
+
+    /// A name for the type that stays the same across builds and compiler versions.
+    /// Stored (hashed, with [`Cacheable::VERSION`]) in every persisted entry: an entry
+    /// written for another type is a miss.
+    ///
+    /// The default is [`std::any::type_name`], which the compiler does not promise to keep
+    /// stable: a change only costs misses, never a wrong value. The built-in types and
+    /// `#[derive(Cacheable)]` give stable names.
+    fn type_tag() -> Cow<'static, str> {
+        Cow::Borrowed(std::any::type_name::<Self>())
+    }
+
+    /// The configuration [`configure_for`](crate::configure_for) returns for this type,
+    /// and that [`SmartCache::new`](crate::SmartCache::new) uses.
+    fn default_config() -> CacheConfig {
+        CacheConfig::default()
+    }
+}
+
+/// The configuration tuned to `V` (its [`Cacheable::default_config`]), to adjust with the
+/// builder methods of [`CacheConfig`].
+///
+/// ```
+/// use smartcache::prelude::*;
+/// use std::time::Duration;
+///
+/// let dir = tempfile::tempdir()?;
+/// let cache: SmartCache<u64, Vec<f64>> = configure_for::<Vec<f64>>()
+///     .dir(dir.path())
+///     .ttl(Duration::from_secs(3600))
+///     .build()?;
+/// # Ok::<(), smartcache::CacheError>(())
+/// ```
+pub fn configure_for<V: Cacheable>() -> CacheConfig {
+    V::default_config()
+}
+
+/// The stable fingerprint of a type's stored form: its tag, version and codec.
+pub(crate) fn fingerprint<V: Cacheable>() -> u64 {
+    let tag = V::type_tag();
+    let mut bytes = Vec::with_capacity(tag.len() + 6);
+    bytes.extend_from_slice(tag.as_bytes());
+    bytes.extend_from_slice(&V::VERSION.to_le_bytes());
+    bytes.extend_from_slice(&<V::Codec as Codec<V>>::ID.to_le_bytes());
+    xxhash_rust::xxh3::xxh3_64(&bytes)
+}
+
+/// The `size_hint` of a slice's elements: `len × size_of::<T>()` for types that own no
+/// heap memory (no drop glue), the sum of the elements' hints otherwise.
+#[inline]
+pub(crate) fn elements_size<'a, T: Cacheable + 'a>(items: impl ExactSizeIterator<Item = &'a T>) -> usize {
+    if std::mem::needs_drop::<T>() {
+        items.map(Cacheable::size_hint).sum()
+    } else {
+        items.len() * std::mem::size_of::<T>()
+    }
+}

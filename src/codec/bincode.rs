@@ -1,0 +1,77 @@
+//! The bincode codec: any serde type, in bincode 2's standard (little-endian, varint)
+//! format. The default codec of the built-in and derived types.
+
+use std::io::Write;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{Codec, CodecError};
+
+/// Encodes any `Serialize + DeserializeOwned` type with bincode 2.
+///
+/// bincode cannot decode types that need `deserialize_any` (`serde_json::Value`,
+/// `#[serde(untagged)]` and internally tagged enums): such types need a self-describing
+/// codec.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Bincode;
+
+const CONFIG: bincode::config::Configuration = bincode::config::standard();
+
+impl<T> Codec<T> for Bincode
+where
+    T: Serialize + DeserializeOwned + 'static,
+{
+    const ID: u16 = 1;
+    const NAME: &'static str = "bincode";
+
+    fn encode<W: Write>(value: &T, out: &mut W) -> Result<(), CodecError> {
+        bincode::serde::encode_into_std_write(value, out, CONFIG)
+            .map(|_| ())
+            .map_err(|e| CodecError::new(e.to_string()))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<T, CodecError> {
+        let (value, read) = bincode::serde::decode_from_slice(bytes, CONFIG)
+            .map_err(|e| CodecError::new(e.to_string()))?;
+        if read != bytes.len() {
+            return Err(CodecError::new(format!(
+                "{} trailing bytes after the value",
+                bytes.len() - read
+            )));
+        }
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug + 'static>(v: T) {
+        let mut buf = Vec::new();
+        <Bincode as Codec<T>>::encode(&v, &mut buf).expect("encode");
+        let back: T = <Bincode as Codec<T>>::decode(&buf).expect("decode");
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn round_trips_common_types() {
+        round_trip(42u64);
+        round_trip(String::from("héllo"));
+        round_trip(vec![(1u8, "a".to_string()), (2, "b".to_string())]);
+        round_trip(HashMap::from([(1u32, vec![1.5f64])]));
+        round_trip(Some(()));
+    }
+
+    #[test]
+    fn trailing_and_truncated_bytes_are_errors() {
+        let mut buf = Vec::new();
+        <Bincode as Codec<String>>::encode(&"abcdef".to_string(), &mut buf).expect("encode");
+        let mut longer = buf.clone();
+        longer.push(0);
+        assert!(<Bincode as Codec<String>>::decode(&longer).is_err());
+        assert!(<Bincode as Codec<String>>::decode(&buf[..buf.len() - 1]).is_err());
+    }
+}

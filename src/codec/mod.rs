@@ -1,0 +1,75 @@
+//! Codecs: how a value becomes bytes in the persistent tiers.
+//!
+//! A codec is a type implementing [`Codec<T>`]; a [`Cacheable`](crate::Cacheable) type names
+//! its codec as `type Codec`. Each codec has a distinct [`Codec::ID`], written into every
+//! entry so that bytes are never decoded by the wrong codec. One file a codec:
+//! `bincode.rs` (any serde type) and `raw.rs` (vectors of numbers as little-endian bytes).
+
+use std::io::{Read, Write};
+
+mod bincode;
+mod raw;
+
+pub use self::bincode::Bincode;
+pub use self::raw::Raw;
+
+/// Turns values of type `T` into bytes and back.
+///
+/// Codecs are stateless: every method is an associated function.
+pub trait Codec<T>: Send + Sync + 'static {
+    /// The codec's id, stored in each entry. Distinct for every codec.
+    const ID: u16;
+    /// A short name for messages.
+    const NAME: &'static str;
+
+    /// Writes `value` to `out`. Large values should be written in a few large writes.
+    fn encode<W: Write>(value: &T, out: &mut W) -> Result<(), CodecError>;
+
+    /// Decodes a value from exactly `bytes` (trailing bytes are an error).
+    fn decode(bytes: &[u8]) -> Result<T, CodecError>;
+
+    /// Decodes a value from exactly `len` bytes of `input`.
+    ///
+    /// The default reads them into one buffer and calls [`Codec::decode`]; codecs that can
+    /// build the value straight from the stream (into the value's own allocation)
+    /// override it.
+    fn decode_from<R: Read>(input: &mut R, len: u64) -> Result<T, CodecError> {
+        let buf = read_exact_vec(input, len)?;
+        Self::decode(&buf)
+    }
+}
+
+/// A codec failed: the value cannot be encoded, or the bytes are not a value.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CodecError(pub String);
+
+impl CodecError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        CodecError(message.into())
+    }
+}
+
+impl From<std::io::Error> for CodecError {
+    fn from(error: std::io::Error) -> Self {
+        CodecError(error.to_string())
+    }
+}
+
+/// Reads exactly `len` bytes into a new vector, without trusting `len` for a huge
+/// up-front allocation that cannot be served.
+pub(crate) fn read_exact_vec<R: Read>(input: &mut R, len: u64) -> Result<Vec<u8>, CodecError> {
+    let len = usize::try_from(len).map_err(|_| CodecError::new("entry too large for this platform"))?;
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(len)
+        .map_err(|_| CodecError::new(format!("cannot allocate {len} bytes to decode the entry")))?;
+    input.take(len as u64).read_to_end(&mut buf)?;
+    if buf.len() != len {
+        return Err(CodecError::new(format!(
+            "truncated payload: {} of {len} bytes",
+            buf.len()
+        )));
+    }
+    Ok(buf)
+}

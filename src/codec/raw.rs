@@ -1,0 +1,202 @@
+//! The raw codec for vectors: a `Vec` of plain numbers (`u8` … `u128`, `i8` … `i128`,
+//! `f32`, `f64`) is written as its little-endian bytes in one write, and read back
+//! straight into the vector's own allocation. Vectors of anything else fall back to
+//! bincode. The first payload byte says which form follows.
+
+use std::any::Any;
+use std::io::{Read, Write};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{Bincode, Codec, CodecError};
+
+/// The codec of `Vec<T>`: raw little-endian bytes for numbers, bincode otherwise.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Raw;
+
+const FORM_BINCODE: u8 = 0;
+const FORM_RAW: u8 = 1;
+
+/// The bytes of `v` when `T` is a plain number type; `None` otherwise.
+fn pod_bytes<T: 'static>(v: &Vec<T>) -> Option<&[u8]> {
+    let any = v as &dyn Any;
+    macro_rules! try_types {
+        ($($t:ty),*) => {$(
+            if let Some(v) = any.downcast_ref::<Vec<$t>>() {
+                return Some(bytemuck::cast_slice::<$t, u8>(v));
+            }
+        )*};
+    }
+    try_types!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, f32, f64);
+    None
+}
+
+/// Reads `len` bytes of raw numbers into a new `Vec<T>`; `None` when `T` is not a plain
+/// number type.
+fn read_pod<T: 'static, R: Read>(input: &mut R, len: u64) -> Option<Result<Vec<T>, CodecError>> {
+    macro_rules! try_types {
+        ($($t:ty),*) => {$(
+            if std::any::TypeId::of::<T>() == std::any::TypeId::of::<$t>() {
+                let read = read_numbers::<$t, R>(input, len).map(|v| {
+                    let boxed: Box<dyn Any> = Box::new(v);
+                    boxed.downcast::<Vec<T>>().map(|b| *b)
+                });
+                return Some(match read {
+                    Ok(Ok(v)) => Ok(v),
+                    Ok(Err(_)) => Err(CodecError::new("raw codec: element type mismatch")),
+                    Err(e) => Err(e),
+                });
+            }
+        )*};
+    }
+    try_types!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, f32, f64);
+    None
+}
+
+fn read_numbers<N: bytemuck::Pod, R: Read>(input: &mut R, len: u64) -> Result<Vec<N>, CodecError> {
+    let size = std::mem::size_of::<N>() as u64;
+    if len % size != 0 {
+        return Err(CodecError::new(format!(
+            "raw payload of {len} bytes is not a whole number of {size}-byte elements"
+        )));
+    }
+    let count = usize::try_from(len / size)
+        .map_err(|_| CodecError::new("raw payload too large for this platform"))?;
+    let mut v: Vec<N> = Vec::new();
+    v.try_reserve_exact(count)
+        .map_err(|_| CodecError::new(format!("cannot allocate {len} bytes to decode the entry")))?;
+    // Zeroed memory from the allocator is mapped lazily; read_exact faults it in once.
+    v.resize(count, N::zeroed());
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut v);
+    input.read_exact(bytes)?;
+    from_little_endian(bytes, size as usize);
+    Ok(v)
+}
+
+/// Turns little-endian element bytes into native order (a no-op on little-endian targets).
+#[inline]
+fn from_little_endian(bytes: &mut [u8], size: usize) {
+    if cfg!(target_endian = "big") && size > 1 {
+        for element in bytes.chunks_exact_mut(size) {
+            element.reverse();
+        }
+    }
+}
+
+fn write_little_endian<W: Write>(bytes: &[u8], size: usize, out: &mut W) -> std::io::Result<()> {
+    if cfg!(target_endian = "big") && size > 1 {
+        let mut swapped = bytes.to_vec();
+        from_little_endian(&mut swapped, size);
+        out.write_all(&swapped)
+    } else {
+        out.write_all(bytes)
+    }
+}
+
+impl<T> Codec<Vec<T>> for Raw
+where
+    T: Serialize + DeserializeOwned + 'static,
+{
+    const ID: u16 = 2;
+    const NAME: &'static str = "raw";
+
+    fn encode<W: Write>(value: &Vec<T>, out: &mut W) -> Result<(), CodecError> {
+        match pod_bytes(value) {
+            Some(bytes) => {
+                out.write_all(&[FORM_RAW])?;
+                write_little_endian(bytes, std::mem::size_of::<T>(), out)?;
+                Ok(())
+            }
+            None => {
+                out.write_all(&[FORM_BINCODE])?;
+                <Bincode as Codec<Vec<T>>>::encode(value, out)
+            }
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Vec<T>, CodecError> {
+        let (&form, mut rest) = bytes
+            .split_first()
+            .ok_or_else(|| CodecError::new("empty raw payload"))?;
+        let len = rest.len() as u64;
+        Self::decode_form(form, &mut rest, len)
+    }
+
+    fn decode_from<R: Read>(input: &mut R, len: u64) -> Result<Vec<T>, CodecError> {
+        if len == 0 {
+            return Err(CodecError::new("empty raw payload"));
+        }
+        let mut form = [0u8; 1];
+        input.read_exact(&mut form)?;
+        Self::decode_form(form[0], input, len - 1)
+    }
+}
+
+impl Raw {
+    fn decode_form<T, R>(form: u8, input: &mut R, len: u64) -> Result<Vec<T>, CodecError>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        R: Read,
+    {
+        match form {
+            FORM_RAW => read_pod::<T, R>(input, len).unwrap_or_else(|| {
+                Err(CodecError::new(
+                    "raw payload for an element type that is not a plain number",
+                ))
+            }),
+            FORM_BINCODE => <Bincode as Codec<Vec<T>>>::decode_from(input, len),
+            other => Err(CodecError::new(format!("unknown raw payload form {other}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T>(v: Vec<T>) -> Vec<u8>
+    where
+        T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug + 'static,
+    {
+        let mut buf = Vec::new();
+        <Raw as Codec<Vec<T>>>::encode(&v, &mut buf).expect("encode");
+        let back: Vec<T> = <Raw as Codec<Vec<T>>>::decode(&buf).expect("decode");
+        assert_eq!(back, v);
+        let streamed: Vec<T> =
+            <Raw as Codec<Vec<T>>>::decode_from(&mut buf.as_slice(), buf.len() as u64).expect("stream");
+        assert_eq!(streamed, v);
+        buf
+    }
+
+    #[test]
+    fn numbers_are_raw_little_endian() {
+        let buf = round_trip(vec![1u32, 2, 0xdead_beef]);
+        assert_eq!(buf[0], FORM_RAW);
+        assert_eq!(&buf[1..5], &1u32.to_le_bytes());
+        assert_eq!(buf.len(), 1 + 12);
+        round_trip(vec![1.5f64, -0.0, f64::MAX]);
+        round_trip(Vec::<u8>::new());
+        round_trip(vec![i128::MIN, 7]);
+    }
+
+    #[test]
+    fn other_elements_use_bincode() {
+        let buf = round_trip(vec!["a".to_string(), "bc".to_string()]);
+        assert_eq!(buf[0], FORM_BINCODE);
+        round_trip(vec![true, false]);
+        round_trip(vec![(1u8, 2u16)]);
+    }
+
+    #[test]
+    fn ragged_raw_payload_is_an_error() {
+        let mut buf = Vec::new();
+        <Raw as Codec<Vec<u32>>>::encode(&vec![1u32, 2], &mut buf).expect("encode");
+        buf.pop();
+        assert!(<Raw as Codec<Vec<u32>>>::decode(&buf).is_err());
+        // A raw u32 payload read back as strings is refused, not misread.
+        let mut buf = Vec::new();
+        <Raw as Codec<Vec<u32>>>::encode(&vec![1u32, 2], &mut buf).expect("encode");
+        assert!(<Raw as Codec<Vec<String>>>::decode(&buf).is_err());
+    }
+}

@@ -1,0 +1,381 @@
+//! [`CacheConfig`]: the builder every cache is made from, its option enums
+//! ([`Compression`], [`Eviction`], [`Durability`]), and the checks that turn a bad
+//! configuration into a clear [`CacheError`] when the cache is built.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::{CacheError, CacheKey, Cacheable, Result, SmartCache};
+
+/// Compression of persisted payloads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// Stored as encoded (the default: fastest).
+    #[default]
+    None,
+    /// LZ4 frames: cheap, modest ratio.
+    Lz4,
+    /// Zstandard at the given level (1–22; 3 is a good default).
+    Zstd(i32),
+}
+
+/// The eviction policy of the memory tier.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Eviction {
+    /// TinyLFU admission with LRU eviction (moka's default): keeps frequently used entries.
+    #[default]
+    TinyLfu,
+    /// Least recently used.
+    Lru,
+}
+
+/// How hard the persistent tiers try to survive a crash of the machine.
+///
+/// Either way a half-written entry is never read back as a value: entries are written
+/// to a temporary file and renamed into place, and every entry carries checksums.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Durability {
+    /// Leave write-back to the operating system (sled flushes every 500 ms).
+    #[default]
+    Buffered,
+    /// `fsync` every file entry and its folder, and flush sled after every insert.
+    Fsync,
+}
+
+/// Default memory capacity: 256 MiB.
+pub const DEFAULT_MEMORY_CAPACITY: u64 = 256 << 20;
+/// Default capacity of each persistent tier: 8 GiB.
+pub const DEFAULT_DISK_CAPACITY: u64 = 8 << 30;
+/// Default threshold below which [`Placement::Auto`](crate::Placement::Auto) values stay
+/// in memory: 10 KiB.
+pub const DEFAULT_MEMORY_THRESHOLD: usize = 10 << 10;
+/// Default threshold from which [`Placement::Auto`](crate::Placement::Auto) values go to
+/// files: 1 MiB.
+pub const DEFAULT_FILE_THRESHOLD: usize = 1 << 20;
+
+/// How a [`SmartCache`] is set up. Every setter is optional.
+///
+/// ```
+/// use smartcache::prelude::*;
+/// use std::time::Duration;
+///
+/// let dir = tempfile::tempdir()?;
+/// let cache = CacheConfig::default()
+///     .dir(dir.path())
+///     .namespace("reports")
+///     .memory_capacity(64 << 20)
+///     .ttl(Duration::from_secs(600))
+///     .build::<String, String>()?;
+/// cache.insert("q3".to_string(), "all good".to_string())?;
+/// assert_eq!(cache.get(&"q3".to_string()).as_deref().map(String::as_str), Some("all good"));
+/// # Ok::<(), smartcache::CacheError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct CacheConfig {
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) namespace: Option<String>,
+    pub(crate) memory_capacity: u64,
+    pub(crate) disk_capacity: u64,
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) tti: Option<Duration>,
+    pub(crate) memory_threshold: usize,
+    pub(crate) file_threshold: usize,
+    pub(crate) promote_max: usize,
+    pub(crate) compression: Compression,
+    pub(crate) eviction: Eviction,
+    pub(crate) durability: Durability,
+    pub(crate) secure: bool,
+    pub(crate) temporary: bool,
+    pub(crate) persist_all: bool,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            dir: None,
+            namespace: None,
+            memory_capacity: DEFAULT_MEMORY_CAPACITY,
+            disk_capacity: DEFAULT_DISK_CAPACITY,
+            ttl: None,
+            tti: None,
+            memory_threshold: DEFAULT_MEMORY_THRESHOLD,
+            file_threshold: DEFAULT_FILE_THRESHOLD,
+            promote_max: DEFAULT_FILE_THRESHOLD,
+            compression: Compression::None,
+            eviction: Eviction::TinyLfu,
+            durability: Durability::Buffered,
+            secure: true,
+            temporary: false,
+            persist_all: false,
+        }
+    }
+}
+
+impl CacheConfig {
+    /// A configuration whose storage is deleted when the cache is dropped: a fresh
+    /// temporary folder, unless [`CacheConfig::dir`] names one (then the namespace folder
+    /// under it is deleted).
+    pub fn temporary() -> Self {
+        CacheConfig {
+            temporary: true,
+            ..CacheConfig::default()
+        }
+    }
+
+    /// The storage root. Default: `$SMARTCACHE_DIR`, else the platform cache folder
+    /// (`~/.cache/smartcache` on Linux).
+    pub fn dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// The folder under the storage root that holds this cache. A plain name: no `/`,
+    /// `\`, `..` or leading `.`. Default: derived from the key and value types.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Bytes of memory the memory tier may hold, weighed by
+    /// [`Cacheable::size_hint`]. Default 256 MiB.
+    pub fn memory_capacity(mut self, bytes: u64) -> Self {
+        self.memory_capacity = bytes;
+        self
+    }
+
+    /// Bytes each persistent tier may hold before it evicts the least recently used
+    /// entries. Default 8 GiB.
+    pub fn disk_capacity(mut self, bytes: u64) -> Self {
+        self.disk_capacity = bytes;
+        self
+    }
+
+    /// Time to live: entries expire this long after they were inserted, in every tier.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Time to idle: entries expire when unread for this long, in every tier.
+    pub fn tti(mut self, tti: Duration) -> Self {
+        self.tti = Some(tti);
+        self
+    }
+
+    /// Size below which [`Placement::Auto`](crate::Placement::Auto) values stay in memory.
+    /// Default 10 KiB.
+    pub fn memory_threshold(mut self, bytes: usize) -> Self {
+        self.memory_threshold = bytes;
+        self
+    }
+
+    /// Size from which [`Placement::Auto`](crate::Placement::Auto) values go to files
+    /// (below it, to sled). Default 1 MiB.
+    pub fn file_threshold(mut self, bytes: usize) -> Self {
+        self.file_threshold = bytes;
+        self
+    }
+
+    /// Largest value the memory tier keeps a copy of when it is written to or read from a
+    /// persistent tier. `0` never copies. Default 1 MiB.
+    pub fn promote_max(mut self, bytes: usize) -> Self {
+        self.promote_max = bytes;
+        self
+    }
+
+    /// Compression of persisted payloads. Default none.
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Eviction policy of the memory tier. Default TinyLFU.
+    pub fn eviction(mut self, eviction: Eviction) -> Self {
+        self.eviction = eviction;
+        self
+    }
+
+    /// Durability of persistent writes. Default buffered.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Owner-only permissions: folders 0700, files 0600 (the default). `false` leaves
+    /// them to the process umask.
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Values that would stay in memory are persisted too (to sled), so every value
+    /// survives the process.
+    pub fn persist_all(mut self) -> Self {
+        self.persist_all = true;
+        self
+    }
+
+    /// Builds the cache: same as [`SmartCache::with_config`].
+    pub fn build<K: CacheKey, V: Cacheable>(self) -> Result<SmartCache<K, V>> {
+        SmartCache::with_config(self)
+    }
+
+    /// Checks every value that can be checked without touching storage.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.memory_capacity == 0 {
+            return Err(CacheError::config(
+                "memory_capacity is 0",
+                "give CacheConfig::memory_capacity a positive number of bytes",
+            ));
+        }
+        if self.disk_capacity == 0 {
+            return Err(CacheError::config(
+                "disk_capacity is 0",
+                "give CacheConfig::disk_capacity a positive number of bytes",
+            ));
+        }
+        if self.ttl == Some(Duration::ZERO) {
+            return Err(CacheError::config(
+                "ttl is zero: nothing could ever be read back",
+                "give CacheConfig::ttl a positive duration, or leave it unset for no expiry",
+            ));
+        }
+        if self.tti == Some(Duration::ZERO) {
+            return Err(CacheError::config(
+                "tti is zero: nothing could ever be read back",
+                "give CacheConfig::tti a positive duration, or leave it unset for no expiry",
+            ));
+        }
+        if self.memory_threshold > self.file_threshold {
+            return Err(CacheError::config(
+                format!(
+                    "memory_threshold ({}) is larger than file_threshold ({})",
+                    self.memory_threshold, self.file_threshold
+                ),
+                "make CacheConfig::memory_threshold at most CacheConfig::file_threshold",
+            ));
+        }
+        if let Compression::Zstd(level) = self.compression {
+            if !(1..=22).contains(&level) {
+                return Err(CacheError::config(
+                    format!("zstd level {level} is out of range"),
+                    "give CacheConfig::compression a Compression::Zstd level from 1 to 22 (3 is a good default)",
+                ));
+            }
+        }
+        if let Some(namespace) = &self.namespace {
+            validate_namespace(namespace)?;
+        }
+        Ok(())
+    }
+
+    /// The storage root: the configured dir, `$SMARTCACHE_DIR`, or the platform cache dir.
+    pub(crate) fn root(&self) -> Result<PathBuf> {
+        if let Some(dir) = &self.dir {
+            return Ok(dir.clone());
+        }
+        if let Some(dir) = std::env::var_os("SMARTCACHE_DIR").filter(|d| !d.is_empty()) {
+            return Ok(PathBuf::from(dir));
+        }
+        dirs::cache_dir()
+            .map(|d| d.join("smartcache"))
+            .ok_or(CacheError::NoDirectory)
+    }
+}
+
+/// Refuses namespaces that would not be one plain folder under the root.
+pub(crate) fn validate_namespace(namespace: &str) -> Result<()> {
+    let refuse = |reason| {
+        Err(CacheError::InvalidNamespace {
+            namespace: namespace.to_string(),
+            reason,
+        })
+    };
+    if namespace.is_empty() {
+        return refuse("it is empty");
+    }
+    if namespace.len() > 200 {
+        return refuse("it is longer than 200 bytes");
+    }
+    if namespace.contains('/') || namespace.contains('\\') {
+        return refuse("it contains a path separator");
+    }
+    if namespace.contains("..") {
+        return refuse("it contains '..'");
+    }
+    if namespace.starts_with('.') {
+        return refuse("it starts with '.'");
+    }
+    if namespace.chars().any(|c| c.is_control() || c == ':' || c == '\0') {
+        return refuse("it contains a control character or ':'");
+    }
+    Ok(())
+}
+
+/// A folder-safe namespace derived from type names: `u64-vec_u8-1a2b3c4d`.
+pub(crate) fn derived_namespace(key_type: &str, value_tag: &str) -> String {
+    fn simplify(name: &str) -> String {
+        let mut out = String::new();
+        for part in name.split(|c: char| !c.is_alphanumeric() && c != '_') {
+            if part.is_empty() {
+                continue;
+            }
+            // Keep the last segment of paths (`alloc::string::String` -> `string`, `String`).
+            if !out.is_empty() && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.push_str(&part.to_lowercase());
+        }
+        out.chars().take(40).collect()
+    }
+    let short = |name: &str| {
+        // Drop module paths: keep what follows the last `::` of each segment.
+        let cleaned: String = name
+            .split(['<', '>', ',', ' ', '(', ')', '[', ']', ';'])
+            .map(|seg| seg.rsplit("::").next().unwrap_or(seg))
+            .collect::<Vec<_>>()
+            .join(" ");
+        simplify(&cleaned)
+    };
+    let hash = xxhash_rust::xxh3::xxh3_64(format!("{key_type}\u{0}{value_tag}").as_bytes());
+    format!("{}-{}-{:08x}", short(key_type), short(value_tag), hash as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_cannot_escape_the_root() {
+        for bad in ["", "a/b", "..", "a..b", "../x", ".hidden", "c:\\x", "a\\b", "x\u{0}"] {
+            assert!(validate_namespace(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in ["reports", "my-cache_2", "v1.2"] {
+            assert!(validate_namespace(good).is_ok(), "{good:?} refused");
+        }
+    }
+
+    #[test]
+    fn derived_namespaces_are_valid_and_readable() {
+        let ns = derived_namespace("alloc::string::String", "Vec<u8>");
+        assert!(ns.starts_with("string-vec_u8-"), "{ns}");
+        validate_namespace(&ns).expect("derived namespace is valid");
+    }
+
+    #[test]
+    fn every_bad_value_is_refused_with_its_fix() {
+        let cases = [
+            CacheConfig::default().memory_capacity(0),
+            CacheConfig::default().disk_capacity(0),
+            CacheConfig::default().ttl(Duration::ZERO),
+            CacheConfig::default().tti(Duration::ZERO),
+            CacheConfig::default().memory_threshold(10).file_threshold(5),
+            CacheConfig::default().compression(Compression::Zstd(0)),
+            CacheConfig::default().namespace("../etc"),
+        ];
+        for config in cases {
+            let err = config.validate().expect_err("bad config accepted");
+            assert!(err.to_string().contains("CacheConfig::"), "{err}");
+        }
+    }
+}

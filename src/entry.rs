@@ -1,0 +1,558 @@
+//! The entry envelope: the bytes a persistent tier stores for one key.
+//!
+//! ```text
+//! offset size  field
+//!      0    4  magic "SMCE"
+//!      4    2  format version (1)
+//!      6    2  codec id
+//!      8    1  compression (0 none, 1 lz4, 2 zstd)
+//!      9    3  reserved (0)
+//!     12    4  key length
+//!     16    8  type fingerprint (xxh3 of type tag, VERSION, codec id)
+//!     24    8  created, ms since the Unix epoch
+//!     32    8  expires, ms since the Unix epoch (0: never)
+//!     40    8  encoded payload length (before compression)
+//!     48    8  stored payload length
+//!     56    8  xxh3-64 of the stored payload
+//!     64    8  xxh3-64 of bytes 0..64 and the key
+//!     72    …  key bytes, then the stored payload
+//! ```
+//!
+//! All integers are little-endian. The header checksum makes every length trustworthy
+//! before anything is allocated; the payload checksum is checked before a value is
+//! handed out. Anything that does not check out is refused with a reason.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
+
+use crate::codec::{Codec, CodecError};
+use crate::config::Compression;
+
+/// The first four bytes of every entry.
+pub(crate) const MAGIC: [u8; 4] = *b"SMCE";
+/// The envelope format this build writes and reads.
+pub(crate) const FORMAT_VERSION: u16 = 1;
+/// Bytes before the key.
+pub(crate) const HEADER_LEN: usize = 72;
+/// Longest key accepted when reading (a larger claim is corruption).
+const MAX_KEY_LEN: u32 = 64 << 20;
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// What the writer knows about an entry before writing it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EntryMeta {
+    pub codec: u16,
+    pub fingerprint: u64,
+    pub created_ms: u64,
+    pub expires_ms: u64,
+    pub compression: Compression,
+}
+
+/// What the reader requires of an entry.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Expect<'a> {
+    pub codec: u16,
+    pub fingerprint: u64,
+    pub key: &'a [u8],
+    pub now_ms: u64,
+}
+
+/// A parsed, checksum-verified header.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Header {
+    pub codec: u16,
+    pub compression: u8,
+    pub key_len: u32,
+    pub fingerprint: u64,
+    pub created_ms: u64,
+    pub expires_ms: u64,
+    pub raw_len: u64,
+    pub stored_len: u64,
+    pub payload_hash: u64,
+}
+
+/// Why an entry was refused.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// Past its expiry time.
+    Expired,
+    /// Corrupt, truncated, foreign, stale or another key's.
+    Invalid(String),
+}
+
+impl Refusal {
+    fn invalid(reason: impl Into<String>) -> Self {
+        Refusal::Invalid(reason.into())
+    }
+}
+
+impl From<io::Error> for Refusal {
+    fn from(error: io::Error) -> Self {
+        if error.kind() == io::ErrorKind::UnexpectedEof {
+            Refusal::invalid("truncated entry")
+        } else {
+            Refusal::Invalid(format!("read failed: {error}"))
+        }
+    }
+}
+
+impl From<CodecError> for Refusal {
+    fn from(error: CodecError) -> Self {
+        Refusal::Invalid(format!("payload does not decode: {error}"))
+    }
+}
+
+fn compression_code(c: Compression) -> u8 {
+    match c {
+        Compression::None => 0,
+        Compression::Lz4 => 1,
+        Compression::Zstd(_) => 2,
+    }
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    let mut x = [0u8; 4];
+    x.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(x)
+}
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
+impl Header {
+    fn to_bytes(self) -> [u8; HEADER_LEN] {
+        let mut b = [0u8; HEADER_LEN];
+        b[0..4].copy_from_slice(&MAGIC);
+        b[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        b[6..8].copy_from_slice(&self.codec.to_le_bytes());
+        b[8] = self.compression;
+        b[12..16].copy_from_slice(&self.key_len.to_le_bytes());
+        b[16..24].copy_from_slice(&self.fingerprint.to_le_bytes());
+        b[24..32].copy_from_slice(&self.created_ms.to_le_bytes());
+        b[32..40].copy_from_slice(&self.expires_ms.to_le_bytes());
+        b[40..48].copy_from_slice(&self.raw_len.to_le_bytes());
+        b[48..56].copy_from_slice(&self.stored_len.to_le_bytes());
+        b[56..64].copy_from_slice(&self.payload_hash.to_le_bytes());
+        b
+    }
+
+    /// Parses the fixed part. The header checksum is verified by [`read_header`], once
+    /// the key has been read.
+    fn parse(b: &[u8; HEADER_LEN]) -> Result<Header, Refusal> {
+        if b[0..4] != MAGIC {
+            return Err(Refusal::invalid("not a smartcache entry (bad magic)"));
+        }
+        let version = u16_at(b, 4);
+        if version != FORMAT_VERSION {
+            return Err(Refusal::Invalid(format!(
+                "entry format {version}, this build reads format {FORMAT_VERSION}"
+            )));
+        }
+        let header = Header {
+            codec: u16_at(b, 6),
+            compression: b[8],
+            key_len: u32_at(b, 12),
+            fingerprint: u64_at(b, 16),
+            created_ms: u64_at(b, 24),
+            expires_ms: u64_at(b, 32),
+            raw_len: u64_at(b, 40),
+            stored_len: u64_at(b, 48),
+            payload_hash: u64_at(b, 56),
+        };
+        if header.key_len > MAX_KEY_LEN {
+            return Err(Refusal::invalid("corrupt header (key length)"));
+        }
+        Ok(header)
+    }
+
+    /// Checks type, codec, key and expiry against what the reader wants.
+    pub fn check(&self, key: &[u8], expect: &Expect<'_>) -> Result<(), Refusal> {
+        if self.fingerprint != expect.fingerprint {
+            return Err(Refusal::invalid(
+                "written for another type or another VERSION of this type",
+            ));
+        }
+        if self.codec != expect.codec {
+            return Err(Refusal::Invalid(format!(
+                "written with codec {}, expected codec {}",
+                self.codec, expect.codec
+            )));
+        }
+        if key != expect.key {
+            return Err(Refusal::invalid(
+                "hash collision: the entry belongs to another key",
+            ));
+        }
+        if self.expires_ms != 0 && self.expires_ms <= expect.now_ms {
+            return Err(Refusal::Expired);
+        }
+        Ok(())
+    }
+
+    /// Total length of the entry in bytes.
+    pub fn entry_len(&self) -> u64 {
+        HEADER_LEN as u64 + u64::from(self.key_len) + self.stored_len
+    }
+}
+
+fn header_hash(header: &[u8], key: &[u8]) -> u64 {
+    let mut h = Xxh3::new();
+    h.update(&header[..64]);
+    h.update(key);
+    h.digest()
+}
+
+/// Reads and verifies the header and key of an entry.
+pub(crate) fn read_header<R: Read>(input: &mut R) -> Result<(Header, Vec<u8>), Refusal> {
+    let mut fixed = [0u8; HEADER_LEN];
+    input.read_exact(&mut fixed)?;
+    let header = Header::parse(&fixed)?;
+    let mut key = vec![0u8; header.key_len as usize];
+    input.read_exact(&mut key)?;
+    if header_hash(&fixed, &key) != u64_at(&fixed, 64) {
+        return Err(Refusal::invalid("corrupt header (checksum mismatch)"));
+    }
+    Ok((header, key))
+}
+
+/// A writer that hashes and counts what passes through.
+struct HashWriter<W> {
+    inner: W,
+    hasher: Xxh3,
+    len: u64,
+}
+
+impl<W: Write> Write for HashWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A writer that counts what passes through.
+struct CountWriter<W> {
+    inner: W,
+    len: u64,
+}
+
+impl<W: Write> Write for CountWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.inner.write_all(buf)?;
+        self.len += buf.len() as u64;
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// An error while writing an entry: the codec refused the value, or the output failed.
+#[derive(Debug)]
+pub(crate) enum WriteError {
+    Codec(CodecError),
+    Io(io::Error),
+}
+
+impl From<io::Error> for WriteError {
+    fn from(error: io::Error) -> Self {
+        WriteError::Io(error)
+    }
+}
+
+impl From<CodecError> for WriteError {
+    fn from(error: CodecError) -> Self {
+        WriteError::Codec(error)
+    }
+}
+
+/// Writes a whole entry at the current position of `out`, streaming the payload through
+/// the codec (and compressor) straight into `out`. Returns the entry's length.
+pub(crate) fn write<V, C, W>(out: &mut W, meta: &EntryMeta, key: &[u8], value: &V) -> Result<u64, WriteError>
+where
+    C: Codec<V>,
+    W: Write + Seek,
+{
+    let start = out.stream_position()?;
+    let key_len = u32::try_from(key.len())
+        .ok()
+        .filter(|&l| l <= MAX_KEY_LEN)
+        .ok_or_else(|| CodecError::new("encoded key longer than 64 MiB"))?;
+    out.write_all(&[0u8; HEADER_LEN])?;
+    out.write_all(key)?;
+
+    let mut hashed = HashWriter {
+        inner: &mut *out,
+        hasher: Xxh3::new(),
+        len: 0,
+    };
+    let raw_len = match meta.compression {
+        Compression::None => {
+            let mut counted = CountWriter {
+                inner: &mut hashed,
+                len: 0,
+            };
+            C::encode(value, &mut counted)?;
+            counted.len
+        }
+        Compression::Lz4 => {
+            let mut counted = CountWriter {
+                inner: lz4_flex::frame::FrameEncoder::new(&mut hashed),
+                len: 0,
+            };
+            C::encode(value, &mut counted)?;
+            counted
+                .inner
+                .finish()
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            counted.len
+        }
+        Compression::Zstd(level) => {
+            let mut counted = CountWriter {
+                inner: zstd::Encoder::new(&mut hashed, level)?,
+                len: 0,
+            };
+            C::encode(value, &mut counted)?;
+            counted.inner.finish()?;
+            counted.len
+        }
+    };
+    let (stored_len, payload_hash) = (hashed.len, hashed.hasher.digest());
+
+    let header = Header {
+        codec: meta.codec,
+        compression: compression_code(meta.compression),
+        key_len,
+        fingerprint: meta.fingerprint,
+        created_ms: meta.created_ms,
+        expires_ms: meta.expires_ms,
+        raw_len,
+        stored_len,
+        payload_hash,
+    };
+    let mut bytes = header.to_bytes();
+    let hash = header_hash(&bytes, key);
+    bytes[64..72].copy_from_slice(&hash.to_le_bytes());
+    let end = out.stream_position()?;
+    out.seek(SeekFrom::Start(start))?;
+    out.write_all(&bytes)?;
+    out.seek(SeekFrom::Start(end))?;
+    Ok(end - start)
+}
+
+/// A reader that hashes and counts what passes through.
+struct HashReader<R> {
+    inner: R,
+    hasher: Xxh3,
+    len: u64,
+}
+
+impl<R: Read> Read for HashReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
+/// Decodes the payload that follows a header in `input`, building the value straight
+/// from the stream, then checks the payload's length and checksum: a value whose bytes
+/// do not check out is dropped, never returned.
+pub(crate) fn read_payload<V, C, R>(input: R, header: &Header) -> Result<V, Refusal>
+where
+    C: Codec<V>,
+    R: Read,
+{
+    let mut hashed = HashReader {
+        inner: input.take(header.stored_len),
+        hasher: Xxh3::new(),
+        len: 0,
+    };
+    let value = match header.compression {
+        0 => C::decode_from(&mut hashed, header.raw_len)?,
+        1 => {
+            let mut decoder = lz4_flex::frame::FrameDecoder::new(&mut hashed);
+            let value = C::decode_from(&mut decoder, header.raw_len)?;
+            io::copy(&mut decoder, &mut io::sink())?;
+            value
+        }
+        2 => {
+            let mut decoder = zstd::Decoder::new(&mut hashed)?.single_frame();
+            let value = C::decode_from(&mut decoder, header.raw_len)?;
+            io::copy(&mut decoder, &mut io::sink())?;
+            value
+        }
+        other => return Err(Refusal::Invalid(format!("unknown compression {other}"))),
+    };
+    io::copy(&mut hashed, &mut io::sink())?;
+    if hashed.len != header.stored_len {
+        return Err(Refusal::invalid("truncated entry"));
+    }
+    if hashed.hasher.digest() != header.payload_hash {
+        return Err(Refusal::invalid("corrupt payload (checksum mismatch)"));
+    }
+    Ok(value)
+}
+
+/// Decodes an entry held whole in memory (sled): checks the payload checksum first, then
+/// decodes from the slice without copying it.
+pub(crate) fn decode_slice<V, C>(entry: &[u8], expect: &Expect<'_>) -> Result<(V, Header), Refusal>
+where
+    C: Codec<V>,
+{
+    let mut cursor = entry;
+    let (header, key) = read_header(&mut cursor)?;
+    header.check(&key, expect)?;
+    let payload = cursor;
+    if payload.len() as u64 != header.stored_len {
+        return Err(Refusal::Invalid(format!(
+            "payload is {} bytes, header says {}",
+            payload.len(),
+            header.stored_len
+        )));
+    }
+    if xxh3_64(payload) != header.payload_hash {
+        return Err(Refusal::invalid("corrupt payload (checksum mismatch)"));
+    }
+    let value = match header.compression {
+        0 => C::decode(payload)?,
+        _ => read_payload::<V, C, _>(payload, &header)?,
+    };
+    Ok((value, header))
+}
+
+/// Reads just the header of an entry held in memory and checks it.
+pub(crate) fn check_slice(entry: &[u8], expect: &Expect<'_>) -> Result<Header, Refusal> {
+    let mut cursor = entry;
+    let (header, key) = read_header(&mut cursor)?;
+    header.check(&key, expect)?;
+    if cursor.len() as u64 != header.stored_len {
+        return Err(Refusal::invalid("truncated entry"));
+    }
+    Ok(header)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{Bincode, Raw};
+    use std::io::Cursor;
+
+    fn meta(compression: Compression) -> EntryMeta {
+        EntryMeta {
+            codec: 1,
+            fingerprint: 99,
+            created_ms: 1,
+            expires_ms: 0,
+            compression,
+        }
+    }
+
+    fn expect(key: &[u8]) -> Expect<'_> {
+        Expect {
+            codec: 1,
+            fingerprint: 99,
+            key,
+            now_ms: 10,
+        }
+    }
+
+    fn entry(compression: Compression, value: &String) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        write::<String, Bincode, _>(&mut out, &meta(compression), b"key", value).expect("write");
+        out.into_inner()
+    }
+
+    #[test]
+    fn round_trips_with_every_compression() {
+        let value = "smartcache ".repeat(1000);
+        for c in [Compression::None, Compression::Lz4, Compression::Zstd(3)] {
+            let bytes = entry(c, &value);
+            let (back, _) = decode_slice::<String, Bincode>(&bytes, &expect(b"key")).expect("slice");
+            assert_eq!(back, value);
+            let mut r = bytes.as_slice();
+            let (h, key) = read_header(&mut r).expect("header");
+            assert_eq!(key, b"key");
+            assert_eq!(h.entry_len(), bytes.len() as u64);
+            let back: String = read_payload::<String, Bincode, _>(r, &h).expect("stream");
+            assert_eq!(back, value);
+        }
+        let compressed = entry(Compression::Zstd(3), &value);
+        assert!(compressed.len() < value.len() / 10);
+    }
+
+    #[test]
+    fn every_flipped_bit_is_refused() {
+        let value = "x".repeat(40);
+        let bytes = entry(Compression::None, &value);
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x10;
+            let got = decode_slice::<String, Bincode>(&bad, &expect(b"key"));
+            assert!(got.is_err(), "flip at byte {i} was accepted");
+            let mut r = bad.as_slice();
+            let streamed = read_header(&mut r)
+                .and_then(|(h, k)| h.check(&k, &expect(b"key")).map(|_| h))
+                .and_then(|h| read_payload::<String, Bincode, _>(r, &h));
+            assert!(streamed.is_err(), "streamed flip at byte {i} was accepted");
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_refused() {
+        let v = vec![7u8; 300];
+        let mut out = Cursor::new(Vec::new());
+        write::<Vec<u8>, Raw, _>(&mut out, &EntryMeta { codec: 2, ..meta(Compression::Lz4) }, b"k", &v)
+            .expect("write");
+        let bytes = out.into_inner();
+        let exp = Expect { codec: 2, ..expect(b"k") };
+        for len in 0..bytes.len() {
+            assert!(decode_slice::<Vec<u8>, Raw>(&bytes[..len], &exp).is_err(), "len {len}");
+            let mut r = &bytes[..len];
+            let streamed = read_header(&mut r).and_then(|(h, _)| read_payload::<Vec<u8>, Raw, _>(r, &h));
+            assert!(streamed.is_err(), "streamed len {len}");
+        }
+    }
+
+    #[test]
+    fn foreign_key_type_and_expiry_are_refused() {
+        let bytes = entry(Compression::None, &"v".to_string());
+        assert!(matches!(
+            decode_slice::<String, Bincode>(&bytes, &expect(b"other")),
+            Err(Refusal::Invalid(r)) if r.contains("collision")
+        ));
+        let wrong_type = Expect { fingerprint: 98, ..expect(b"key") };
+        assert!(decode_slice::<String, Bincode>(&bytes, &wrong_type).is_err());
+        let mut out = Cursor::new(Vec::new());
+        let m = EntryMeta { expires_ms: 5, ..meta(Compression::None) };
+        write::<String, Bincode, _>(&mut out, &m, b"key", &"v".to_string()).expect("write");
+        assert!(matches!(
+            decode_slice::<String, Bincode>(out.get_ref(), &expect(b"key")),
+            Err(Refusal::Expired)
+        ));
+    }
+}

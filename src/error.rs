@@ -1,0 +1,141 @@
+//! The one error type of the crate, [`CacheError`], and its [`Result`] alias.
+//!
+//! Every message names what went wrong *and* what to change: the builder method, the path,
+//! or the tier to use instead.
+
+use std::path::PathBuf;
+
+use crate::Tier;
+
+/// `Result<T, CacheError>`.
+pub type Result<T, E = CacheError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in smartcache.
+///
+/// Configuration problems are reported when a cache is built. Problems met while *reading*
+/// (I/O errors, corrupt, stale or foreign entries) are not errors for [`SmartCache::get`]:
+/// they are misses, counted in [`CacheStats`] and logged with `tracing`.
+///
+/// [`SmartCache::get`]: crate::SmartCache::get
+/// [`CacheStats`]: crate::CacheStats
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// A configuration value is out of range or inconsistent.
+    #[error("invalid cache configuration: {what}; {fix}")]
+    InvalidConfig {
+        /// What is wrong.
+        what: String,
+        /// How to fix it (usually the `CacheConfig` method to call).
+        fix: &'static str,
+    },
+
+    /// The namespace would not stay a single folder under the storage root.
+    #[error(
+        "invalid namespace {namespace:?}: {reason}; use a plain folder name such as \"reports\" \
+         (letters, digits, '-', '_', '.'), set with CacheConfig::namespace"
+    )]
+    InvalidNamespace {
+        /// The namespace as given.
+        namespace: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+
+    /// The storage directory cannot be used.
+    #[error("cache directory {path:?} is unusable: {reason}; choose another with CacheConfig::dir or $SMARTCACHE_DIR")]
+    BadDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
+
+    /// No storage root could be found (no `$SMARTCACHE_DIR`, no platform cache directory).
+    #[error("no cache directory: $SMARTCACHE_DIR is unset and the platform has no cache directory; set one with CacheConfig::dir")]
+    NoDirectory,
+
+    /// Another process holds the sled database of this cache.
+    #[error(
+        "the sled database at {path:?} is locked by another process (sled allows one process per \
+         database); give each process its own CacheConfig::dir or namespace, or use Tier::File, \
+         which several processes can share"
+    )]
+    Locked {
+        /// The sled folder.
+        path: PathBuf,
+    },
+
+    /// A tier failed while reading or writing.
+    #[error("{tier} tier I/O error at {path:?}: {source}")]
+    Io {
+        /// The tier involved.
+        tier: Tier,
+        /// The file or folder involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The sled database reported an error.
+    #[error("sled tier error at {path:?}: {source}")]
+    Sled {
+        /// The sled folder.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: sled::Error,
+    },
+
+    /// A value or key could not be encoded.
+    #[error("cannot encode {what} with the {codec} codec: {message}")]
+    Encode {
+        /// `"key"` or the value's type tag.
+        what: String,
+        /// The codec's name.
+        codec: &'static str,
+        /// The codec's message.
+        message: String,
+    },
+
+    /// A stored entry could not be used: corrupt, truncated, stale, expired or foreign.
+    ///
+    /// [`SmartCache::get`](crate::SmartCache::get) turns this into a miss; it reaches callers
+    /// only through [`SmartCache::try_get`](crate::SmartCache::try_get).
+    #[error("{tier} entry {key_hash:032x} is invalid: {reason}")]
+    InvalidEntry {
+        /// The tier the entry was read from.
+        tier: Tier,
+        /// The stable 128-bit hash that addresses the entry.
+        key_hash: u128,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// The tier is not available in this build or configuration.
+    #[error("the {tier} tier is not available: {reason}")]
+    TierUnavailable {
+        /// The tier.
+        tier: Tier,
+        /// Why, and what to do.
+        reason: &'static str,
+    },
+}
+
+impl CacheError {
+    pub(crate) fn config(what: impl Into<String>, fix: &'static str) -> Self {
+        CacheError::InvalidConfig {
+            what: what.into(),
+            fix,
+        }
+    }
+
+    pub(crate) fn io(tier: Tier, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        CacheError::Io {
+            tier,
+            path: path.into(),
+            source,
+        }
+    }
+}

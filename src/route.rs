@@ -1,0 +1,97 @@
+//! Routing: which tier a value goes to.
+//!
+//! A type whose [`Cacheable::PLACEMENT`] is [`Placement::Pinned`] always goes to that tier;
+//! the `match` on the associated constant is resolved at compile time. A type with
+//! [`Placement::Auto`] is routed at run time by its [`Cacheable::size_hint`] against the
+//! thresholds of [`CacheConfig`](crate::CacheConfig): small values stay in memory, medium
+//! ones go to sled, large ones to files.
+
+use crate::{Cacheable, Tier};
+
+/// How a type chooses its tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// By size at run time: below `memory_threshold` in memory (or sled with
+    /// `persist_all`), below `file_threshold` in sled, otherwise in a file.
+    Auto,
+    /// Always this tier, decided at compile time.
+    Pinned(Tier),
+}
+
+/// The size thresholds that drive [`Placement::Auto`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Router {
+    /// Values smaller than this stay in memory.
+    pub memory_threshold: usize,
+    /// Values this large or larger go to files.
+    pub file_threshold: usize,
+    /// Values that would stay in memory go to sled instead.
+    pub persist_all: bool,
+}
+
+impl Router {
+    /// The tier for a value of type `V` whose `size_hint` is `size`.
+    #[inline]
+    pub fn route<V: Cacheable>(&self, size: usize) -> Tier {
+        match V::PLACEMENT {
+            Placement::Pinned(tier) => tier,
+            Placement::Auto => self.route_auto(size),
+        }
+    }
+
+    /// The tier for a value of `size` bytes under [`Placement::Auto`].
+    #[inline]
+    pub fn route_auto(&self, size: usize) -> Tier {
+        if size >= self.file_threshold {
+            Tier::File
+        } else if size >= self.memory_threshold || self.persist_all {
+            Tier::Sled
+        } else {
+            Tier::Memory
+        }
+    }
+
+    /// The persistent tiers that may hold an entry of type `V`, in the order to look.
+    pub fn persistent_tiers<V: Cacheable>(&self) -> &'static [Tier] {
+        match V::PLACEMENT {
+            Placement::Pinned(Tier::Memory) => &[],
+            Placement::Pinned(Tier::Sled) => &[Tier::Sled],
+            Placement::Pinned(Tier::File) => &[Tier::File],
+            Placement::Pinned(Tier::Redis) => &[Tier::Redis],
+            Placement::Auto => &[Tier::Sled, Tier::File],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router() -> Router {
+        Router {
+            memory_threshold: 10 << 10,
+            file_threshold: 1 << 20,
+            persist_all: false,
+        }
+    }
+
+    #[test]
+    fn auto_routes_by_size() {
+        let r = router();
+        assert_eq!(r.route_auto(0), Tier::Memory);
+        assert_eq!(r.route_auto((10 << 10) - 1), Tier::Memory);
+        assert_eq!(r.route_auto(10 << 10), Tier::Sled);
+        assert_eq!(r.route_auto((1 << 20) - 1), Tier::Sled);
+        assert_eq!(r.route_auto(1 << 20), Tier::File);
+    }
+
+    #[test]
+    fn persist_all_keeps_small_values_on_disk() {
+        let r = Router {
+            persist_all: true,
+            ..router()
+        };
+        assert_eq!(r.route_auto(1), Tier::Sled);
+        assert_eq!(r.route_auto(1 << 20), Tier::File);
+    }
+}

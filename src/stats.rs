@@ -1,0 +1,176 @@
+//! Statistics: the counters a cache keeps per tier ([`TierStats`]) and the snapshot that
+//! [`SmartCache::stats`](crate::SmartCache::stats) returns ([`CacheStats`]).
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::Tier;
+
+/// What one tier has seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TierStats {
+    /// Reads this tier answered.
+    pub hits: u64,
+    /// Reads this tier could not answer.
+    pub misses: u64,
+    /// Values written to this tier (as their home tier).
+    pub inserts: u64,
+    /// Entries dropped to stay within capacity.
+    pub evictions: u64,
+    /// Entries dropped because their time to live or to idle ran out.
+    pub expirations: u64,
+    /// Entries refused as corrupt, truncated, stale, foreign or colliding (then removed).
+    pub invalid: u64,
+    /// Reads or writes that failed (I/O, locks, codecs).
+    pub errors: u64,
+    /// Entries held now.
+    pub entries: u64,
+    /// Bytes held now (memory: weighed by `size_hint`; disk: entry sizes).
+    pub bytes: u64,
+}
+
+/// A snapshot of a cache's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Reads answered by any tier.
+    pub hits: u64,
+    /// Reads no tier could answer.
+    pub misses: u64,
+    /// The memory tier (which also holds copies of small persisted values).
+    pub memory: TierStats,
+    /// The sled tier.
+    pub sled: TierStats,
+    /// The file tier.
+    pub file: TierStats,
+    /// The Redis tier.
+    pub redis: TierStats,
+}
+
+impl CacheStats {
+    /// The statistics of one tier.
+    pub fn tier(&self, tier: Tier) -> &TierStats {
+        match tier {
+            Tier::Memory => &self.memory,
+            Tier::Sled => &self.sled,
+            Tier::File => &self.file,
+            Tier::Redis => &self.redis,
+        }
+    }
+
+    /// Hits over reads, from 0.0 to 1.0 (0.0 before any read).
+    pub fn hit_ratio(&self) -> f64 {
+        let reads = self.hits + self.misses;
+        if reads == 0 {
+            0.0
+        } else {
+            self.hits as f64 / reads as f64
+        }
+    }
+
+    /// Entries refused as invalid, in all tiers.
+    pub fn invalid(&self) -> u64 {
+        Tier::ALL.iter().map(|&t| self.tier(t).invalid).sum()
+    }
+
+    /// Failed reads or writes, in all tiers.
+    pub fn errors(&self) -> u64 {
+        Tier::ALL.iter().map(|&t| self.tier(t).errors).sum()
+    }
+}
+
+impl fmt::Display for CacheStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "hits {} misses {} (hit ratio {:.1}%)",
+            self.hits,
+            self.misses,
+            self.hit_ratio() * 100.0
+        )?;
+        writeln!(
+            f,
+            "{:<7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>12}",
+            "tier", "hits", "misses", "inserts", "evicted", "expired", "invalid", "errors", "entries", "bytes"
+        )?;
+        for tier in Tier::ALL {
+            let s = self.tier(tier);
+            writeln!(
+                f,
+                "{:<7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>12}",
+                tier.name(),
+                s.hits,
+                s.misses,
+                s.inserts,
+                s.evictions,
+                s.expirations,
+                s.invalid,
+                s.errors,
+                s.entries,
+                s.bytes
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Live counters of one tier.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct TierCounters {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub inserts: AtomicU64,
+    pub evictions: AtomicU64,
+    pub expirations: AtomicU64,
+    pub invalid: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+impl TierCounters {
+    fn snapshot(&self) -> TierStats {
+        TierStats {
+            hits: self.hits.load(Relaxed),
+            misses: self.misses.load(Relaxed),
+            inserts: self.inserts.load(Relaxed),
+            evictions: self.evictions.load(Relaxed),
+            expirations: self.expirations.load(Relaxed),
+            invalid: self.invalid.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            entries: 0,
+            bytes: 0,
+        }
+    }
+}
+
+/// Live counters of a cache.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    tiers: [TierCounters; 4],
+}
+
+impl Counters {
+    #[inline]
+    pub fn tier(&self, tier: Tier) -> &TierCounters {
+        &self.tiers[tier as usize]
+    }
+
+    #[inline]
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+
+    pub fn snapshot(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Relaxed),
+            misses: self.misses.load(Relaxed),
+            memory: self.tier(Tier::Memory).snapshot(),
+            sled: self.tier(Tier::Sled).snapshot(),
+            file: self.tier(Tier::File).snapshot(),
+            redis: self.tier(Tier::Redis).snapshot(),
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! The file tier: one file per entry, for large values, shareable by several processes.
+//!
+//! Layout under the namespace folder: `files/<first two hex digits>/<32 hex digits>` for
+//! entries, `files/tmp/` for writes in progress. A write goes to a fresh temporary file
+//! (0600) and is renamed into place, so readers in any process see the old entry or the
+//! new one, never half of one; with [`Durability::Fsync`] the file and its folder are
+//! synced first. Values are streamed through the codec into the file and back, never built
+//! in an extra buffer. A file's modification time is its last access: reads refresh it
+//! (at most once a minute), and eviction removes the oldest files first.
+
+use std::fs;
+use std::io::{self, BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::{saturating_sub, Address, LoadError, Loaded, Store, Usage};
+use crate::config::{CacheConfig, Durability};
+use crate::entry::{self, EntryMeta, Expect, Refusal, WriteError};
+use crate::paths;
+use crate::{CacheError, Cacheable, Result, Tier};
+
+/// How stale a file's access time may get before a read refreshes it.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+/// Temporary files older than this are left over from a crashed writer.
+const STALE_TMP: Duration = Duration::from_secs(3600);
+
+/// The file tier of one namespace folder.
+pub(crate) struct FileTier {
+    root: PathBuf,
+    tmp: PathBuf,
+    capacity: u64,
+    durability: Durability,
+    secure: bool,
+    tti: Option<Duration>,
+    count: AtomicU64,
+    bytes: AtomicU64,
+    evictions: AtomicU64,
+    tmp_seq: AtomicU64,
+    evicting: Mutex<()>,
+}
+
+/// An entry file found by a scan.
+struct Found {
+    path: PathBuf,
+    len: u64,
+    modified: SystemTime,
+}
+
+impl FileTier {
+    /// Opens (creating) the file tier in `root` and counts what it holds.
+    pub fn open(root: &Path, config: &CacheConfig) -> Result<FileTier> {
+        paths::ensure_usable_dir(root, config.secure)?;
+        let tmp = root.join("tmp");
+        paths::create_dir(&tmp, config.secure).map_err(|e| CacheError::io(Tier::File, &tmp, e))?;
+        let tier = FileTier {
+            root: root.to_path_buf(),
+            tmp,
+            capacity: config.disk_capacity,
+            durability: config.durability,
+            secure: config.secure,
+            tti: config.tti,
+            count: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+            tmp_seq: AtomicU64::new(0),
+            evicting: Mutex::new(()),
+        };
+        tier.clean_stale_tmp();
+        tier.recount()?;
+        Ok(tier)
+    }
+
+    fn path_of(&self, hash: u128) -> PathBuf {
+        let name = format!("{hash:032x}");
+        self.root.join(&name[..2]).join(name)
+    }
+
+    fn io_error(&self, path: &Path, e: io::Error) -> CacheError {
+        CacheError::io(Tier::File, path, e)
+    }
+
+    /// Every entry file, in every process's writes.
+    fn scan(&self) -> Result<Vec<Found>> {
+        let mut found = Vec::new();
+        let shards = match fs::read_dir(&self.root) {
+            Ok(shards) => shards,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(found),
+            Err(e) => return Err(self.io_error(&self.root, e)),
+        };
+        for shard in shards {
+            let shard = shard.map_err(|e| self.io_error(&self.root, e))?;
+            let name = shard.file_name();
+            if name.len() != 2 || !shard.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let files = match fs::read_dir(shard.path()) {
+                Ok(files) => files,
+                Err(_) => continue, // removed meanwhile by another process
+            };
+            for file in files.flatten() {
+                if let Ok(meta) = file.metadata() {
+                    if meta.is_file() {
+                        found.push(Found {
+                            path: file.path(),
+                            len: meta.len(),
+                            modified: meta.modified().unwrap_or(UNIX_EPOCH),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Sets the counters from a scan of the folder (other processes write here too).
+    fn recount(&self) -> Result<Vec<Found>> {
+        let found = self.scan()?;
+        self.count.store(found.len() as u64, Relaxed);
+        self.bytes.store(found.iter().map(|f| f.len).sum(), Relaxed);
+        Ok(found)
+    }
+
+    fn clean_stale_tmp(&self) {
+        let Ok(files) = fs::read_dir(&self.tmp) else { return };
+        for file in files.flatten() {
+            let stale = file
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age > STALE_TMP);
+            if stale {
+                let _ = fs::remove_file(file.path());
+            }
+        }
+    }
+
+    /// Removes the least recently used files until the tier holds at most 90% of its
+    /// capacity.
+    fn evict(&self) -> Result<()> {
+        let Ok(_only_one) = self.evicting.try_lock() else {
+            return Ok(());
+        };
+        let mut found = self.recount()?;
+        found.sort_unstable_by_key(|f| f.modified);
+        let target = self.capacity / 10 * 9;
+        for f in found {
+            if self.bytes.load(Relaxed) <= target {
+                break;
+            }
+            match fs::remove_file(&f.path) {
+                Ok(()) => {
+                    saturating_sub(&self.bytes, f.len);
+                    saturating_sub(&self.count, 1);
+                    self.evictions.fetch_add(1, Relaxed);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(self.io_error(&f.path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn write_tmp<V: Cacheable>(&self, tmp: &Path, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
+        let file = paths::create_file(tmp, self.secure).map_err(|e| self.io_error(tmp, e))?;
+        let mut out = BufWriter::with_capacity(256 << 10, file);
+        let len = entry::write::<V, V::Codec, _>(&mut out, meta, &address.key, value).map_err(|e| match e {
+            WriteError::Codec(e) => CacheError::Encode {
+                what: V::type_tag().into_owned(),
+                codec: <V::Codec as crate::codec::Codec<V>>::NAME,
+                message: e.0,
+            },
+            WriteError::Io(e) => self.io_error(tmp, e),
+        })?;
+        let file = out.into_inner().map_err(|e| self.io_error(tmp, e.into_error()))?;
+        if self.durability == Durability::Fsync {
+            file.sync_all().map_err(|e| self.io_error(tmp, e))?;
+        }
+        Ok(len)
+    }
+
+    /// Refreshes the access time of an entry that was just read, if it is stale.
+    fn touch(&self, file: &fs::File, modified: SystemTime) {
+        let every = self.tti.map_or(TOUCH_EVERY, |tti| (tti / 4).min(TOUCH_EVERY));
+        if modified.elapsed().is_ok_and(|age| age >= every) {
+            let _ = file.set_modified(SystemTime::now());
+        }
+    }
+
+    /// Opens an entry and checks its header. `Ok(None)` when there is no entry.
+    fn open_entry(
+        &self,
+        address: &Address,
+        expect: &Expect<'_>,
+    ) -> Result<Option<(BufReader<fs::File>, entry::Header, SystemTime)>, LoadError> {
+        let path = self.path_of(address.hash);
+        let file = match fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(LoadError::Failed(self.io_error(&path, e))),
+        };
+        let modified = file
+            .metadata()
+            .and_then(|m| m.modified())
+            .map_err(|e| LoadError::Failed(self.io_error(&path, e)))?;
+        let mut reader = BufReader::with_capacity(64 << 10, file);
+        let (header, key) = entry::read_header(&mut reader).map_err(refusal)?;
+        header.check(&key, expect).map_err(refusal)?;
+        if let Some(tti) = self.tti {
+            if modified.elapsed().is_ok_and(|idle| idle >= tti) {
+                return Err(LoadError::Expired);
+            }
+        }
+        Ok(Some((reader, header, modified)))
+    }
+}
+
+fn refusal(r: Refusal) -> LoadError {
+    match r {
+        Refusal::Expired => LoadError::Expired,
+        Refusal::Invalid(reason) => LoadError::Invalid(reason),
+    }
+}
+
+impl Store for FileTier {
+    fn store<V: Cacheable>(&self, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
+        let path = self.path_of(address.hash);
+        let tmp = self.tmp.join(format!(
+            "{:032x}.{}.{}",
+            address.hash,
+            std::process::id(),
+            self.tmp_seq.fetch_add(1, Relaxed)
+        ));
+        let len = match self.write_tmp(&tmp, address, meta, value) {
+            Ok(len) => len,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        let shard = path.parent().unwrap_or(&self.root);
+        let placed = paths::create_dir(shard, self.secure).and_then(|()| {
+            let old = fs::metadata(&path).ok().map(|m| m.len());
+            fs::rename(&tmp, &path)?;
+            Ok(old)
+        });
+        let old = match placed {
+            Ok(old) => old,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(self.io_error(&path, e));
+            }
+        };
+        if self.durability == Durability::Fsync {
+            paths::sync_dir(shard).map_err(|e| self.io_error(shard, e))?;
+        }
+        match old {
+            Some(old) => saturating_sub(&self.bytes, old),
+            None => {
+                self.count.fetch_add(1, Relaxed);
+            }
+        }
+        self.bytes.fetch_add(len, Relaxed);
+        if self.bytes.load(Relaxed) > self.capacity {
+            self.evict()?;
+        }
+        Ok(len)
+    }
+
+    fn load<V: Cacheable>(&self, address: &Address, expect: &Expect<'_>) -> Result<Option<Loaded<V>>, LoadError> {
+        let Some((mut reader, header, modified)) = self.open_entry(address, expect)? else {
+            return Ok(None);
+        };
+        let value = entry::read_payload::<V, V::Codec, _>(&mut reader, &header).map_err(refusal)?;
+        self.touch(reader.get_ref(), modified);
+        Ok(Some(Loaded {
+            value,
+            expires_ms: header.expires_ms,
+        }))
+    }
+
+    fn probe(&self, address: &Address, expect: &Expect<'_>) -> Result<bool, LoadError> {
+        let Some((reader, header, _)) = self.open_entry(address, expect)? else {
+            return Ok(false);
+        };
+        let len = reader.get_ref().metadata().map(|m| m.len()).unwrap_or(0);
+        if len != header.entry_len() {
+            return Err(LoadError::Invalid("truncated entry".into()));
+        }
+        Ok(true)
+    }
+
+    fn remove(&self, hash: u128) -> Result<bool> {
+        let path = self.path_of(hash);
+        let len = match fs::metadata(&path) {
+            Ok(meta) => meta.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(self.io_error(&path, e)),
+        };
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                saturating_sub(&self.bytes, len);
+                saturating_sub(&self.count, 1);
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(self.io_error(&path, e)),
+        }
+    }
+
+    fn clear(&self) -> Result<()> {
+        for f in self.scan()? {
+            match fs::remove_file(&f.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(self.io_error(&f.path, e)),
+            }
+        }
+        self.count.store(0, Relaxed);
+        self.bytes.store(0, Relaxed);
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        // Every write is complete (renamed into place, and synced under
+        // `Durability::Fsync`) before `store` returns: nothing is pending here.
+        Ok(())
+    }
+
+    fn usage(&self) -> Usage {
+        Usage {
+            entries: self.count.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            evictions: self.evictions.load(Relaxed),
+        }
+    }
+}
