@@ -68,7 +68,7 @@ pub const DEFAULT_FILE_THRESHOLD: usize = 1 << 20;
 ///     .build::<String, String>()?;
 /// cache.insert("q3".to_string(), "all good".to_string())?;
 /// assert_eq!(cache.get(&"q3".to_string()).as_deref().map(String::as_str), Some("all good"));
-/// # Ok::<(), smartcache::CacheError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct CacheConfig {

@@ -79,7 +79,7 @@ pub trait Cacheable: Send + Sync + Sized + 'static {
 ///     .dir(dir.path())
 ///     .ttl(Duration::from_secs(3600))
 ///     .build()?;
-/// # Ok::<(), smartcache::CacheError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn configure_for<V: Cacheable>() -> CacheConfig {
     V::default_config()
