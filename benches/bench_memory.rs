@@ -1,1 +1,52 @@
-fn main() {}
+//! Memory-tier hits against raw moka on the same keys and 1 KiB values.
+//! Target: a SmartCache memory hit costs at most 1.3× `moka::sync::Cache::get`.
+
+mod common;
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use smartcache::prelude::*;
+
+const KEYS: u64 = 10_000;
+const VALUE: usize = 1024;
+
+fn main() {
+    let mut c = common::criterion();
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let cache: SmartCache<u64, Vec<u8>> = CacheConfig::default()
+        .dir(dir.path())
+        .build()
+        .expect("cache");
+    // The peer holds the same values, bounded by bytes the same way.
+    let moka: moka::sync::Cache<u64, Arc<Vec<u8>>> = moka::sync::Cache::builder()
+        .max_capacity(smartcache::DEFAULT_MEMORY_CAPACITY)
+        .weigher(|_k, v: &Arc<Vec<u8>>| v.len() as u32)
+        .build();
+    for k in 0..KEYS {
+        let value = vec![k as u8; VALUE];
+        assert_eq!(cache.insert(k, value.clone()).expect("insert"), Tier::Memory);
+        moka.insert(k, Arc::new(value));
+    }
+
+    let mut group = c.benchmark_group("memory_hit");
+    group.bench_function("smartcache", |b| {
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + 1) % KEYS;
+            black_box(cache.get(black_box(&k)))
+        })
+    });
+    group.bench_function("moka", |b| {
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + 1) % KEYS;
+            black_box(moka.get(black_box(&k)))
+        })
+    });
+    group.finish();
+    c.final_summary();
+    assert_eq!(cache.stats().misses, 0, "every read was a hit");
+    common::report_ratio("memory_hit", "smartcache", "moka", "<= 1.3x");
+}
