@@ -26,7 +26,10 @@ fn main() {
         .build();
     for k in 0..KEYS {
         let value = vec![k as u8; VALUE];
-        assert_eq!(cache.insert(k, value.clone()).expect("insert"), Tier::Memory);
+        assert_eq!(
+            cache.insert(k, value.clone()).expect("insert"),
+            Tier::Memory
+        );
         moka.insert(k, Arc::new(value));
     }
 

@@ -58,6 +58,10 @@ struct Inner<K: CacheKey, V: Cacheable> {
     sled: LazyTier<Arc<SledTier>>,
     file: LazyTier<FileTier>,
     flights: Mutex<HashMap<K, Arc<Flight<V>>>>,
+    generations: Generations,
+    /// Whether the memory tier can hold values of this cache (not for a type pinned to a
+    /// persistent tier with `promote_max(0)`).
+    uses_memory: bool,
     /// Declared last: dropped after the tiers have closed.
     _cleanup: Option<Cleanup>,
 }
@@ -100,7 +104,11 @@ impl Persistent<'_> {
             Persistent::File(t) => t.store(address, meta, value),
         }
     }
-    fn load<V: Cacheable>(self, address: &Address, expect: &Expect<'_>) -> std::result::Result<Option<Loaded<V>>, LoadError> {
+    fn load<V: Cacheable>(
+        self,
+        address: &Address,
+        expect: &Expect<'_>,
+    ) -> std::result::Result<Option<Loaded<V>>, LoadError> {
         match self {
             Persistent::Sled(t) => t.load(address, expect),
             Persistent::File(t) => t.load(address, expect),
@@ -112,10 +120,10 @@ impl Persistent<'_> {
             Persistent::File(t) => t.probe(address, expect),
         }
     }
-    fn remove(self, hash: u128) -> Result<bool> {
+    fn remove(self, address: &Address) -> Result<bool> {
         match self {
-            Persistent::Sled(t) => t.remove(hash),
-            Persistent::File(t) => t.remove(hash),
+            Persistent::Sled(t) => t.remove(address),
+            Persistent::File(t) => t.remove(address),
         }
     }
     fn clear(self) -> Result<()> {
@@ -140,6 +148,8 @@ impl Persistent<'_> {
 
 /// One computation in progress for `get_with`: the leader fills it, followers wait.
 struct Flight<V> {
+    /// The thread running the computation.
+    leader: std::thread::ThreadId,
     /// `None` while running; `Some(Some(v))` done; `Some(None)` failed or panicked.
     outcome: Mutex<Option<Option<Arc<V>>>>,
     done: Condvar,
@@ -175,10 +185,69 @@ struct Leader<'a, K: CacheKey, V: Cacheable> {
 
 impl<K: CacheKey, V: Cacheable> Drop for Leader<'_, K, V> {
     fn drop(&mut self) {
+        // Retire the flight before waking the followers, so that a follower of a failed
+        // computation that tries again starts a new flight instead of finding this one.
+        {
+            let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
+            if flights
+                .get(self.key)
+                .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+            {
+                flights.remove(self.key);
+            }
+        }
         self.flight.finish(None); // no-op when already finished
-        let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
-        if flights.get(self.key).is_some_and(|f| Arc::ptr_eq(f, &self.flight)) {
-            flights.remove(self.key);
+    }
+}
+
+/// Per-key-stripe write generations. A write bumps the generation of its key's stripe
+/// while it updates the memory tier; a read from below promotes its value into memory only
+/// if the generation is still the one it saw before reading, so a slow read never puts
+/// back a value that a later insert or remove replaced.
+struct Generations {
+    stripes: Box<[Mutex<u64>]>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Generations {
+    fn new() -> Self {
+        Generations {
+            stripes: (0..64).map(|_| Mutex::new(0)).collect(),
+            hasher: Default::default(),
+        }
+    }
+
+    fn stripe<K: std::hash::Hash>(&self, key: &K) -> &Mutex<u64> {
+        use std::hash::BuildHasher;
+        let i = self.hasher.hash_one(key) as usize % self.stripes.len();
+        &self.stripes[i]
+    }
+
+    /// The generation of `key`'s stripe now.
+    fn current<K: std::hash::Hash>(&self, key: &K) -> u64 {
+        *self.stripe(key).lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Bumps the generation of `key`'s stripe, which stays locked (for the memory update
+    /// of the write) until the guard is dropped.
+    fn write<K: std::hash::Hash>(&self, key: &K) -> std::sync::MutexGuard<'_, u64> {
+        let mut generation = self.stripe(key).lock().unwrap_or_else(|p| p.into_inner());
+        *generation += 1;
+        generation
+    }
+
+    /// Runs a promotion of `key` if no write happened since generation `seen`.
+    fn promote_if_unchanged<K: std::hash::Hash>(&self, key: &K, seen: u64, promote: impl FnOnce()) {
+        let generation = self.stripe(key).lock().unwrap_or_else(|p| p.into_inner());
+        if *generation == seen {
+            promote();
+        }
+    }
+
+    /// Bumps every generation (after a clear).
+    fn bump_all(&self) {
+        for stripe in self.stripes.iter() {
+            *stripe.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         }
     }
 }
@@ -252,6 +321,9 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             sled: LazyTier::new(),
             file: LazyTier::new(),
             flights: Mutex::new(HashMap::new()),
+            generations: Generations::new(),
+            uses_memory: !matches!(V::PLACEMENT, Placement::Pinned(t) if t.is_persistent())
+                || config.promote_max > 0,
             config,
             _cleanup: cleanup,
         };
@@ -288,9 +360,8 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// [`SmartCache::try_get`] to see them.
     #[inline]
     pub fn get(&self, key: &K) -> Option<Arc<V>> {
-        if let Some(slot) = self.inner.memory.get(key) {
-            self.inner.count_hit(Tier::Memory);
-            return Some(slot.value);
+        if let Some(value) = self.inner.get_memory(key) {
+            return Some(value);
         }
         self.inner.get_below(key).unwrap_or_default()
     }
@@ -298,9 +369,8 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// Like [`SmartCache::get`], but a tier that fails (I/O, a locked database) is an
     /// error. Invalid entries are still misses.
     pub fn try_get(&self, key: &K) -> Result<Option<Arc<V>>> {
-        if let Some(slot) = self.inner.memory.get(key) {
-            self.inner.count_hit(Tier::Memory);
-            return Ok(Some(slot.value));
+        if let Some(value) = self.inner.get_memory(key) {
+            return Ok(Some(value));
         }
         self.inner.get_below(key)
     }
@@ -319,20 +389,27 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// Like [`SmartCache::get_with`] for a computation that can fail. An `Err` is returned
     /// to the caller that ran `init` and is not cached: threads waiting on that
     /// computation try again themselves.
-    pub fn try_get_with<E>(&self, key: K, init: impl FnOnce() -> std::result::Result<V, E>) -> std::result::Result<Arc<V>, E> {
+    pub fn try_get_with<E>(
+        &self,
+        key: K,
+        init: impl FnOnce() -> std::result::Result<V, E>,
+    ) -> std::result::Result<Arc<V>, E> {
         let inner = &*self.inner;
         let mut init = Some(init);
+        let me = std::thread::current().id();
         loop {
-            if let Some(slot) = inner.memory.get(&key) {
-                inner.count_hit(Tier::Memory);
-                return Ok(slot.value);
+            if let Some(value) = inner.get_memory(&key) {
+                return Ok(value);
             }
             let (flight, leading) = {
                 let mut flights = inner.flights.lock().unwrap_or_else(|p| p.into_inner());
                 match flights.get(&key) {
+                    // `init` asking for its own key would wait for itself: compute instead.
+                    Some(flight) if flight.leader == me => break,
                     Some(flight) => (Arc::clone(flight), false),
                     None => {
                         let flight = Arc::new(Flight {
+                            leader: me,
                             outcome: Mutex::new(None),
                             done: Condvar::new(),
                         });
@@ -353,14 +430,16 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
                 key: &key,
                 flight,
             };
+            // The previous leader may have finished between our miss and our lead.
+            if let Some(value) = inner.get_memory(&key) {
+                leader.flight.finish(Some(Arc::clone(&value)));
+                return Ok(value);
+            }
             if let Some(value) = inner.get_below(&key).unwrap_or_default() {
                 leader.flight.finish(Some(Arc::clone(&value)));
                 return Ok(value);
             }
-            let Some(init) = init.take() else {
-                // Unreachable: a leader always returns. Kept total rather than panicking.
-                continue;
-            };
+            let Some(init) = init.take() else { break };
             let value = init()?;
             let size = value.size_hint();
             let tier = inner.router.route::<V>(size);
@@ -371,16 +450,33 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             leader.flight.finish(Some(Arc::clone(&value)));
             return Ok(value);
         }
+        // Re-entered from `init` for the same key (or `init` was already used): compute
+        // without single-flight.
+        match init.take() {
+            Some(init) => {
+                let value = init()?;
+                let size = value.size_hint();
+                let tier = inner.router.route::<V>(size);
+                let value = Arc::new(value);
+                if let Err(e) = inner.store(key, Arc::clone(&value), size, tier) {
+                    tracing::warn!(tier = %tier, error = %e, "get_with: the computed value could not be stored");
+                }
+                Ok(value)
+            }
+            None => unreachable_init(),
+        }
     }
 
     /// Deletes `key` from every tier. `Ok(true)` when some tier held it.
     pub fn remove(&self, key: &K) -> Result<bool> {
         let inner = &*self.inner;
-        let mut removed = inner.memory.remove(key).is_some();
+        let mut removed = false;
         if !inner.router.persistent_tiers::<V>().is_empty() {
             let address = inner.address(key)?;
             removed |= inner.remove_persistent(&address, None)?;
         }
+        let _write = inner.generations.write(key);
+        removed |= inner.memory.remove(key).is_some();
         Ok(removed)
     }
 
@@ -394,13 +490,15 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// memory. `None` when no tier holds it.
     pub fn tier_of(&self, key: &K) -> Option<Tier> {
         let inner = &*self.inner;
-        if let Some(slot) = inner.memory.get(key) {
+        if let Some(slot) = inner.uses_memory.then(|| inner.memory.get(key)).flatten() {
             return Some(slot.home);
         }
         let address = inner.address(key).ok()?;
         let expect = inner.expect(&address);
         for &tier in inner.router.persistent_tiers::<V>() {
-            let Ok(Some(store)) = inner.open_if_exists(tier) else { continue };
+            let Ok(Some(store)) = inner.open_if_exists(tier) else {
+                continue;
+            };
             match store.probe(&address, &expect) {
                 Ok(true) => return Some(tier),
                 Ok(false) | Err(LoadError::Failed(_)) => {}
@@ -413,12 +511,13 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// Deletes every entry of this cache, in every tier.
     pub fn clear(&self) -> Result<()> {
         let inner = &*self.inner;
-        inner.memory.clear();
         for &tier in inner.router.persistent_tiers::<V>() {
             if let Some(store) = inner.open_if_exists(tier)? {
                 store.clear()?;
             }
         }
+        inner.generations.bump_all();
+        inner.memory.clear();
         Ok(())
     }
 
@@ -485,7 +584,24 @@ impl<K: CacheKey, V: Cacheable> fmt::Debug for SmartCache<K, V> {
     }
 }
 
+/// Never called: `try_get_with` takes `init` once and returns after using it.
+#[cold]
+fn unreachable_init() -> ! {
+    unreachable!("try_get_with used its computation twice")
+}
+
 impl<K: CacheKey, V: Cacheable> Inner<K, V> {
+    /// A hit in the memory tier, counted.
+    #[inline]
+    fn get_memory(&self, key: &K) -> Option<Arc<V>> {
+        if !self.uses_memory {
+            return None;
+        }
+        let slot = self.memory.get(key)?;
+        self.count_hit(Tier::Memory);
+        Some(slot.value)
+    }
+
     #[inline]
     fn count_hit(&self, tier: Tier) {
         Counters::bump(&self.counters.tier(tier).hits);
@@ -500,8 +616,9 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         Expect {
             codec: <V::Codec as Codec<V>>::ID,
             fingerprint: self.fingerprint,
-            key: &address.key,
+            key: address.key(),
             now_ms: now_ms(),
+            tti: self.config.tti,
         }
     }
 
@@ -528,12 +645,16 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         match tier {
             Tier::Sled => {
                 let dir = self.tier_dir(tier)?;
-                let sled = self.sled.get_or_open(tier, || SledTier::open(&dir, &self.config))?;
+                let sled = self
+                    .sled
+                    .get_or_open(tier, || SledTier::open(&dir, &self.config))?;
                 Ok(Persistent::Sled(sled))
             }
             Tier::File => {
                 let dir = self.tier_dir(tier)?;
-                let file = self.file.get_or_open(tier, || FileTier::open(&dir, &self.config))?;
+                let file = self
+                    .file
+                    .get_or_open(tier, || FileTier::open(&dir, &self.config))?;
                 Ok(Persistent::File(file))
             }
             Tier::Redis => Err(CacheError::TierUnavailable {
@@ -569,48 +690,60 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
 
     /// Stores a value in `tier` (and a copy in memory when small), and deletes older
     /// values of the key from the other tiers.
+    ///
+    /// An insert that fails changes nothing that could be read back: older values it could
+    /// not delete stay consistent with the failed insert, and no stale copy stays in memory.
     fn store(&self, key: K, value: Arc<V>, size: usize, tier: Tier) -> Result<()> {
         let ttl = self.config.ttl;
-        let deadline = ttl.map(|ttl| Instant::now() + ttl);
+        let deadline = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
         let key_size = std::mem::size_of::<K>();
-        let auto = V::PLACEMENT == Placement::Auto;
-        if tier == Tier::Memory {
-            if auto {
-                // An earlier, larger value of this key may be on disk.
-                let address = self.address(&key)?;
-                if let Err(e) = self.remove_persistent(&address, None) {
-                    tracing::warn!(error = %e, "insert: cannot delete an older persisted value");
-                }
-            }
-            self.memory.insert(key, Slot::new(value, size, key_size, Tier::Memory, deadline));
-            Counters::bump(&self.counters.tier(Tier::Memory).inserts);
-            return Ok(());
-        }
-        let address = self.address(&key)?;
-        let now = now_ms();
-        let meta = EntryMeta {
-            codec: <V::Codec as Codec<V>>::ID,
-            fingerprint: self.fingerprint,
-            created_ms: now,
-            expires_ms: ttl.map_or(0, |ttl| now.saturating_add(ttl.as_millis() as u64).max(1)),
-            compression: self.config.compression,
+        let address = match V::PLACEMENT {
+            Placement::Pinned(Tier::Memory) => None,
+            _ => Some(self.address(&key)?),
         };
-        let stored = self.open(tier).and_then(|store| store.store(&address, &meta, &*value));
-        if let Err(e) = stored {
+        let result = (|| {
+            let Some(address) = &address else {
+                return Ok(());
+            };
+            if V::PLACEMENT == Placement::Auto {
+                // An earlier value of this key, of another size, may be in another tier.
+                self.remove_persistent(address, Some(tier))?;
+            }
+            if tier == Tier::Memory {
+                return Ok(());
+            }
+            let now = now_ms();
+            let meta = EntryMeta {
+                codec: <V::Codec as Codec<V>>::ID,
+                fingerprint: self.fingerprint,
+                created_ms: now,
+                expires_ms: ttl.map_or(0, |ttl| {
+                    now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
+                        .max(1)
+                }),
+                compression: self.config.compression,
+            };
+            self.open(tier)?.store(address, &meta, &*value).map(|_| ())
+        })();
+        if let Err(e) = result {
             Counters::bump(&self.counters.tier(tier).errors);
-            // An older copy must not be served in place of the value that failed to store.
-            self.memory.remove(&key);
+            if self.uses_memory {
+                let _write = self.generations.write(&key);
+                self.memory.remove(&key);
+            }
             tracing::warn!(tier = %tier, error = %e, "insert failed");
             return Err(e);
         }
         Counters::bump(&self.counters.tier(tier).inserts);
-        if auto {
-            if let Err(e) = self.remove_persistent(&address, Some(tier)) {
-                tracing::warn!(error = %e, "insert: cannot delete an older value from another tier");
-            }
+        if !self.uses_memory {
+            return Ok(());
         }
-        if size <= self.config.promote_max && self.memory.admits(deadline) {
-            self.memory.insert(key, Slot::new(value, size, key_size, tier, deadline));
+        let keep = tier == Tier::Memory
+            || (size <= self.config.promote_max && self.memory.admits(deadline));
+        let _write = self.generations.write(&key);
+        if keep {
+            self.memory
+                .insert(key, Slot::new(value, size, key_size, tier, deadline));
         } else {
             self.memory.remove(&key);
         }
@@ -625,7 +758,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 continue;
             }
             if let Some(store) = self.open_if_exists(tier)? {
-                removed |= store.remove(address.hash)?;
+                removed |= store.remove(address)?;
             }
         }
         Ok(removed)
@@ -641,6 +774,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         }
         let address = self.address(key)?;
         let expect = self.expect(&address);
+        let generation = self.uses_memory.then(|| self.generations.current(key));
         let mut failure = None;
         for &tier in tiers {
             let store = match self.open_if_exists(tier) {
@@ -656,7 +790,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             match store.load::<V>(&address, &expect) {
                 Ok(Some(loaded)) => {
                     self.count_hit(tier);
-                    return Ok(Some(self.promote(key, loaded, tier)));
+                    return Ok(Some(self.promote(key, loaded, tier, generation)));
                 }
                 Ok(None) => Counters::bump(&self.counters.tier(tier).misses),
                 Err(LoadError::Failed(e)) => {
@@ -693,24 +827,38 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             }
             LoadError::Failed(_) => return,
         }
-        if let Err(e) = store.remove(address.hash) {
+        if let Err(e) = store.remove(address) {
             Counters::bump(&counters.errors);
             tracing::warn!(tier = %tier, key_hash = %key_hash, error = %e, "cannot remove a bad entry");
         }
     }
 
-    /// Puts a copy of a value read from `tier` in memory, when small enough.
-    fn promote(&self, key: &K, loaded: Loaded<V>, tier: Tier) -> Arc<V> {
+    /// Puts a copy of a value read from `tier` in memory, when small enough and when no
+    /// write to the key happened since the read began (`generation`).
+    fn promote(&self, key: &K, loaded: Loaded<V>, tier: Tier, generation: Option<u64>) -> Arc<V> {
         let value = Arc::new(loaded.value);
+        let Some(generation) = generation else {
+            return value;
+        };
         let size = value.size_hint();
         if size <= self.config.promote_max {
             let deadline = match loaded.expires_ms {
                 0 => None,
-                ms => Some(Instant::now() + Duration::from_millis(ms.saturating_sub(now_ms()))),
+                ms => {
+                    Instant::now().checked_add(Duration::from_millis(ms.saturating_sub(now_ms())))
+                }
             };
             if self.memory.admits(deadline) {
-                let slot = Slot::new(Arc::clone(&value), size, std::mem::size_of::<K>(), tier, deadline);
-                self.memory.insert(key.clone(), slot);
+                let slot = Slot::new(
+                    Arc::clone(&value),
+                    size,
+                    std::mem::size_of::<K>(),
+                    tier,
+                    deadline,
+                );
+                self.generations.promote_if_unchanged(key, generation, || {
+                    self.memory.insert(key.clone(), slot)
+                });
             }
         }
         value

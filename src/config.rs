@@ -306,7 +306,10 @@ pub(crate) fn validate_namespace(namespace: &str) -> Result<()> {
     if namespace.starts_with('.') {
         return refuse("it starts with '.'");
     }
-    if namespace.chars().any(|c| c.is_control() || c == ':' || c == '\0') {
+    if namespace
+        .chars()
+        .any(|c| c.is_control() || c == ':' || c == '\0')
+    {
         return refuse("it contains a control character or ':'");
     }
     Ok(())
@@ -338,7 +341,12 @@ pub(crate) fn derived_namespace(key_type: &str, value_tag: &str) -> String {
         simplify(&cleaned)
     };
     let hash = xxhash_rust::xxh3::xxh3_64(format!("{key_type}\u{0}{value_tag}").as_bytes());
-    format!("{}-{}-{:08x}", short(key_type), short(value_tag), hash as u32)
+    format!(
+        "{}-{}-{:08x}",
+        short(key_type),
+        short(value_tag),
+        hash as u32
+    )
 }
 
 #[cfg(test)]
@@ -347,7 +355,9 @@ mod tests {
 
     #[test]
     fn namespaces_cannot_escape_the_root() {
-        for bad in ["", "a/b", "..", "a..b", "../x", ".hidden", "c:\\x", "a\\b", "x\u{0}"] {
+        for bad in [
+            "", "a/b", "..", "a..b", "../x", ".hidden", "c:\\x", "a\\b", "x\u{0}",
+        ] {
             assert!(validate_namespace(bad).is_err(), "{bad:?} accepted");
         }
         for good in ["reports", "my-cache_2", "v1.2"] {
@@ -369,7 +379,9 @@ mod tests {
             CacheConfig::default().disk_capacity(0),
             CacheConfig::default().ttl(Duration::ZERO),
             CacheConfig::default().tti(Duration::ZERO),
-            CacheConfig::default().memory_threshold(10).file_threshold(5),
+            CacheConfig::default()
+                .memory_threshold(10)
+                .file_threshold(5),
             CacheConfig::default().compression(Compression::Zstd(0)),
             CacheConfig::default().namespace("../etc"),
         ];

@@ -64,6 +64,8 @@ pub(crate) struct Expect<'a> {
     pub fingerprint: u64,
     pub key: &'a [u8],
     pub now_ms: u64,
+    /// The cache's time to idle, checked by the tiers against the last access.
+    pub tti: Option<std::time::Duration>,
 }
 
 /// A parsed, checksum-verified header.
@@ -87,6 +89,8 @@ pub(crate) enum Refusal {
     Expired,
     /// Corrupt, truncated, foreign, stale or another key's.
     Invalid(String),
+    /// Reading failed: the entry may be fine, and is kept.
+    Io(io::Error),
 }
 
 impl Refusal {
@@ -100,7 +104,7 @@ impl From<io::Error> for Refusal {
         if error.kind() == io::ErrorKind::UnexpectedEof {
             Refusal::invalid("truncated entry")
         } else {
-            Refusal::Invalid(format!("read failed: {error}"))
+            Refusal::Io(error)
         }
     }
 }
@@ -221,8 +225,13 @@ pub(crate) fn read_header<R: Read>(input: &mut R) -> Result<(Header, Vec<u8>), R
     let mut fixed = [0u8; HEADER_LEN];
     input.read_exact(&mut fixed)?;
     let header = Header::parse(&fixed)?;
-    let mut key = vec![0u8; header.key_len as usize];
-    input.read_exact(&mut key)?;
+    let mut key = Vec::new();
+    input
+        .take(u64::from(header.key_len))
+        .read_to_end(&mut key)?;
+    if key.len() != header.key_len as usize {
+        return Err(Refusal::invalid("truncated entry"));
+    }
     if header_hash(&fixed, &key) != u64_at(&fixed, 64) {
         return Err(Refusal::invalid("corrupt header (checksum mismatch)"));
     }
@@ -291,7 +300,12 @@ impl From<CodecError> for WriteError {
 
 /// Writes a whole entry at the current position of `out`, streaming the payload through
 /// the codec (and compressor) straight into `out`. Returns the entry's length.
-pub(crate) fn write<V, C, W>(out: &mut W, meta: &EntryMeta, key: &[u8], value: &V) -> Result<u64, WriteError>
+pub(crate) fn write<V, C, W>(
+    out: &mut W,
+    meta: &EntryMeta,
+    key: &[u8],
+    value: &V,
+) -> Result<u64, WriteError>
 where
     C: Codec<V>,
     W: Write + Seek,
@@ -382,11 +396,17 @@ impl<R: Read> Read for HashReader<R> {
 /// Decodes the payload that follows a header in `input`, building the value straight
 /// from the stream, then checks the payload's length and checksum: a value whose bytes
 /// do not check out is dropped, never returned.
-pub(crate) fn read_payload<V, C, R>(input: R, header: &Header) -> Result<V, Refusal>
+pub(crate) fn read_payload<V, C, R>(mut input: R, header: &Header) -> Result<V, Refusal>
 where
     C: Codec<V>,
     R: Read,
 {
+    if !C::streams() {
+        // Verify every byte before the codec interprets any of them.
+        let stored = crate::codec::read_exact_vec(&mut input, header.stored_len)
+            .map_err(|e| Refusal::Invalid(format!("cannot read the payload: {e}")))?;
+        return decode_verified::<V, C>(&stored, header);
+    }
     let mut hashed = HashReader {
         inner: input.take(header.stored_len),
         hasher: Xxh3::new(),
@@ -435,14 +455,41 @@ where
             header.stored_len
         )));
     }
+    let value = decode_verified::<V, C>(payload, &header)?;
+    Ok((value, header))
+}
+
+/// Checks a whole stored payload against the header, then decompresses and decodes it.
+fn decode_verified<V, C>(payload: &[u8], header: &Header) -> Result<V, Refusal>
+where
+    C: Codec<V>,
+{
+    if payload.len() as u64 != header.stored_len {
+        return Err(Refusal::invalid("truncated entry"));
+    }
     if xxh3_64(payload) != header.payload_hash {
         return Err(Refusal::invalid("corrupt payload (checksum mismatch)"));
     }
-    let value = match header.compression {
-        0 => C::decode(payload)?,
-        _ => read_payload::<V, C, _>(payload, &header)?,
+    let raw;
+    let encoded = match header.compression {
+        0 => payload,
+        1 => {
+            raw = crate::codec::read_exact_vec(
+                &mut lz4_flex::frame::FrameDecoder::new(payload),
+                header.raw_len,
+            )?;
+            &raw[..]
+        }
+        2 => {
+            raw = crate::codec::read_exact_vec(
+                &mut zstd::Decoder::new(payload)?.single_frame(),
+                header.raw_len,
+            )?;
+            &raw[..]
+        }
+        other => return Err(Refusal::Invalid(format!("unknown compression {other}"))),
     };
-    Ok((value, header))
+    Ok(C::decode(encoded)?)
 }
 
 /// Reads just the header of an entry held in memory and checks it.
@@ -478,6 +525,7 @@ mod tests {
             fingerprint: 99,
             key,
             now_ms: 10,
+            tti: None,
         }
     }
 
@@ -492,7 +540,8 @@ mod tests {
         let value = "smartcache ".repeat(1000);
         for c in [Compression::None, Compression::Lz4, Compression::Zstd(3)] {
             let bytes = entry(c, &value);
-            let (back, _) = decode_slice::<String, Bincode>(&bytes, &expect(b"key")).expect("slice");
+            let (back, _) =
+                decode_slice::<String, Bincode>(&bytes, &expect(b"key")).expect("slice");
             assert_eq!(back, value);
             let mut r = bytes.as_slice();
             let (h, key) = read_header(&mut r).expect("header");
@@ -526,14 +575,29 @@ mod tests {
     fn every_truncation_is_refused() {
         let v = vec![7u8; 300];
         let mut out = Cursor::new(Vec::new());
-        write::<Vec<u8>, Raw, _>(&mut out, &EntryMeta { codec: 2, ..meta(Compression::Lz4) }, b"k", &v)
-            .expect("write");
+        write::<Vec<u8>, Raw, _>(
+            &mut out,
+            &EntryMeta {
+                codec: 2,
+                ..meta(Compression::Lz4)
+            },
+            b"k",
+            &v,
+        )
+        .expect("write");
         let bytes = out.into_inner();
-        let exp = Expect { codec: 2, ..expect(b"k") };
+        let exp = Expect {
+            codec: 2,
+            ..expect(b"k")
+        };
         for len in 0..bytes.len() {
-            assert!(decode_slice::<Vec<u8>, Raw>(&bytes[..len], &exp).is_err(), "len {len}");
+            assert!(
+                decode_slice::<Vec<u8>, Raw>(&bytes[..len], &exp).is_err(),
+                "len {len}"
+            );
             let mut r = &bytes[..len];
-            let streamed = read_header(&mut r).and_then(|(h, _)| read_payload::<Vec<u8>, Raw, _>(r, &h));
+            let streamed =
+                read_header(&mut r).and_then(|(h, _)| read_payload::<Vec<u8>, Raw, _>(r, &h));
             assert!(streamed.is_err(), "streamed len {len}");
         }
     }
@@ -545,10 +609,16 @@ mod tests {
             decode_slice::<String, Bincode>(&bytes, &expect(b"other")),
             Err(Refusal::Invalid(r)) if r.contains("collision")
         ));
-        let wrong_type = Expect { fingerprint: 98, ..expect(b"key") };
+        let wrong_type = Expect {
+            fingerprint: 98,
+            ..expect(b"key")
+        };
         assert!(decode_slice::<String, Bincode>(&bytes, &wrong_type).is_err());
         let mut out = Cursor::new(Vec::new());
-        let m = EntryMeta { expires_ms: 5, ..meta(Compression::None) };
+        let m = EntryMeta {
+            expires_ms: 5,
+            ..meta(Compression::None)
+        };
         write::<String, Bincode, _>(&mut out, &m, b"key", &"v".to_string()).expect("write");
         assert!(matches!(
             decode_slice::<String, Bincode>(out.get_ref(), &expect(b"key")),

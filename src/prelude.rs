@@ -1,6 +1,6 @@
 //! Everything a user of the cache needs, in one import: `use smartcache::prelude::*;`.
 
 pub use crate::{
-    configure_for, memoize, CacheConfig, CacheError, CacheKey, CacheStats, Cacheable, Compression, Durability,
-    Eviction, Placement, SmartCache, Tier, TierStats,
+    configure_for, memoize, CacheConfig, CacheError, CacheKey, CacheStats, Cacheable, Compression,
+    Durability, Eviction, Placement, SmartCache, Tier, TierStats,
 };

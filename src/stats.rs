@@ -92,7 +92,16 @@ impl fmt::Display for CacheStats {
         writeln!(
             f,
             "{:<7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>12}",
-            "tier", "hits", "misses", "inserts", "evicted", "expired", "invalid", "errors", "entries", "bytes"
+            "tier",
+            "hits",
+            "misses",
+            "inserts",
+            "evicted",
+            "expired",
+            "invalid",
+            "errors",
+            "entries",
+            "bytes"
         )?;
         for tier in Tier::ALL {
             let s = self.tier(tier);

@@ -21,7 +21,11 @@ pub fn criterion() -> Criterion {
 
 /// The mean time in nanoseconds that Criterion estimated for `group/id` in this run.
 pub fn mean_ns(group: &str, id: &str) -> Option<f64> {
-    let path = output_dir().join(group).join(id).join("new").join("estimates.json");
+    let path = output_dir()
+        .join(group)
+        .join(id)
+        .join("new")
+        .join("estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
     json["mean"]["point_estimate"].as_f64()

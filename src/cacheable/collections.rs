@@ -192,19 +192,31 @@ mod tests {
     #[test]
     fn maps_count_keys_and_values() {
         let m: HashMap<String, Vec<u8>> = HashMap::from([("k".to_string(), vec![0u8; 100])]);
-        assert_eq!(m.size_hint(), std::mem::size_of::<HashMap<String, Vec<u8>>>() + 25 + 124);
+        assert_eq!(
+            m.size_hint(),
+            std::mem::size_of::<HashMap<String, Vec<u8>>>() + 25 + 124
+        );
         let b: BTreeMap<u32, String> = BTreeMap::from([(1, "xy".to_string())]);
-        assert_eq!(b.size_hint(), std::mem::size_of::<BTreeMap<u32, String>>() + 4 + 26);
+        assert_eq!(
+            b.size_hint(),
+            std::mem::size_of::<BTreeMap<u32, String>>() + 4 + 26
+        );
     }
 
     #[test]
     fn tuples_options_and_arrays() {
         assert_eq!((1u8, 2u32, "ab".to_string()).size_hint(), 1 + 4 + 26);
         assert_eq!(Some("abc".to_string()).size_hint(), 27);
-        assert_eq!(None::<String>.size_hint(), std::mem::size_of::<Option<String>>());
+        assert_eq!(
+            None::<String>.size_hint(),
+            std::mem::size_of::<Option<String>>()
+        );
         assert_eq!([1u16; 4].size_hint(), 8);
         assert_eq!(<(u8, String)>::type_tag(), "(u8,String)");
         assert_eq!(<[u16; 4]>::type_tag(), "[u16; 4]");
-        assert_eq!(<HashMap<String, Vec<u8>>>::type_tag(), "HashMap<String,Vec<u8>>");
+        assert_eq!(
+            <HashMap<String, Vec<u8>>>::type_tag(),
+            "HashMap<String,Vec<u8>>"
+        );
     }
 }

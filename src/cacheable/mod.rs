@@ -98,7 +98,9 @@ pub(crate) fn fingerprint<V: Cacheable>() -> u64 {
 /// The `size_hint` of a slice's elements: `len × size_of::<T>()` for types that own no
 /// heap memory (no drop glue), the sum of the elements' hints otherwise.
 #[inline]
-pub(crate) fn elements_size<'a, T: Cacheable + 'a>(items: impl ExactSizeIterator<Item = &'a T>) -> usize {
+pub(crate) fn elements_size<'a, T: Cacheable + 'a>(
+    items: impl ExactSizeIterator<Item = &'a T>,
+) -> usize {
     if std::mem::needs_drop::<T>() {
         items.map(Cacheable::size_hint).sum()
     } else {

@@ -20,7 +20,25 @@ macro_rules! primitives {
     )*};
 }
 
-primitives!(bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, ());
+primitives!(
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    ()
+);
 
 impl Cacheable for String {
     type Codec = Bincode;

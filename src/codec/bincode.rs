@@ -16,7 +16,20 @@ use super::{Codec, CodecError};
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Bincode;
 
+/// The most bytes one value may claim while decoding. A length prefix read from a
+/// payload written by another shape of the type (a `VERSION` that was not bumped) could
+/// otherwise ask for an allocation that aborts the process.
+#[cfg(target_pointer_width = "64")]
+const LIMIT: usize = 1 << 36;
+#[cfg(not(target_pointer_width = "64"))]
+const LIMIT: usize = 1 << 30;
+
 const CONFIG: bincode::config::Configuration = bincode::config::standard();
+const DECODE_CONFIG: bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<LIMIT>,
+> = bincode::config::standard().with_limit::<LIMIT>();
 
 impl<T> Codec<T> for Bincode
 where
@@ -32,7 +45,7 @@ where
     }
 
     fn decode(bytes: &[u8]) -> Result<T, CodecError> {
-        let (value, read) = bincode::serde::decode_from_slice(bytes, CONFIG)
+        let (value, read) = bincode::serde::decode_from_slice(bytes, DECODE_CONFIG)
             .map_err(|e| CodecError::new(e.to_string()))?;
         if read != bytes.len() {
             return Err(CodecError::new(format!(
@@ -63,6 +76,16 @@ mod tests {
         round_trip(vec![(1u8, "a".to_string()), (2, "b".to_string())]);
         round_trip(HashMap::from([(1u32, vec![1.5f64])]));
         round_trip(Some(()));
+    }
+
+    #[test]
+    fn absurd_length_prefixes_are_errors_not_aborts() {
+        // A String whose length prefix claims 2^62 bytes.
+        let mut bytes = vec![0xFD];
+        bytes.extend_from_slice(&(1u64 << 62).to_le_bytes());
+        bytes.extend_from_slice(b"abc");
+        assert!(<Bincode as Codec<String>>::decode(&bytes).is_err());
+        assert!(<Bincode as Codec<Vec<u8>>>::decode(&bytes).is_err());
     }
 
     #[test]

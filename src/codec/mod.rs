@@ -28,11 +28,19 @@ pub trait Codec<T>: Send + Sync + 'static {
     /// Decodes a value from exactly `bytes` (trailing bytes are an error).
     fn decode(bytes: &[u8]) -> Result<T, CodecError>;
 
+    /// Whether [`Codec::decode_from`] builds the value straight from the stream without
+    /// interpreting unverified bytes in a way that could misbehave (for example raw
+    /// numbers read into a buffer of a length the entry header vouches for). When false,
+    /// the file tier reads and verifies the whole payload before decoding it.
+    fn streams() -> bool {
+        false
+    }
+
     /// Decodes a value from exactly `len` bytes of `input`.
     ///
     /// The default reads them into one buffer and calls [`Codec::decode`]; codecs that can
     /// build the value straight from the stream (into the value's own allocation)
-    /// override it.
+    /// override it, and [`Codec::streams`].
     fn decode_from<R: Read>(input: &mut R, len: u64) -> Result<T, CodecError> {
         let buf = read_exact_vec(input, len)?;
         Self::decode(&buf)
@@ -60,7 +68,8 @@ impl From<std::io::Error> for CodecError {
 /// Reads exactly `len` bytes into a new vector, without trusting `len` for a huge
 /// up-front allocation that cannot be served.
 pub(crate) fn read_exact_vec<R: Read>(input: &mut R, len: u64) -> Result<Vec<u8>, CodecError> {
-    let len = usize::try_from(len).map_err(|_| CodecError::new("entry too large for this platform"))?;
+    let len =
+        usize::try_from(len).map_err(|_| CodecError::new("entry too large for this platform"))?;
     let mut buf = Vec::new();
     buf.try_reserve_exact(len)
         .map_err(|_| CodecError::new(format!("cannot allocate {len} bytes to decode the entry")))?;

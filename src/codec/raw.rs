@@ -18,6 +18,27 @@ pub struct Raw;
 const FORM_BINCODE: u8 = 0;
 const FORM_RAW: u8 = 1;
 
+/// Whether `T` is one of the plain number types stored raw.
+fn is_pod<T: 'static>() -> bool {
+    use std::any::TypeId;
+    let t = TypeId::of::<T>();
+    [
+        TypeId::of::<u8>(),
+        TypeId::of::<u16>(),
+        TypeId::of::<u32>(),
+        TypeId::of::<u64>(),
+        TypeId::of::<u128>(),
+        TypeId::of::<i8>(),
+        TypeId::of::<i16>(),
+        TypeId::of::<i32>(),
+        TypeId::of::<i64>(),
+        TypeId::of::<i128>(),
+        TypeId::of::<f32>(),
+        TypeId::of::<f64>(),
+    ]
+    .contains(&t)
+}
+
 /// The bytes of `v` when `T` is a plain number type; `None` otherwise.
 fn pod_bytes<T: 'static>(v: &Vec<T>) -> Option<&[u8]> {
     let any = v as &dyn Any;
@@ -101,6 +122,10 @@ where
     const ID: u16 = 2;
     const NAME: &'static str = "raw";
 
+    fn streams() -> bool {
+        is_pod::<T>()
+    }
+
     fn encode<W: Write>(value: &Vec<T>, out: &mut W) -> Result<(), CodecError> {
         match pod_bytes(value) {
             Some(bytes) => {
@@ -164,7 +189,8 @@ mod tests {
         let back: Vec<T> = <Raw as Codec<Vec<T>>>::decode(&buf).expect("decode");
         assert_eq!(back, v);
         let streamed: Vec<T> =
-            <Raw as Codec<Vec<T>>>::decode_from(&mut buf.as_slice(), buf.len() as u64).expect("stream");
+            <Raw as Codec<Vec<T>>>::decode_from(&mut buf.as_slice(), buf.len() as u64)
+                .expect("stream");
         assert_eq!(streamed, v);
         buf
     }

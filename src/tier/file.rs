@@ -33,13 +33,14 @@ pub(crate) struct FileTier {
     capacity: u64,
     durability: Durability,
     secure: bool,
-    tti: Option<Duration>,
     count: AtomicU64,
     bytes: AtomicU64,
     evictions: AtomicU64,
-    tmp_seq: AtomicU64,
     evicting: Mutex<()>,
 }
+
+/// Numbers the temporary files of this process (shared by all file tiers in it).
+static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// An entry file found by a scan.
 struct Found {
@@ -60,11 +61,9 @@ impl FileTier {
             capacity: config.disk_capacity,
             durability: config.durability,
             secure: config.secure,
-            tti: config.tti,
             count: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
-            tmp_seq: AtomicU64::new(0),
             evicting: Mutex::new(()),
         };
         tier.clean_stale_tmp();
@@ -123,7 +122,9 @@ impl FileTier {
     }
 
     fn clean_stale_tmp(&self) {
-        let Ok(files) = fs::read_dir(&self.tmp) else { return };
+        let Ok(files) = fs::read_dir(&self.tmp) else {
+            return;
+        };
         for file in files.flatten() {
             let stale = file
                 .metadata()
@@ -138,8 +139,8 @@ impl FileTier {
     }
 
     /// Removes the least recently used files until the tier holds at most 90% of its
-    /// capacity.
-    fn evict(&self) -> Result<()> {
+    /// capacity. `keep` (the entry just written) is never evicted.
+    fn evict(&self, keep: &Path) -> Result<()> {
         let Ok(_only_one) = self.evicting.try_lock() else {
             return Ok(());
         };
@@ -150,31 +151,46 @@ impl FileTier {
             if self.bytes.load(Relaxed) <= target {
                 break;
             }
+            if f.path == keep {
+                continue;
+            }
             match fs::remove_file(&f.path) {
                 Ok(()) => {
-                    saturating_sub(&self.bytes, f.len);
-                    saturating_sub(&self.count, 1);
                     self.evictions.fetch_add(1, Relaxed);
                 }
+                // Another process removed it since the scan: it is gone all the same.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(self.io_error(&f.path, e)),
             }
+            saturating_sub(&self.bytes, f.len);
+            saturating_sub(&self.count, 1);
         }
         Ok(())
     }
 
-    fn write_tmp<V: Cacheable>(&self, tmp: &Path, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
+    fn write_tmp<V: Cacheable>(
+        &self,
+        tmp: &Path,
+        address: &Address,
+        meta: &EntryMeta,
+        value: &V,
+    ) -> Result<u64> {
         let file = paths::create_file(tmp, self.secure).map_err(|e| self.io_error(tmp, e))?;
         let mut out = BufWriter::with_capacity(256 << 10, file);
-        let len = entry::write::<V, V::Codec, _>(&mut out, meta, &address.key, value).map_err(|e| match e {
-            WriteError::Codec(e) => CacheError::Encode {
-                what: V::type_tag().into_owned(),
-                codec: <V::Codec as crate::codec::Codec<V>>::NAME,
-                message: e.0,
-            },
-            WriteError::Io(e) => self.io_error(tmp, e),
-        })?;
-        let file = out.into_inner().map_err(|e| self.io_error(tmp, e.into_error()))?;
+        let len =
+            entry::write::<V, V::Codec, _>(&mut out, meta, address.key(), value).map_err(|e| {
+                match e {
+                    WriteError::Codec(e) => CacheError::Encode {
+                        what: V::type_tag().into_owned(),
+                        codec: <V::Codec as crate::codec::Codec<V>>::NAME,
+                        message: e.0,
+                    },
+                    WriteError::Io(e) => self.io_error(tmp, e),
+                }
+            })?;
+        let file = out
+            .into_inner()
+            .map_err(|e| self.io_error(tmp, e.into_error()))?;
         if self.durability == Durability::Fsync {
             file.sync_all().map_err(|e| self.io_error(tmp, e))?;
         }
@@ -182,8 +198,8 @@ impl FileTier {
     }
 
     /// Refreshes the access time of an entry that was just read, if it is stale.
-    fn touch(&self, file: &fs::File, modified: SystemTime) {
-        let every = self.tti.map_or(TOUCH_EVERY, |tti| (tti / 4).min(TOUCH_EVERY));
+    fn touch(&self, file: &fs::File, modified: SystemTime, tti: Option<Duration>) {
+        let every = tti.map_or(TOUCH_EVERY, |tti| (tti / 4).min(TOUCH_EVERY));
         if modified.elapsed().is_ok_and(|age| age >= every) {
             let _ = file.set_modified(SystemTime::now());
         }
@@ -201,14 +217,21 @@ impl FileTier {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(LoadError::Failed(self.io_error(&path, e))),
         };
-        let modified = file
+        let meta = file
             .metadata()
-            .and_then(|m| m.modified())
             .map_err(|e| LoadError::Failed(self.io_error(&path, e)))?;
+        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
         let mut reader = BufReader::with_capacity(64 << 10, file);
-        let (header, key) = entry::read_header(&mut reader).map_err(refusal)?;
-        header.check(&key, expect).map_err(refusal)?;
-        if let Some(tti) = self.tti {
+        let (header, key) = entry::read_header(&mut reader).map_err(|r| refusal(r, &path))?;
+        header.check(&key, expect).map_err(|r| refusal(r, &path))?;
+        if meta.len() != header.entry_len() {
+            return Err(LoadError::Invalid(format!(
+                "entry file is {} bytes, its header says {}",
+                meta.len(),
+                header.entry_len()
+            )));
+        }
+        if let Some(tti) = expect.tti {
             if modified.elapsed().is_ok_and(|idle| idle >= tti) {
                 return Err(LoadError::Expired);
             }
@@ -217,10 +240,11 @@ impl FileTier {
     }
 }
 
-fn refusal(r: Refusal) -> LoadError {
+fn refusal(r: Refusal, path: &Path) -> LoadError {
     match r {
         Refusal::Expired => LoadError::Expired,
         Refusal::Invalid(reason) => LoadError::Invalid(reason),
+        Refusal::Io(e) => LoadError::Failed(CacheError::io(Tier::File, path, e)),
     }
 }
 
@@ -231,9 +255,18 @@ impl Store for FileTier {
             "{:032x}.{}.{}",
             address.hash,
             std::process::id(),
-            self.tmp_seq.fetch_add(1, Relaxed)
+            TMP_SEQ.fetch_add(1, Relaxed)
         ));
-        let len = match self.write_tmp(&tmp, address, meta, value) {
+        let written = self.write_tmp(&tmp, address, meta, value).and_then(|len| {
+            if len > self.capacity {
+                return Err(CacheError::config(
+                    format!("an entry of {len} bytes is larger than the file tier's disk_capacity of {} bytes", self.capacity),
+                    "raise CacheConfig::disk_capacity",
+                ));
+            }
+            Ok(len)
+        });
+        let len = match written {
             Ok(len) => len,
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
@@ -264,17 +297,25 @@ impl Store for FileTier {
         }
         self.bytes.fetch_add(len, Relaxed);
         if self.bytes.load(Relaxed) > self.capacity {
-            self.evict()?;
+            if let Err(e) = self.evict(&path) {
+                tracing::warn!(path = %self.root.display(), error = %e, "file tier: eviction failed");
+            }
         }
         Ok(len)
     }
 
-    fn load<V: Cacheable>(&self, address: &Address, expect: &Expect<'_>) -> Result<Option<Loaded<V>>, LoadError> {
+    fn load<V: Cacheable>(
+        &self,
+        address: &Address,
+        expect: &Expect<'_>,
+    ) -> Result<Option<Loaded<V>>, LoadError> {
         let Some((mut reader, header, modified)) = self.open_entry(address, expect)? else {
             return Ok(None);
         };
-        let value = entry::read_payload::<V, V::Codec, _>(&mut reader, &header).map_err(refusal)?;
-        self.touch(reader.get_ref(), modified);
+        let path = self.path_of(address.hash);
+        let value = entry::read_payload::<V, V::Codec, _>(&mut reader, &header)
+            .map_err(|r| refusal(r, &path))?;
+        self.touch(reader.get_ref(), modified, expect.tti);
         Ok(Some(Loaded {
             value,
             expires_ms: header.expires_ms,
@@ -282,18 +323,11 @@ impl Store for FileTier {
     }
 
     fn probe(&self, address: &Address, expect: &Expect<'_>) -> Result<bool, LoadError> {
-        let Some((reader, header, _)) = self.open_entry(address, expect)? else {
-            return Ok(false);
-        };
-        let len = reader.get_ref().metadata().map(|m| m.len()).unwrap_or(0);
-        if len != header.entry_len() {
-            return Err(LoadError::Invalid("truncated entry".into()));
-        }
-        Ok(true)
+        Ok(self.open_entry(address, expect)?.is_some())
     }
 
-    fn remove(&self, hash: u128) -> Result<bool> {
-        let path = self.path_of(hash);
+    fn remove(&self, address: &Address) -> Result<bool> {
+        let path = self.path_of(address.hash);
         let len = match fs::metadata(&path) {
             Ok(meta) => meta.len(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),

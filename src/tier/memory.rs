@@ -40,7 +40,13 @@ impl<V> Clone for Slot<V> {
 impl<V: Cacheable> Slot<V> {
     /// A slot for `value` of `size` bytes (its `size_hint`), living in `home`, that must be
     /// gone by `deadline`.
-    pub fn new(value: Arc<V>, size: usize, key_size: usize, home: Tier, deadline: Option<Instant>) -> Self {
+    pub fn new(
+        value: Arc<V>,
+        size: usize,
+        key_size: usize,
+        home: Tier,
+        deadline: Option<Instant>,
+    ) -> Self {
         // moka weighs in u32: clamp (values that large never go to memory anyway).
         let weight = u32::try_from(size.saturating_add(key_size)).unwrap_or(u32::MAX);
         Slot {
@@ -69,7 +75,12 @@ impl SlotExpiry {
 }
 
 impl<K, V> Expiry<K, Slot<V>> for SlotExpiry {
-    fn expire_after_create(&self, _key: &K, slot: &Slot<V>, created_at: Instant) -> Option<Duration> {
+    fn expire_after_create(
+        &self,
+        _key: &K,
+        slot: &Slot<V>,
+        created_at: Instant,
+    ) -> Option<Duration> {
         self.remaining(slot, created_at)
     }
 

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use crate::entry::{EntryMeta, Expect};
-use crate::{Cacheable, CacheError, Result};
+use crate::{CacheError, Cacheable, Result};
 
 pub(crate) mod file;
 pub(crate) mod memory;
@@ -60,9 +60,37 @@ impl fmt::Display for Tier {
 /// The address of an entry in a persistent tier: the stable 128-bit hash of
 /// (namespace, encoded key), and the encoded key itself, stored in the entry so that a
 /// hash collision is detected instead of served.
+///
+/// The bytes are kept as one buffer, `namespace, 0, key`, which is also what was hashed;
+/// `0, key` is the key's sled key (see `sled.rs`).
 pub(crate) struct Address {
     pub hash: u128,
-    pub key: Vec<u8>,
+    bytes: Vec<u8>,
+    key_at: usize,
+}
+
+impl Address {
+    /// `bytes` holds `namespace, 0, key`, with the key starting at `key_at`.
+    pub fn new(bytes: Vec<u8>, key_at: usize) -> Self {
+        debug_assert!(key_at >= 1 && key_at <= bytes.len() && bytes[key_at - 1] == 0);
+        Address {
+            hash: xxhash_rust::xxh3::xxh3_128(&bytes),
+            bytes,
+            key_at,
+        }
+    }
+
+    /// The encoded key.
+    #[inline]
+    pub fn key(&self) -> &[u8] {
+        &self.bytes[self.key_at..]
+    }
+
+    /// The encoded key behind a `0` byte.
+    #[inline]
+    pub fn zero_and_key(&self) -> &[u8] {
+        &self.bytes[self.key_at.saturating_sub(1)..]
+    }
 }
 
 /// Why a persistent tier could not hand back a value it holds.
@@ -110,10 +138,11 @@ pub(crate) trait Store: Send + Sync + 'static {
     ) -> std::result::Result<Option<Loaded<V>>, LoadError>;
 
     /// Validates the header of the entry at `address` without reading its payload.
-    fn probe(&self, address: &Address, expect: &Expect<'_>) -> std::result::Result<bool, LoadError>;
+    fn probe(&self, address: &Address, expect: &Expect<'_>)
+        -> std::result::Result<bool, LoadError>;
 
     /// Deletes the entry. `Ok(true)` when there was one.
-    fn remove(&self, hash: u128) -> Result<bool>;
+    fn remove(&self, address: &Address) -> Result<bool>;
 
     /// Deletes every entry.
     fn clear(&self) -> Result<()>;

@@ -1,12 +1,19 @@
 //! The sled tier: one sled database per namespace folder, for small and medium values.
 //!
-//! Two trees: `entries` maps the 16-byte key hash to the enveloped entry (see `entry.rs`);
-//! `meta` maps it to the entry's size and last access time, which drive the LRU-ish
-//! eviction that keeps the tier within its disk capacity. Reads record their access in
-//! memory; the records are written to `meta` in one batch when the tier flushes or evicts.
+//! Tree `entries` maps a key to its enveloped entry (see `entry.rs`). The sled key is the
+//! encoded key itself (prefixed `0`), so that neighbouring keys share pages and no two
+//! keys can ever share an entry; keys longer than 64 bytes use their 128-bit hash
+//! (prefixed `1`) instead, with the full key kept in the entry to detect a collision.
+//!
+//! Tree `meta` keeps what eviction and time-to-idle need beyond the entries: the last
+//! access of entries that were read (recorded in memory on each read, written in one batch
+//! when the tier flushes, evicts or closes) and the tier's entry count and size (written
+//! when it closes, trusted on the next open only if that close was clean). An insert is one
+//! sled write.
 //!
 //! sled locks its folder: one process per database. Within a process, every cache on the
-//! same folder shares one `SledTier` (see [`SledTier::open`]).
+//! same folder shares one `SledTier` (see [`SledTier::open`]); the first one opened sets
+//! its capacity and durability.
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -20,6 +27,15 @@ use crate::config::{CacheConfig, Durability};
 use crate::entry::{self, EntryMeta, Expect, Refusal, WriteError};
 use crate::{CacheError, Cacheable, Result, Tier};
 
+/// Encoded keys up to this length are sled keys themselves; longer ones are hashed.
+const MAX_DIRECT_KEY: usize = 64;
+/// The `meta` record of the tier's size.
+const USAGE_KEY: &[u8] = b"usage";
+/// Access records kept in memory before they are written to `meta`.
+const TOUCH_BATCH: usize = 16 * 1024;
+/// How long to wait for a sled lock released by a closing database.
+const LOCK_WAIT: Duration = Duration::from_millis(500);
+
 /// The sled tier of one namespace folder.
 pub(crate) struct SledTier {
     path: PathBuf,
@@ -28,12 +44,11 @@ pub(crate) struct SledTier {
     meta: sled::Tree,
     capacity: u64,
     durability: Durability,
-    tti: Option<Duration>,
     count: AtomicU64,
     bytes: AtomicU64,
     evictions: AtomicU64,
-    /// Last access (ms) of entries read since the last flush to `meta`.
-    touched: Mutex<HashMap<u128, u64>>,
+    /// Last access (ms) by access id, for entries read since the last write to `meta`.
+    touched: Mutex<Touched>,
     evicting: Mutex<()>,
 }
 
@@ -43,21 +58,57 @@ fn registry() -> &'static Mutex<HashMap<PathBuf, Weak<SledTier>>> {
     REGISTRY.get_or_init(Default::default)
 }
 
-fn meta_value(len: u64, access_ms: u64) -> [u8; 16] {
+/// The sled key of an address: `0, key` for short keys, `1, hash` for long ones.
+fn sled_key(address: &Address) -> std::borrow::Cow<'_, [u8]> {
+    if address.key().len() <= MAX_DIRECT_KEY {
+        std::borrow::Cow::Borrowed(address.zero_and_key())
+    } else {
+        let mut key = Vec::with_capacity(17);
+        key.push(1);
+        key.extend_from_slice(&address.hash.to_be_bytes());
+        std::borrow::Cow::Owned(key)
+    }
+}
+
+/// A pass-through hasher for access ids, which are already xxh3 hashes.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id;
+    }
+}
+
+type Touched = HashMap<u64, u64, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// The id under which an entry's last access is recorded in `meta`.
+fn access_id(sled_key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(sled_key)
+}
+
+fn u64_pair(a: u64, b: u64) -> [u8; 16] {
     let mut v = [0u8; 16];
-    v[..8].copy_from_slice(&len.to_le_bytes());
-    v[8..].copy_from_slice(&access_ms.to_le_bytes());
+    v[..8].copy_from_slice(&a.to_le_bytes());
+    v[8..].copy_from_slice(&b.to_le_bytes());
     v
 }
 
-fn parse_meta(v: &[u8]) -> Option<(u64, u64)> {
-    let len = u64::from_le_bytes(v.get(..8)?.try_into().ok()?);
-    let access = u64::from_le_bytes(v.get(8..16)?.try_into().ok()?);
-    Some((len, access))
+fn parse_u64(v: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(v.get(at..at + 8)?.try_into().ok()?))
 }
 
-fn hash_from_key(k: &[u8]) -> Option<u128> {
-    Some(u128::from_be_bytes(k.try_into().ok()?))
+fn is_lock_error(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+        || io.to_string().contains("lock"))
 }
 
 impl SledTier {
@@ -75,10 +126,8 @@ impl SledTier {
 
     fn open_new(path: &Path, config: &CacheConfig) -> Result<SledTier> {
         crate::paths::ensure_usable_dir(path, config.secure)?;
-        let sled_error = |source: sled::Error| {
-            let locked = matches!(&source, sled::Error::Io(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock"));
-            if locked {
+        let error = |source: sled::Error| {
+            if is_lock_error(&source) {
                 CacheError::Locked {
                     path: path.to_path_buf(),
                 }
@@ -89,35 +138,37 @@ impl SledTier {
                 }
             }
         };
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(64 << 20)
-            .open()
-            .map_err(sled_error)?;
-        let entries = db.open_tree("entries").map_err(sled_error)?;
-        let meta = db.open_tree("meta").map_err(sled_error)?;
-        let (mut count, mut bytes) = (0u64, 0u64);
-        for item in meta.iter() {
-            let (_, v) = item.map_err(sled_error)?;
-            if let Some((len, _)) = parse_meta(&v) {
-                count += 1;
-                bytes += len;
+        let started = std::time::Instant::now();
+        let db = loop {
+            match sled::Config::new()
+                .path(path)
+                .cache_capacity(64 << 20)
+                .open()
+            {
+                // A database this process just closed may hold its lock a moment longer.
+                Err(e) if is_lock_error(&e) && started.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other.map_err(error)?,
             }
-        }
-        Ok(SledTier {
+        };
+        let entries = db.open_tree("entries").map_err(error)?;
+        let meta = db.open_tree("meta").map_err(error)?;
+        let tier = SledTier {
             path: path.to_path_buf(),
             db,
             entries,
             meta,
             capacity: config.disk_capacity,
             durability: config.durability,
-            tti: config.tti,
-            count: AtomicU64::new(count),
-            bytes: AtomicU64::new(bytes),
+            count: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
-            touched: Mutex::new(HashMap::new()),
+            touched: Mutex::new(Touched::default()),
             evicting: Mutex::new(()),
-        })
+        };
+        tier.load_usage()?;
+        Ok(tier)
     }
 
     fn error(&self, source: sled::Error) -> CacheError {
@@ -127,6 +178,40 @@ impl SledTier {
         }
     }
 
+    /// Sets the counters from the record a clean close left, or by counting the entries;
+    /// then marks the record unclean until this tier closes.
+    fn load_usage(&self) -> Result<()> {
+        let record = self.meta.get(USAGE_KEY).map_err(|e| self.error(e))?;
+        let clean = record
+            .as_deref()
+            .and_then(|v| Some((parse_u64(v, 0)?, parse_u64(v, 8)?, *v.get(16)? == 1)))
+            .filter(|&(_, _, clean)| clean);
+        let (count, bytes) = match clean {
+            Some((count, bytes, _)) => (count, bytes),
+            None => {
+                let (mut count, mut bytes) = (0u64, 0u64);
+                for item in self.entries.iter() {
+                    let (_, v) = item.map_err(|e| self.error(e))?;
+                    count += 1;
+                    bytes += v.len() as u64;
+                }
+                (count, bytes)
+            }
+        };
+        self.count.store(count, Relaxed);
+        self.bytes.store(bytes, Relaxed);
+        self.write_usage(false)
+    }
+
+    fn write_usage(&self, clean: bool) -> Result<()> {
+        let mut record = u64_pair(self.count.load(Relaxed), self.bytes.load(Relaxed)).to_vec();
+        record.push(u8::from(clean));
+        self.meta
+            .insert(USAGE_KEY, record)
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
     /// Writes the access times recorded in memory to `meta`.
     fn flush_touched(&self) -> Result<()> {
         let touched = std::mem::take(&mut *self.touched.lock().unwrap_or_else(|p| p.into_inner()));
@@ -134,85 +219,143 @@ impl SledTier {
             return Ok(());
         }
         let mut batch = sled::Batch::default();
-        for (hash, access) in touched {
-            let key = hash.to_be_bytes();
-            if let Some((len, _)) = self.meta.get(key).map_err(|e| self.error(e))?.and_then(|v| parse_meta(&v)) {
-                batch.insert(&key, &meta_value(len, access));
-            }
+        for (id, access) in touched {
+            batch.insert(&id.to_be_bytes(), &access.to_le_bytes());
         }
         self.meta.apply_batch(batch).map_err(|e| self.error(e))
     }
 
+    /// The last access of an entry: read in this process, recorded in `meta`, or written.
+    fn last_access(&self, id: u64, created_ms: u64) -> Result<u64> {
+        let touched = self
+            .touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .copied();
+        let recorded = match touched {
+            Some(t) => Some(t),
+            None => self
+                .meta
+                .get(id.to_be_bytes())
+                .map_err(|e| self.error(e))?
+                .and_then(|v| parse_u64(&v, 0)),
+        };
+        Ok(recorded.unwrap_or(0).max(created_ms))
+    }
+
     /// Removes the least recently used entries until the tier holds at most 90% of its
-    /// capacity.
-    fn evict(&self) -> Result<()> {
+    /// capacity. `keep` (the entry just written) is never evicted.
+    fn evict(&self, keep: &[u8]) -> Result<()> {
         let Ok(_only_one) = self.evicting.try_lock() else {
             return Ok(()); // another thread is evicting
         };
         self.flush_touched()?;
         let mut all = Vec::new();
-        for item in self.meta.iter() {
+        for item in self.entries.iter() {
             let (k, v) = item.map_err(|e| self.error(e))?;
-            if let (Some(hash), Some((len, access))) = (hash_from_key(&k), parse_meta(&v)) {
-                all.push((access, hash, len));
+            if &*k == keep {
+                continue;
             }
+            let created = parse_u64(&v, 24).unwrap_or(0);
+            let access = self.last_access(access_id(&k), created)?;
+            all.push((access, k));
         }
         all.sort_unstable();
         let target = self.capacity / 10 * 9;
-        for (_, hash, _) in all {
+        for (_, k) in all {
             if self.bytes.load(Relaxed) <= target {
                 break;
             }
-            if self.remove(hash)? {
+            if self.remove_key(&k)? {
                 self.evictions.fetch_add(1, Relaxed);
             }
         }
         Ok(())
     }
 
-    /// Checks time to idle against the last recorded access.
-    fn idle_expired(&self, hash: u128, now_ms: u64) -> Result<bool> {
-        let Some(tti) = self.tti else { return Ok(false) };
-        let touched = self.touched.lock().unwrap_or_else(|p| p.into_inner()).get(&hash).copied();
-        let last = match touched {
-            Some(t) => t,
-            None => self
-                .meta
-                .get(hash.to_be_bytes())
-                .map_err(|e| self.error(e))?
-                .and_then(|v| parse_meta(&v))
-                .map_or(0, |(_, access)| access),
-        };
-        Ok(last.saturating_add(tti.as_millis() as u64) <= now_ms)
+    fn remove_key(&self, key: &[u8]) -> Result<bool> {
+        let old = self.entries.remove(key).map_err(|e| self.error(e))?;
+        let id = access_id(key);
+        self.touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        self.meta
+            .remove(id.to_be_bytes())
+            .map_err(|e| self.error(e))?;
+        match old {
+            Some(old) => {
+                saturating_sub(&self.bytes, old.len() as u64);
+                saturating_sub(&self.count, 1);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Checks the time to idle of an entry just read, and records the access.
+    fn access(
+        &self,
+        key: &[u8],
+        created_ms: u64,
+        expect: &Expect<'_>,
+    ) -> std::result::Result<(), LoadError> {
+        let id = access_id(key);
+        if let Some(tti) = expect.tti {
+            let last = self.last_access(id, created_ms)?;
+            let tti_ms = u64::try_from(tti.as_millis()).unwrap_or(u64::MAX);
+            if last.saturating_add(tti_ms) <= expect.now_ms {
+                return Err(LoadError::Expired);
+            }
+        }
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        touched.insert(id, expect.now_ms);
+        let full = touched.len() >= TOUCH_BATCH;
+        drop(touched);
+        if full {
+            self.flush_touched()?;
+        }
+        Ok(())
     }
 }
 
-fn refusal(r: Refusal) -> LoadError {
+fn refusal(r: Refusal, path: &Path) -> LoadError {
     match r {
         Refusal::Expired => LoadError::Expired,
         Refusal::Invalid(reason) => LoadError::Invalid(reason),
+        Refusal::Io(e) => LoadError::Failed(CacheError::io(Tier::Sled, path, e)),
     }
 }
 
 impl Store for SledTier {
     fn store<V: Cacheable>(&self, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
-        let capacity = value.size_hint().min(64 << 20) + address.key.len() + entry::HEADER_LEN + 16;
+        let capacity =
+            value.size_hint().min(64 << 20) + address.key().len() + entry::HEADER_LEN + 16;
         let mut out = Cursor::new(Vec::with_capacity(capacity));
-        entry::write::<V, V::Codec, _>(&mut out, meta, &address.key, value).map_err(|e| match e {
-            WriteError::Codec(e) => CacheError::Encode {
-                what: V::type_tag().into_owned(),
-                codec: <V::Codec as crate::codec::Codec<V>>::NAME,
-                message: e.0,
+        entry::write::<V, V::Codec, _>(&mut out, meta, address.key(), value).map_err(
+            |e| match e {
+                WriteError::Codec(e) => CacheError::Encode {
+                    what: V::type_tag().into_owned(),
+                    codec: <V::Codec as crate::codec::Codec<V>>::NAME,
+                    message: e.0,
+                },
+                WriteError::Io(e) => CacheError::io(Tier::Sled, &self.path, e),
             },
-            WriteError::Io(e) => CacheError::io(Tier::Sled, &self.path, e),
-        })?;
+        )?;
         let bytes = out.into_inner();
         let len = bytes.len() as u64;
-        let key = address.hash.to_be_bytes();
-        self.meta
-            .insert(key, &meta_value(len, meta.created_ms))
+        if len > self.capacity {
+            return Err(CacheError::config(
+                format!("an entry of {len} bytes is larger than the sled tier's disk_capacity of {} bytes", self.capacity),
+                "raise CacheConfig::disk_capacity, or lower CacheConfig::file_threshold so large values go to files",
+            ));
+        }
+        let key = sled_key(address);
+        let old = self
+            .entries
+            .insert(&key, bytes)
             .map_err(|e| self.error(e))?;
-        let old = self.entries.insert(key, bytes).map_err(|e| self.error(e))?;
         match old {
             Some(old) => saturating_sub(&self.bytes, old.len() as u64),
             None => {
@@ -224,30 +367,25 @@ impl Store for SledTier {
             self.db.flush().map_err(|e| self.error(e))?;
         }
         if self.bytes.load(Relaxed) > self.capacity {
-            self.evict()?;
+            if let Err(e) = self.evict(&key) {
+                tracing::warn!(path = %self.path.display(), error = %e, "sled tier: eviction failed");
+            }
         }
         Ok(len)
     }
 
-    fn load<V: Cacheable>(&self, address: &Address, expect: &Expect<'_>) -> Result<Option<Loaded<V>>, LoadError> {
-        let Some(bytes) = self
-            .entries
-            .get(address.hash.to_be_bytes())
-            .map_err(|e| self.error(e))?
-        else {
+    fn load<V: Cacheable>(
+        &self,
+        address: &Address,
+        expect: &Expect<'_>,
+    ) -> Result<Option<Loaded<V>>, LoadError> {
+        let key = sled_key(address);
+        let Some(bytes) = self.entries.get(&key).map_err(|e| self.error(e))? else {
             return Ok(None);
         };
-        let (value, header) = entry::decode_slice::<V, V::Codec>(&bytes, expect).map_err(refusal)?;
-        if self.idle_expired(address.hash, expect.now_ms)? {
-            return Err(LoadError::Expired);
-        }
-        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
-        touched.insert(address.hash, expect.now_ms);
-        let flush = touched.len() >= 16 * 1024;
-        drop(touched);
-        if flush {
-            self.flush_touched()?;
-        }
+        let (value, header) = entry::decode_slice::<V, V::Codec>(&bytes, expect)
+            .map_err(|r| refusal(r, &self.path))?;
+        self.access(&key, header.created_ms, expect)?;
         Ok(Some(Loaded {
             value,
             expires_ms: header.expires_ms,
@@ -255,42 +393,36 @@ impl Store for SledTier {
     }
 
     fn probe(&self, address: &Address, expect: &Expect<'_>) -> Result<bool, LoadError> {
-        let Some(bytes) = self
-            .entries
-            .get(address.hash.to_be_bytes())
-            .map_err(|e| self.error(e))?
-        else {
+        let key = sled_key(address);
+        let Some(bytes) = self.entries.get(&key).map_err(|e| self.error(e))? else {
             return Ok(false);
         };
-        entry::check_slice(&bytes, expect).map_err(refusal)?;
-        if self.idle_expired(address.hash, expect.now_ms)? {
-            return Err(LoadError::Expired);
+        let header = entry::check_slice(&bytes, expect).map_err(|r| refusal(r, &self.path))?;
+        if let Some(tti) = expect.tti {
+            let last = self.last_access(access_id(&key), header.created_ms)?;
+            if last.saturating_add(u64::try_from(tti.as_millis()).unwrap_or(u64::MAX))
+                <= expect.now_ms
+            {
+                return Err(LoadError::Expired);
+            }
         }
         Ok(true)
     }
 
-    fn remove(&self, hash: u128) -> Result<bool> {
-        let key = hash.to_be_bytes();
-        let old = self.entries.remove(key).map_err(|e| self.error(e))?;
-        self.meta.remove(key).map_err(|e| self.error(e))?;
-        self.touched.lock().unwrap_or_else(|p| p.into_inner()).remove(&hash);
-        match old {
-            Some(old) => {
-                saturating_sub(&self.bytes, old.len() as u64);
-                saturating_sub(&self.count, 1);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+    fn remove(&self, address: &Address) -> Result<bool> {
+        self.remove_key(&sled_key(address))
     }
 
     fn clear(&self) -> Result<()> {
         self.entries.clear().map_err(|e| self.error(e))?;
         self.meta.clear().map_err(|e| self.error(e))?;
-        self.touched.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.count.store(0, Relaxed);
         self.bytes.store(0, Relaxed);
-        Ok(())
+        self.write_usage(false)
     }
 
     fn flush(&self) -> Result<()> {
@@ -309,8 +441,29 @@ impl Store for SledTier {
 
 impl Drop for SledTier {
     fn drop(&mut self) {
-        if let Err(e) = self.flush() {
-            tracing::warn!(path = %self.path.display(), error = %e, "sled tier: flush on drop failed");
+        let closed = self
+            .flush_touched()
+            .and_then(|()| self.write_usage(true))
+            .and_then(|()| self.flush());
+        if let Err(e) = closed {
+            tracing::warn!(path = %self.path.display(), error = %e, "sled tier: flush on close failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_keys_are_direct_and_long_keys_hashed() {
+        let short = Address::new(b"ns\0abc".to_vec(), 3);
+        assert_eq!(&*sled_key(&short), b"\0abc");
+        let mut bytes = b"ns\0".to_vec();
+        bytes.extend_from_slice(&[1; 65]);
+        let long = Address::new(bytes, 3);
+        let mut expected = vec![1u8];
+        expected.extend_from_slice(&long.hash.to_be_bytes());
+        assert_eq!(&*sled_key(&long), expected);
     }
 }
