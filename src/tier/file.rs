@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{saturating_sub, Address, LoadError, Loaded, Store, Usage};
+use super::{too_large, Address, Gauge, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
-use crate::entry::{self, EntryMeta, Expect, Refusal, WriteError};
+use crate::entry::{self, EntryMeta, Expect};
 use crate::paths;
 use crate::{CacheError, Cacheable, Result, Tier};
 
@@ -33,9 +33,7 @@ pub(crate) struct FileTier {
     capacity: u64,
     durability: Durability,
     secure: bool,
-    count: AtomicU64,
-    bytes: AtomicU64,
-    evictions: AtomicU64,
+    gauge: Gauge,
     evicting: Mutex<()>,
 }
 
@@ -61,9 +59,7 @@ impl FileTier {
             capacity: config.disk_capacity,
             durability: config.durability,
             secure: config.secure,
-            count: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
+            gauge: Gauge::default(),
             evicting: Mutex::new(()),
         };
         tier.clean_stale_tmp();
@@ -116,8 +112,8 @@ impl FileTier {
     /// Sets the counters from a scan of the folder (other processes write here too).
     fn recount(&self) -> Result<Vec<Found>> {
         let found = self.scan()?;
-        self.count.store(found.len() as u64, Relaxed);
-        self.bytes.store(found.iter().map(|f| f.len).sum(), Relaxed);
+        self.gauge
+            .set(found.len() as u64, found.iter().map(|f| f.len).sum());
         Ok(found)
     }
 
@@ -148,22 +144,19 @@ impl FileTier {
         found.sort_unstable_by_key(|f| f.modified);
         let target = self.capacity / 10 * 9;
         for f in found {
-            if self.bytes.load(Relaxed) <= target {
+            if self.gauge.bytes() <= target {
                 break;
             }
             if f.path == keep {
                 continue;
             }
             match fs::remove_file(&f.path) {
-                Ok(()) => {
-                    self.evictions.fetch_add(1, Relaxed);
-                }
+                Ok(()) => self.gauge.evicted(),
                 // Another process removed it since the scan: it is gone all the same.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(self.io_error(&f.path, e)),
             }
-            saturating_sub(&self.bytes, f.len);
-            saturating_sub(&self.count, 1);
+            self.gauge.removed(f.len);
         }
         Ok(())
     }
@@ -177,17 +170,8 @@ impl FileTier {
     ) -> Result<u64> {
         let file = paths::create_file(tmp, self.secure).map_err(|e| self.io_error(tmp, e))?;
         let mut out = BufWriter::with_capacity(256 << 10, file);
-        let len =
-            entry::write::<V, V::Codec, _>(&mut out, meta, address.key(), value).map_err(|e| {
-                match e {
-                    WriteError::Codec(e) => CacheError::Encode {
-                        what: V::type_tag().into_owned(),
-                        codec: <V::Codec as crate::codec::Codec<V>>::NAME,
-                        message: e.0,
-                    },
-                    WriteError::Io(e) => self.io_error(tmp, e),
-                }
-            })?;
+        let len = entry::write::<V, V::Codec, _>(&mut out, meta, address.key(), value)
+            .map_err(|e| e.into_cache_error::<V>(Tier::File, tmp))?;
         let file = out
             .into_inner()
             .map_err(|e| self.io_error(tmp, e.into_error()))?;
@@ -222,8 +206,11 @@ impl FileTier {
             .map_err(|e| LoadError::Failed(self.io_error(&path, e)))?;
         let modified = meta.modified().unwrap_or(UNIX_EPOCH);
         let mut reader = BufReader::with_capacity(64 << 10, file);
-        let (header, key) = entry::read_header(&mut reader).map_err(|r| refusal(r, &path))?;
-        header.check(&key, expect).map_err(|r| refusal(r, &path))?;
+        let (header, key) = entry::read_header(&mut reader)
+            .map_err(|r| LoadError::refused(r, Tier::File, &path))?;
+        header
+            .check(&key, expect)
+            .map_err(|r| LoadError::refused(r, Tier::File, &path))?;
         if meta.len() != header.entry_len() {
             return Err(LoadError::Invalid(format!(
                 "entry file is {} bytes, its header says {}",
@@ -240,14 +227,6 @@ impl FileTier {
     }
 }
 
-fn refusal(r: Refusal, path: &Path) -> LoadError {
-    match r {
-        Refusal::Expired => LoadError::Expired,
-        Refusal::Invalid(reason) => LoadError::Invalid(reason),
-        Refusal::Io(e) => LoadError::Failed(CacheError::io(Tier::File, path, e)),
-    }
-}
-
 impl Store for FileTier {
     fn store<V: Cacheable>(&self, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
         let path = self.path_of(address.hash);
@@ -259,10 +238,7 @@ impl Store for FileTier {
         ));
         let written = self.write_tmp(&tmp, address, meta, value).and_then(|len| {
             if len > self.capacity {
-                return Err(CacheError::config(
-                    format!("an entry of {len} bytes is larger than the file tier's disk_capacity of {} bytes", self.capacity),
-                    "raise CacheConfig::disk_capacity",
-                ));
+                return Err(too_large(Tier::File, len, self.capacity));
             }
             Ok(len)
         });
@@ -289,14 +265,8 @@ impl Store for FileTier {
         if self.durability == Durability::Fsync {
             paths::sync_dir(shard).map_err(|e| self.io_error(shard, e))?;
         }
-        match old {
-            Some(old) => saturating_sub(&self.bytes, old),
-            None => {
-                self.count.fetch_add(1, Relaxed);
-            }
-        }
-        self.bytes.fetch_add(len, Relaxed);
-        if self.bytes.load(Relaxed) > self.capacity {
+        self.gauge.stored(old, len);
+        if self.gauge.bytes() > self.capacity {
             if let Err(e) = self.evict(&path) {
                 tracing::warn!(path = %self.root.display(), error = %e, "file tier: eviction failed");
             }
@@ -314,7 +284,7 @@ impl Store for FileTier {
         };
         let path = self.path_of(address.hash);
         let value = entry::read_payload::<V, V::Codec, _>(&mut reader, &header)
-            .map_err(|r| refusal(r, &path))?;
+            .map_err(|r| LoadError::refused(r, Tier::File, &path))?;
         self.touch(reader.get_ref(), modified, expect.tti);
         Ok(Some(Loaded {
             value,
@@ -335,8 +305,7 @@ impl Store for FileTier {
         };
         match fs::remove_file(&path) {
             Ok(()) => {
-                saturating_sub(&self.bytes, len);
-                saturating_sub(&self.count, 1);
+                self.gauge.removed(len);
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
@@ -352,8 +321,7 @@ impl Store for FileTier {
                 Err(e) => return Err(self.io_error(&f.path, e)),
             }
         }
-        self.count.store(0, Relaxed);
-        self.bytes.store(0, Relaxed);
+        self.gauge.set(0, 0);
         Ok(())
     }
 
@@ -364,10 +332,6 @@ impl Store for FileTier {
     }
 
     fn usage(&self) -> Usage {
-        Usage {
-            entries: self.count.load(Relaxed),
-            bytes: self.bytes.load(Relaxed),
-            evictions: self.evictions.load(Relaxed),
-        }
+        self.gauge.usage()
     }
 }

@@ -155,9 +155,83 @@ pub(crate) trait Store: Send + Sync + 'static {
 }
 
 /// Subtracts from a counter without wrapping below zero.
-pub(crate) fn saturating_sub(counter: &std::sync::atomic::AtomicU64, n: u64) {
+fn saturating_sub(counter: &std::sync::atomic::AtomicU64, n: u64) {
     use std::sync::atomic::Ordering::Relaxed;
     let _ = counter.fetch_update(Relaxed, Relaxed, |c| Some(c.saturating_sub(n)));
+}
+
+/// The entries, bytes and evictions of a persistent tier.
+#[derive(Debug, Default)]
+pub(crate) struct Gauge {
+    count: std::sync::atomic::AtomicU64,
+    bytes: std::sync::atomic::AtomicU64,
+    evictions: std::sync::atomic::AtomicU64,
+}
+
+impl Gauge {
+    /// An entry of `len` bytes was written, replacing one of `old` bytes if any.
+    pub fn stored(&self, old: Option<u64>, len: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match old {
+            Some(old) => saturating_sub(&self.bytes, old),
+            None => {
+                self.count.fetch_add(1, Relaxed);
+            }
+        }
+        self.bytes.fetch_add(len, Relaxed);
+    }
+
+    /// An entry of `len` bytes is gone.
+    pub fn removed(&self, len: u64) {
+        saturating_sub(&self.bytes, len);
+        saturating_sub(&self.count, 1);
+    }
+
+    /// An eviction happened.
+    pub fn evicted(&self) {
+        self.evictions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Sets the entries and bytes (after counting them, or clearing).
+    pub fn set(&self, count: u64, bytes: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.count.store(count, Relaxed);
+        self.bytes.store(bytes, Relaxed);
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn usage(&self) -> Usage {
+        use std::sync::atomic::Ordering::Relaxed;
+        Usage {
+            entries: self.count.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            evictions: self.evictions.load(Relaxed),
+        }
+    }
+}
+
+/// The error for an entry of `len` bytes that can never fit in a tier of `capacity`.
+pub(crate) fn too_large(tier: Tier, len: u64, capacity: u64) -> CacheError {
+    CacheError::config(
+        format!("an entry of {len} bytes is larger than the {tier} tier's disk_capacity of {capacity} bytes"),
+        "raise CacheConfig::disk_capacity (or, for sled, lower CacheConfig::file_threshold so large values go to files)",
+    )
+}
+
+impl LoadError {
+    /// The load error for a refused entry of `tier` at `path`.
+    pub fn refused(refusal: crate::entry::Refusal, tier: Tier, path: &std::path::Path) -> Self {
+        use crate::entry::Refusal;
+        match refusal {
+            Refusal::Expired => LoadError::Expired,
+            Refusal::Invalid(reason) => LoadError::Invalid(reason),
+            Refusal::Io(e) => LoadError::Failed(CacheError::io(tier, path, e)),
+        }
+    }
 }
 
 /// A persistent tier opened on first use. A failed open is retried, at most once a second.

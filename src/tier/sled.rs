@@ -18,13 +18,12 @@
 use std::collections::HashMap;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use super::{saturating_sub, Address, LoadError, Loaded, Store, Usage};
+use super::{too_large, Address, Gauge, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
-use crate::entry::{self, EntryMeta, Expect, Refusal, WriteError};
+use crate::entry::{self, EntryMeta, Expect};
 use crate::{CacheError, Cacheable, Result, Tier};
 
 /// Encoded keys up to this length are sled keys themselves; longer ones are hashed.
@@ -44,9 +43,7 @@ pub(crate) struct SledTier {
     meta: sled::Tree,
     capacity: u64,
     durability: Durability,
-    count: AtomicU64,
-    bytes: AtomicU64,
-    evictions: AtomicU64,
+    gauge: Gauge,
     /// Last access (ms) by access id, for entries read since the last write to `meta`.
     touched: Mutex<Touched>,
     evicting: Mutex<()>,
@@ -161,9 +158,7 @@ impl SledTier {
             meta,
             capacity: config.disk_capacity,
             durability: config.durability,
-            count: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
+            gauge: Gauge::default(),
             touched: Mutex::new(Touched::default()),
             evicting: Mutex::new(()),
         };
@@ -198,13 +193,13 @@ impl SledTier {
                 (count, bytes)
             }
         };
-        self.count.store(count, Relaxed);
-        self.bytes.store(bytes, Relaxed);
+        self.gauge.set(count, bytes);
         self.write_usage(false)
     }
 
     fn write_usage(&self, clean: bool) -> Result<()> {
-        let mut record = u64_pair(self.count.load(Relaxed), self.bytes.load(Relaxed)).to_vec();
+        let usage = self.gauge.usage();
+        let mut record = u64_pair(usage.entries, usage.bytes).to_vec();
         record.push(u8::from(clean));
         self.meta
             .insert(USAGE_KEY, record)
@@ -264,11 +259,11 @@ impl SledTier {
         all.sort_unstable();
         let target = self.capacity / 10 * 9;
         for (_, k) in all {
-            if self.bytes.load(Relaxed) <= target {
+            if self.gauge.bytes() <= target {
                 break;
             }
             if self.remove_key(&k)? {
-                self.evictions.fetch_add(1, Relaxed);
+                self.gauge.evicted();
             }
         }
         Ok(())
@@ -286,8 +281,7 @@ impl SledTier {
             .map_err(|e| self.error(e))?;
         match old {
             Some(old) => {
-                saturating_sub(&self.bytes, old.len() as u64);
-                saturating_sub(&self.count, 1);
+                self.gauge.removed(old.len() as u64);
                 Ok(true)
             }
             None => Ok(false),
@@ -320,53 +314,28 @@ impl SledTier {
     }
 }
 
-fn refusal(r: Refusal, path: &Path) -> LoadError {
-    match r {
-        Refusal::Expired => LoadError::Expired,
-        Refusal::Invalid(reason) => LoadError::Invalid(reason),
-        Refusal::Io(e) => LoadError::Failed(CacheError::io(Tier::Sled, path, e)),
-    }
-}
-
 impl Store for SledTier {
     fn store<V: Cacheable>(&self, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
         let capacity =
             value.size_hint().min(64 << 20) + address.key().len() + entry::HEADER_LEN + 16;
         let mut out = Cursor::new(Vec::with_capacity(capacity));
-        entry::write::<V, V::Codec, _>(&mut out, meta, address.key(), value).map_err(
-            |e| match e {
-                WriteError::Codec(e) => CacheError::Encode {
-                    what: V::type_tag().into_owned(),
-                    codec: <V::Codec as crate::codec::Codec<V>>::NAME,
-                    message: e.0,
-                },
-                WriteError::Io(e) => CacheError::io(Tier::Sled, &self.path, e),
-            },
-        )?;
+        entry::write::<V, V::Codec, _>(&mut out, meta, address.key(), value)
+            .map_err(|e| e.into_cache_error::<V>(Tier::Sled, &self.path))?;
         let bytes = out.into_inner();
         let len = bytes.len() as u64;
         if len > self.capacity {
-            return Err(CacheError::config(
-                format!("an entry of {len} bytes is larger than the sled tier's disk_capacity of {} bytes", self.capacity),
-                "raise CacheConfig::disk_capacity, or lower CacheConfig::file_threshold so large values go to files",
-            ));
+            return Err(too_large(Tier::Sled, len, self.capacity));
         }
         let key = sled_key(address);
         let old = self
             .entries
             .insert(&key, bytes)
             .map_err(|e| self.error(e))?;
-        match old {
-            Some(old) => saturating_sub(&self.bytes, old.len() as u64),
-            None => {
-                self.count.fetch_add(1, Relaxed);
-            }
-        }
-        self.bytes.fetch_add(len, Relaxed);
+        self.gauge.stored(old.map(|old| old.len() as u64), len);
         if self.durability == Durability::Fsync {
             self.db.flush().map_err(|e| self.error(e))?;
         }
-        if self.bytes.load(Relaxed) > self.capacity {
+        if self.gauge.bytes() > self.capacity {
             if let Err(e) = self.evict(&key) {
                 tracing::warn!(path = %self.path.display(), error = %e, "sled tier: eviction failed");
             }
@@ -384,7 +353,7 @@ impl Store for SledTier {
             return Ok(None);
         };
         let (value, header) = entry::decode_slice::<V, V::Codec>(&bytes, expect)
-            .map_err(|r| refusal(r, &self.path))?;
+            .map_err(|r| LoadError::refused(r, Tier::Sled, &self.path))?;
         self.access(&key, header.created_ms, expect)?;
         Ok(Some(Loaded {
             value,
@@ -397,7 +366,8 @@ impl Store for SledTier {
         let Some(bytes) = self.entries.get(&key).map_err(|e| self.error(e))? else {
             return Ok(false);
         };
-        let header = entry::check_slice(&bytes, expect).map_err(|r| refusal(r, &self.path))?;
+        let header = entry::check_slice(&bytes, expect)
+            .map_err(|r| LoadError::refused(r, Tier::Sled, &self.path))?;
         if let Some(tti) = expect.tti {
             let last = self.last_access(access_id(&key), header.created_ms)?;
             if last.saturating_add(u64::try_from(tti.as_millis()).unwrap_or(u64::MAX))
@@ -420,8 +390,7 @@ impl Store for SledTier {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
-        self.count.store(0, Relaxed);
-        self.bytes.store(0, Relaxed);
+        self.gauge.set(0, 0);
         self.write_usage(false)
     }
 
@@ -431,11 +400,7 @@ impl Store for SledTier {
     }
 
     fn usage(&self) -> Usage {
-        Usage {
-            entries: self.count.load(Relaxed),
-            bytes: self.bytes.load(Relaxed),
-            evictions: self.evictions.load(Relaxed),
-        }
+        self.gauge.usage()
     }
 }
 
