@@ -96,7 +96,7 @@ fn main() {
         }
     };
     let mut group = c.benchmark_group("sled_insert");
-    let mut next = fresh.clone();
+    let mut next = fresh;
     group.bench_function("smartcache", |b| {
         let mut k = 0;
         b.iter_batched(

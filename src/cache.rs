@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -136,6 +137,12 @@ impl Persistent<'_> {
         match self {
             Persistent::Sled(t) => t.flush(),
             Persistent::File(t) => t.flush(),
+        }
+    }
+    fn touch(self, address: &Address, now_ms: u64) {
+        match self {
+            Persistent::Sled(t) => t.touch(address, now_ms),
+            Persistent::File(t) => t.touch(address, now_ms),
         }
     }
     fn usage(self) -> Usage {
@@ -535,8 +542,10 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// A snapshot of the counters, with entries and bytes per tier.
     pub fn stats(&self) -> CacheStats {
         let inner = &*self.inner;
+        // Usage first: it runs moka's pending work, which counts evictions and expirations.
+        let (entries, bytes) = inner.memory.usage();
         let mut stats = inner.counters.snapshot();
-        (stats.memory.entries, stats.memory.bytes) = inner.memory.usage();
+        (stats.memory.entries, stats.memory.bytes) = (entries, bytes);
         for tier in [Tier::Sled, Tier::File] {
             if let Some(store) = inner.opened(tier) {
                 let usage = store.usage();
@@ -599,7 +608,31 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         }
         let slot = self.memory.get(key)?;
         self.count_hit(Tier::Memory);
+        if let (Some(tti), Some(last)) = (self.config.tti, &slot.disk_access) {
+            self.keep_alive_below(key, slot.home, last, tti);
+        }
         Some(slot.value)
+    }
+
+    /// A memory hit on a copy of a persisted value is a read of that value: with a time to
+    /// idle, tell the home tier (at most every quarter of the tti), so that a value kept
+    /// hot in memory does not idle out on disk.
+    #[cold]
+    fn keep_alive_below(&self, key: &K, home: Tier, last: &AtomicU64, tti: Duration) {
+        let now = now_ms();
+        let every = u64::try_from((tti / 4).as_millis()).unwrap_or(u64::MAX);
+        if now.saturating_sub(last.load(Relaxed)) < every {
+            return;
+        }
+        last.store(now, Relaxed);
+        let touched = self.address(key).map(|address| {
+            if let Some(store) = self.opened(home) {
+                store.touch(&address, now);
+            }
+        });
+        if let Err(e) = touched {
+            tracing::debug!(tier = %home, error = %e, "cannot record an access");
+        }
     }
 
     #[inline]

@@ -69,6 +69,31 @@ pub(crate) fn ensure_usable_dir(dir: &Path, secure: bool) -> Result<()> {
     written.map_err(|e| bad(format!("it is not writable: {e}")))
 }
 
+/// Makes every file below `dir` owner-only (0600) and every folder 0700: for storage
+/// written by a library that creates its files with the process umask (sled).
+pub(crate) fn restrict_tree(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o700))?;
+                restrict_tree(&entry.path())?;
+            } else if kind.is_file() {
+                fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o600))?;
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
 /// Fsyncs a folder so that a rename into it is durable.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]

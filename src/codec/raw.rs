@@ -40,6 +40,8 @@ fn is_pod<T: 'static>() -> bool {
 }
 
 /// The bytes of `v` when `T` is a plain number type; `None` otherwise.
+// A `Vec` rather than a slice: only a sized, 'static type can be downcast.
+#[allow(clippy::ptr_arg)]
 fn pod_bytes<T: 'static>(v: &Vec<T>) -> Option<&[u8]> {
     let any = v as &dyn Any;
     macro_rules! try_types {

@@ -22,6 +22,9 @@ pub(crate) struct Slot<V> {
     pub value: Arc<V>,
     /// Where the value lives (its home tier): `Memory`, or the persistent tier it copies.
     pub home: Tier,
+    /// For a copy of a persisted value: when its home tier last heard of a read (ms since
+    /// the Unix epoch), shared by the clones of this slot.
+    pub disk_access: Option<Arc<std::sync::atomic::AtomicU64>>,
     weight: u32,
     deadline: Option<Instant>,
 }
@@ -31,6 +34,7 @@ impl<V> Clone for Slot<V> {
         Slot {
             value: Arc::clone(&self.value),
             home: self.home,
+            disk_access: self.disk_access.clone(),
             weight: self.weight,
             deadline: self.deadline,
         }
@@ -49,9 +53,13 @@ impl<V: Cacheable> Slot<V> {
     ) -> Self {
         // moka weighs in u32: clamp (values that large never go to memory anyway).
         let weight = u32::try_from(size.saturating_add(key_size)).unwrap_or(u32::MAX);
+        let disk_access = home
+            .is_persistent()
+            .then(|| Arc::new(std::sync::atomic::AtomicU64::new(crate::entry::now_ms())));
         Slot {
             value,
             home,
+            disk_access,
             weight,
             deadline,
         }

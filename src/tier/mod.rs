@@ -144,6 +144,9 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Deletes the entry. `Ok(true)` when there was one.
     fn remove(&self, address: &Address) -> Result<bool>;
 
+    /// Records a read of the entry at `address` that was answered from a memory copy.
+    fn touch(&self, address: &Address, now_ms: u64);
+
     /// Deletes every entry.
     fn clear(&self) -> Result<()>;
 

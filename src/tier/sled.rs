@@ -43,6 +43,7 @@ pub(crate) struct SledTier {
     meta: sled::Tree,
     capacity: u64,
     durability: Durability,
+    secure: bool,
     gauge: Gauge,
     /// Last access (ms) by access id, for entries read since the last write to `meta`.
     touched: Mutex<Touched>,
@@ -149,6 +150,10 @@ impl SledTier {
                 other => break other.map_err(error)?,
             }
         };
+        if config.secure {
+            // sled creates its files with the process umask; the folder is already 0700.
+            crate::paths::restrict_tree(path).map_err(|e| CacheError::io(Tier::Sled, path, e))?;
+        }
         let entries = db.open_tree("entries").map_err(error)?;
         let meta = db.open_tree("meta").map_err(error)?;
         let tier = SledTier {
@@ -158,6 +163,7 @@ impl SledTier {
             meta,
             capacity: config.disk_capacity,
             durability: config.durability,
+            secure: config.secure,
             gauge: Gauge::default(),
             touched: Mutex::new(Touched::default()),
             evicting: Mutex::new(()),
@@ -383,6 +389,14 @@ impl Store for SledTier {
         self.remove_key(&sled_key(address))
     }
 
+    fn touch(&self, address: &Address, now_ms: u64) {
+        let id = access_id(&sled_key(address));
+        self.touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, now_ms);
+    }
+
     fn clear(&self) -> Result<()> {
         self.entries.clear().map_err(|e| self.error(e))?;
         self.meta.clear().map_err(|e| self.error(e))?;
@@ -396,7 +410,13 @@ impl Store for SledTier {
 
     fn flush(&self) -> Result<()> {
         self.flush_touched()?;
-        self.db.flush().map(|_| ()).map_err(|e| self.error(e))
+        self.db.flush().map_err(|e| self.error(e))?;
+        if self.secure {
+            // Files sled created since it opened (snapshots) follow the umask.
+            crate::paths::restrict_tree(&self.path)
+                .map_err(|e| CacheError::io(Tier::Sled, &self.path, e))?;
+        }
+        Ok(())
     }
 
     fn usage(&self) -> Usage {
