@@ -55,10 +55,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("smartcache tour: storage under {}", root(&primes));
     println!();
-    println!(
-        "{:<30} {:>10}  {:<6}  {:<26}  {}",
-        "value", "size", "tier", "first get", "second get"
-    );
+    let (value, size, tier, first) = ("value", "size", "tier", "first get");
+    println!("{value:<30} {size:>10}  {tier:<6}  {first:<26}  second get");
 
     show("primes below 20 000 000", &primes, 20_000_000, |&n| {
         sieve(n)
