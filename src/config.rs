@@ -340,7 +340,7 @@ pub(crate) fn derived_namespace(key_type: &str, value_tag: &str) -> String {
             .join(" ");
         simplify(&cleaned)
     };
-    let hash = xxhash_rust::xxh3::xxh3_64(format!("{key_type}\u{0}{value_tag}").as_bytes());
+    let hash = crate::hash::hash64(format!("{key_type}\u{0}{value_tag}").as_bytes());
     format!(
         "{}-{}-{:08x}",
         short(key_type),

@@ -14,8 +14,9 @@
 //!     40    8  encoded payload length (before compression)
 //!     48    8  stored payload length
 //!     56    8  xxh3-64 of the stored payload
-//!     64    8  xxh3-64 of bytes 0..64 and the key
-//!     72    …  key bytes, then the stored payload
+//!     64    …  key bytes
+//!  64+key   8  xxh3-64 of everything before it (header and key)
+//!  72+key   …  the stored payload
 //! ```
 //!
 //! All integers are little-endian. The header checksum makes every length trustworthy
@@ -25,17 +26,18 @@
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use xxhash_rust::xxh3::{xxh3_64, Xxh3};
-
 use crate::codec::{Codec, CodecError};
 use crate::config::Compression;
+use crate::hash::{hash64, StreamHash};
 
 /// The first four bytes of every entry.
 pub(crate) const MAGIC: [u8; 4] = *b"SMCE";
 /// The envelope format this build writes and reads.
 pub(crate) const FORMAT_VERSION: u16 = 1;
 /// Bytes before the key.
-pub(crate) const HEADER_LEN: usize = 72;
+pub(crate) const HEADER_LEN: usize = 64;
+/// Bytes of the header checksum, after the key.
+const CHECKSUM_LEN: usize = 8;
 /// Longest key accepted when reading (a larger claim is corruption).
 const MAX_KEY_LEN: u32 = 64 << 20;
 
@@ -209,46 +211,44 @@ impl Header {
 
     /// Total length of the entry in bytes.
     pub fn entry_len(&self) -> u64 {
-        HEADER_LEN as u64 + u64::from(self.key_len) + self.stored_len
+        (HEADER_LEN + CHECKSUM_LEN) as u64 + u64::from(self.key_len) + self.stored_len
     }
 }
 
-fn header_hash(header: &[u8], key: &[u8]) -> u64 {
-    let mut h = Xxh3::new();
-    h.update(&header[..64]);
-    h.update(key);
-    h.digest()
-}
-
-/// Reads and verifies the header and key of an entry.
+/// Reads and verifies the header and key of an entry, leaving `input` at the payload.
 pub(crate) fn read_header<R: Read>(input: &mut R) -> Result<(Header, Vec<u8>), Refusal> {
     let mut fixed = [0u8; HEADER_LEN];
     input.read_exact(&mut fixed)?;
     let header = Header::parse(&fixed)?;
-    let mut key = Vec::new();
+    let mut head = Vec::with_capacity(HEADER_LEN + (header.key_len as usize).min(1 << 16));
+    head.extend_from_slice(&fixed);
     input
         .take(u64::from(header.key_len))
-        .read_to_end(&mut key)?;
-    if key.len() != header.key_len as usize {
+        .read_to_end(&mut head)?;
+    let mut checksum = [0u8; CHECKSUM_LEN];
+    if head.len() != HEADER_LEN + header.key_len as usize
+        || input.read_exact(&mut checksum).is_err()
+    {
         return Err(Refusal::invalid("truncated entry"));
     }
-    if header_hash(&fixed, &key) != u64_at(&fixed, 64) {
+    if hash64(&head) != u64::from_le_bytes(checksum) {
         return Err(Refusal::invalid("corrupt header (checksum mismatch)"));
     }
-    Ok((header, key))
+    head.drain(..HEADER_LEN);
+    Ok((header, head))
 }
 
 /// A writer that hashes and counts what passes through.
 struct HashWriter<W> {
     inner: W,
-    hasher: Xxh3,
+    hasher: StreamHash,
     len: u64,
 }
 
 impl<W: Write> Write for HashWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        self.hasher.write(&buf[..n]);
         self.len += n as u64;
         Ok(n)
     }
@@ -335,10 +335,11 @@ where
         .ok_or_else(|| CodecError::new("encoded key longer than 64 MiB"))?;
     out.write_all(&[0u8; HEADER_LEN])?;
     out.write_all(key)?;
+    out.write_all(&[0u8; CHECKSUM_LEN])?;
 
     let mut hashed = HashWriter {
         inner: &mut *out,
-        hasher: Xxh3::new(),
+        hasher: StreamHash::new(),
         len: 0,
     };
     let raw_len = match meta.compression {
@@ -372,7 +373,7 @@ where
             counted.len
         }
     };
-    let (stored_len, payload_hash) = (hashed.len, hashed.hasher.digest());
+    let (stored_len, payload_hash) = (hashed.len, hashed.hasher.finish());
 
     let header = Header {
         codec: meta.codec,
@@ -385,12 +386,14 @@ where
         stored_len,
         payload_hash,
     };
-    let mut bytes = header.to_bytes();
-    let hash = header_hash(&bytes, key);
-    bytes[64..72].copy_from_slice(&hash.to_le_bytes());
+    let mut head = Vec::with_capacity(HEADER_LEN + key.len() + CHECKSUM_LEN);
+    head.extend_from_slice(&header.to_bytes());
+    head.extend_from_slice(key);
+    let checksum = hash64(&head);
+    head.extend_from_slice(&checksum.to_le_bytes());
     let end = out.stream_position()?;
     out.seek(SeekFrom::Start(start))?;
-    out.write_all(&bytes)?;
+    out.write_all(&head)?;
     out.seek(SeekFrom::Start(end))?;
     Ok(end - start)
 }
@@ -398,14 +401,14 @@ where
 /// A reader that hashes and counts what passes through.
 struct HashReader<R> {
     inner: R,
-    hasher: Xxh3,
+    hasher: StreamHash,
     len: u64,
 }
 
 impl<R: Read> Read for HashReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        self.hasher.write(&buf[..n]);
         self.len += n as u64;
         Ok(n)
     }
@@ -427,7 +430,7 @@ where
     }
     let mut hashed = HashReader {
         inner: input.take(header.stored_len),
-        hasher: Xxh3::new(),
+        hasher: StreamHash::new(),
         len: 0,
     };
     let value = match header.compression {
@@ -450,10 +453,32 @@ where
     if hashed.len != header.stored_len {
         return Err(Refusal::invalid("truncated entry"));
     }
-    if hashed.hasher.digest() != header.payload_hash {
+    if hashed.hasher.finish() != header.payload_hash {
         return Err(Refusal::invalid("corrupt payload (checksum mismatch)"));
     }
     Ok(value)
+}
+
+/// Splits an entry held whole in memory into its checked header, key and payload,
+/// without copying.
+fn split_slice<'e>(entry: &'e [u8], expect: &Expect<'_>) -> Result<(Header, &'e [u8]), Refusal> {
+    let fixed: &[u8; HEADER_LEN] = entry
+        .get(..HEADER_LEN)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| Refusal::invalid("truncated entry"))?;
+    let header = Header::parse(fixed)?;
+    let key_end = HEADER_LEN + header.key_len as usize;
+    let (head, rest) = entry
+        .split_at_checked(key_end)
+        .ok_or_else(|| Refusal::invalid("truncated entry"))?;
+    let (checksum, payload) = rest
+        .split_first_chunk::<CHECKSUM_LEN>()
+        .ok_or_else(|| Refusal::invalid("truncated entry"))?;
+    if hash64(head) != u64::from_le_bytes(*checksum) {
+        return Err(Refusal::invalid("corrupt header (checksum mismatch)"));
+    }
+    header.check(&head[HEADER_LEN..], expect)?;
+    Ok((header, payload))
 }
 
 /// Decodes an entry held whole in memory (sled): checks the payload checksum first, then
@@ -462,19 +487,18 @@ pub(crate) fn decode_slice<V, C>(entry: &[u8], expect: &Expect<'_>) -> Result<(V
 where
     C: Codec<V>,
 {
-    let mut cursor = entry;
-    let (header, key) = read_header(&mut cursor)?;
-    header.check(&key, expect)?;
-    let payload = cursor;
-    if payload.len() as u64 != header.stored_len {
-        return Err(Refusal::Invalid(format!(
-            "payload is {} bytes, header says {}",
-            payload.len(),
-            header.stored_len
-        )));
-    }
+    let (header, payload) = split_slice(entry, expect)?;
     let value = decode_verified::<V, C>(payload, &header)?;
     Ok((value, header))
+}
+
+/// Reads just the header of an entry held in memory and checks it.
+pub(crate) fn check_slice(entry: &[u8], expect: &Expect<'_>) -> Result<Header, Refusal> {
+    let (header, payload) = split_slice(entry, expect)?;
+    if payload.len() as u64 != header.stored_len {
+        return Err(Refusal::invalid("truncated entry"));
+    }
+    Ok(header)
 }
 
 /// Checks a whole stored payload against the header, then decompresses and decodes it.
@@ -485,7 +509,7 @@ where
     if payload.len() as u64 != header.stored_len {
         return Err(Refusal::invalid("truncated entry"));
     }
-    if xxh3_64(payload) != header.payload_hash {
+    if hash64(payload) != header.payload_hash {
         return Err(Refusal::invalid("corrupt payload (checksum mismatch)"));
     }
     let raw;
@@ -508,17 +532,6 @@ where
         other => return Err(Refusal::Invalid(format!("unknown compression {other}"))),
     };
     Ok(C::decode(encoded)?)
-}
-
-/// Reads just the header of an entry held in memory and checks it.
-pub(crate) fn check_slice(entry: &[u8], expect: &Expect<'_>) -> Result<Header, Refusal> {
-    let mut cursor = entry;
-    let (header, key) = read_header(&mut cursor)?;
-    header.check(&key, expect)?;
-    if cursor.len() as u64 != header.stored_len {
-        return Err(Refusal::invalid("truncated entry"));
-    }
-    Ok(header)
 }
 
 #[cfg(test)]

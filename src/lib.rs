@@ -31,6 +31,7 @@ pub mod codec;
 mod config;
 mod entry;
 mod error;
+mod hash;
 mod key;
 mod paths;
 pub mod prelude;

@@ -10,12 +10,21 @@ use common::*;
 use smartcache::prelude::*;
 
 /// Bytes of an entry header, before the key (see the envelope layout in `entry.rs`).
-const HEADER: usize = 72;
+const HEADER: usize = 64;
 
-/// Where the payload of an entry starts: after the header and the key, whose length is
-/// the little-endian u32 at offset 12.
+/// The key's length: the little-endian u32 at offset 12.
+fn key_len(entry: &[u8]) -> usize {
+    u32::from_le_bytes(entry[12..16].try_into().expect("4 bytes")) as usize
+}
+
+/// Where the header checksum is: after the header and the key.
+fn checksum_at(entry: &[u8]) -> usize {
+    HEADER + key_len(entry)
+}
+
+/// Where the payload of an entry starts: after the header, the key and the checksum.
 fn payload_start(entry: &[u8]) -> usize {
-    HEADER + u32::from_le_bytes(entry[12..16].try_into().expect("4 bytes")) as usize
+    checksum_at(entry) + 8
 }
 
 /// A value that compresses well, different for every key.
@@ -39,6 +48,8 @@ enum Damage {
     FlipPayload(usize),
     FlipFromEnd(usize),
     FlipMiddle,
+    /// Flip a bit of the header checksum, which follows the key.
+    FlipChecksum,
     Garbage,
     GarbageWithMagic,
 }
@@ -52,6 +63,10 @@ impl Damage {
             Damage::TruncateBy(n) => bytes.truncate(len - n),
             Damage::Half => bytes.truncate(len / 2),
             Damage::Flip(at) => bytes[at] ^= 0x04,
+            Damage::FlipChecksum => {
+                let at = checksum_at(bytes) + 3;
+                bytes[at] ^= 0x04;
+            }
             Damage::KeepPayload(n) => bytes.truncate(payload_start(bytes) + n),
             Damage::FlipPayload(at) => {
                 let at = payload_start(bytes) + at;
@@ -85,11 +100,12 @@ fn all_damage() -> Vec<Damage> {
         Damage::GarbageWithMagic,
     ];
     // Header: magic, format, codec, compression, key length, fingerprint, created,
-    // expires, raw length, stored length, payload checksum, header checksum.
-    for at in [0, 5, 6, 8, 13, 20, 28, 36, 44, 52, 60, 68] {
+    // expires, raw length, stored length, payload checksum.
+    for at in [0, 5, 6, 8, 13, 20, 28, 36, 44, 52, 60] {
         all.push(Damage::Flip(at));
     }
     all.push(Damage::Flip(HEADER)); // the key
+    all.push(Damage::FlipChecksum); // the header checksum
     all.push(Damage::FlipPayload(0));
     all.push(Damage::FlipPayload(1));
     all.push(Damage::FlipMiddle);
@@ -214,7 +230,12 @@ fn the_bad_file_is_removed() {
 
 #[test]
 fn header_damage_is_caught_by_contains_key_and_tier_of() {
-    for (i, at) in [0usize, 8, 20, 36, 52, 68, HEADER].into_iter().enumerate() {
+    // Magic, compression, fingerprint, expiry, stored length, the key, the checksum (the
+    // test entries have 8-byte keys).
+    for (i, at) in [0usize, 8, 20, 36, 52, HEADER, HEADER + 8]
+        .into_iter()
+        .enumerate()
+    {
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = file_cache(dir.path(), Compression::None);
         cache.insert(1, InFile(small(1))).expect("insert");

@@ -92,7 +92,7 @@ pub(crate) fn fingerprint<V: Cacheable>() -> u64 {
     bytes.extend_from_slice(tag.as_bytes());
     bytes.extend_from_slice(&V::VERSION.to_le_bytes());
     bytes.extend_from_slice(&<V::Codec as Codec<V>>::ID.to_le_bytes());
-    xxhash_rust::xxh3::xxh3_64(&bytes)
+    crate::hash::hash64(&bytes)
 }
 
 /// The `size_hint` of a slice's elements: `len × size_of::<T>()` for types that own no

@@ -8,6 +8,7 @@ use std::fmt;
 use crate::entry::{EntryMeta, Expect};
 use crate::{CacheError, Cacheable, Result};
 
+pub(crate) mod access;
 pub(crate) mod file;
 pub(crate) mod memory;
 pub(crate) mod sled;
@@ -74,7 +75,7 @@ impl Address {
     pub fn new(bytes: Vec<u8>, key_at: usize) -> Self {
         debug_assert!(key_at >= 1 && key_at <= bytes.len() && bytes[key_at - 1] == 0);
         Address {
-            hash: xxhash_rust::xxh3::xxh3_128(&bytes),
+            hash: crate::hash::hash128(&bytes),
             bytes,
             key_at,
         }

@@ -6,8 +6,8 @@
 //! (prefixed `1`) instead, with the full key kept in the entry to detect a collision.
 //!
 //! Tree `meta` keeps what eviction and time-to-idle need beyond the entries: the last
-//! access of entries that were read (recorded in memory on each read, written in one batch
-//! when the tier flushes, evicts or closes) and the tier's entry count and size (written
+//! access of entries that were read (recorded on each read in a lock-free
+//! [`AccessTable`], written in one batch when the tier flushes, evicts or closes) and the tier's entry count and size (written
 //! when it closes, trusted on the next open only if that close was clean). An insert is one
 //! sled write.
 //!
@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
+use super::access::{access_id, AccessTable};
 use super::{too_large, Address, Gauge, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
 use crate::entry::{self, EntryMeta, Expect};
@@ -30,8 +31,6 @@ use crate::{CacheError, Cacheable, Result, Tier};
 const MAX_DIRECT_KEY: usize = 64;
 /// The `meta` record of the tier's size.
 const USAGE_KEY: &[u8] = b"usage";
-/// Access records kept in memory before they are written to `meta`.
-const TOUCH_BATCH: usize = 16 * 1024;
 /// How long to wait for a sled lock released by a closing database.
 const LOCK_WAIT: Duration = Duration::from_millis(500);
 
@@ -45,8 +44,8 @@ pub(crate) struct SledTier {
     durability: Durability,
     secure: bool,
     gauge: Gauge,
-    /// Last access (ms) by access id, for entries read since the last write to `meta`.
-    touched: Mutex<Touched>,
+    /// Reads since the last write of access times to `meta`.
+    touched: AccessTable,
     evicting: Mutex<()>,
 }
 
@@ -66,31 +65,6 @@ fn sled_key(address: &Address) -> std::borrow::Cow<'_, [u8]> {
         key.extend_from_slice(&address.hash.to_be_bytes());
         std::borrow::Cow::Owned(key)
     }
-}
-
-/// A pass-through hasher for access ids, which are already xxh3 hashes.
-#[derive(Default, Clone, Copy)]
-struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, id: u64) {
-        self.0 = id;
-    }
-}
-
-type Touched = HashMap<u64, u64, std::hash::BuildHasherDefault<IdHasher>>;
-
-/// The id under which an entry's last access is recorded in `meta`.
-fn access_id(sled_key: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(sled_key)
 }
 
 fn u64_pair(a: u64, b: u64) -> [u8; 16] {
@@ -165,7 +139,7 @@ impl SledTier {
             durability: config.durability,
             secure: config.secure,
             gauge: Gauge::default(),
-            touched: Mutex::new(Touched::default()),
+            touched: AccessTable::new(),
             evicting: Mutex::new(()),
         };
         tier.load_usage()?;
@@ -215,7 +189,7 @@ impl SledTier {
 
     /// Writes the access times recorded in memory to `meta`.
     fn flush_touched(&self) -> Result<()> {
-        let touched = std::mem::take(&mut *self.touched.lock().unwrap_or_else(|p| p.into_inner()));
+        let touched = self.touched.drain();
         if touched.is_empty() {
             return Ok(());
         }
@@ -228,13 +202,7 @@ impl SledTier {
 
     /// The last access of an entry: read in this process, recorded in `meta`, or written.
     fn last_access(&self, id: u64, created_ms: u64) -> Result<u64> {
-        let touched = self
-            .touched
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&id)
-            .copied();
-        let recorded = match touched {
+        let recorded = match self.touched.get(id) {
             Some(t) => Some(t),
             None => self
                 .meta
@@ -278,10 +246,7 @@ impl SledTier {
     fn remove_key(&self, key: &[u8]) -> Result<bool> {
         let old = self.entries.remove(key).map_err(|e| self.error(e))?;
         let id = access_id(key);
-        self.touched
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+        self.touched.forget(id);
         self.meta
             .remove(id.to_be_bytes())
             .map_err(|e| self.error(e))?;
@@ -309,13 +274,7 @@ impl SledTier {
                 return Err(LoadError::Expired);
             }
         }
-        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
-        touched.insert(id, expect.now_ms);
-        let full = touched.len() >= TOUCH_BATCH;
-        drop(touched);
-        if full {
-            self.flush_touched()?;
-        }
+        self.touched.record(id, expect.now_ms);
         Ok(())
     }
 }
@@ -391,19 +350,13 @@ impl Store for SledTier {
 
     fn touch(&self, address: &Address, now_ms: u64) {
         let id = access_id(&sled_key(address));
-        self.touched
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, now_ms);
+        self.touched.record(id, now_ms);
     }
 
     fn clear(&self) -> Result<()> {
         self.entries.clear().map_err(|e| self.error(e))?;
         self.meta.clear().map_err(|e| self.error(e))?;
-        self.touched
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.touched.clear();
         self.gauge.set(0, 0);
         self.write_usage(false)
     }

@@ -95,7 +95,7 @@ pub fn cache_dir(dir: &Path) -> PathBuf {
 /// The bytes a cache stores as the encoded form of `key` (the key encoding is the
 /// library's business, so it is learned from the library): a scratch file-tier cache
 /// stores one entry for `key`, and the entry header says where its key bytes are
-/// (length at offset 12, little-endian u32; bytes from offset 72). Also checks the
+/// (length at offset 12, little-endian u32; bytes from offset 64). Also checks the
 /// documented layout: the entry file is `files/<2 hex>/<32 hex>` named by the hash.
 pub fn encoded_key<K: CacheKey>(key: &K) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -132,7 +132,7 @@ fn hash_of(namespace: &str, encoded_key: &[u8]) -> u128 {
     input.extend_from_slice(namespace.as_bytes());
     input.push(0);
     input.extend_from_slice(encoded_key);
-    xxhash_rust::xxh3::xxh3_128(&input)
+    twox_hash::XxHash3_128::oneshot(&input)
 }
 
 /// The stable 128-bit hash that addresses `key` in `namespace`: xxh3-128 of the namespace,
@@ -196,10 +196,10 @@ pub fn with_sled<R>(cache_path: &Path, f: impl FnOnce(&sled::Tree, &sled::Tree) 
     out
 }
 
-/// The key bytes an entry envelope carries (length at offset 12, bytes from offset 72).
+/// The key bytes an entry envelope carries (length at offset 12, bytes from offset 64).
 pub fn envelope_key(entry: &[u8]) -> Option<&[u8]> {
     let len = u32::from_le_bytes(entry.get(12..16)?.try_into().ok()?) as usize;
-    entry.get(72..72 + len)
+    entry.get(64..64 + len)
 }
 
 /// The sled key and stored bytes of the entry for `key` (cache must be closed). The
