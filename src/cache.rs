@@ -799,7 +799,9 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
 
     /// Looks below the memory tier (which already missed).
     fn get_below(&self, key: &K) -> Result<Option<Arc<V>>> {
-        Counters::bump(&self.counters.tier(Tier::Memory).misses);
+        if self.uses_memory {
+            Counters::bump(&self.counters.tier(Tier::Memory).misses);
+        }
         let tiers = self.router.persistent_tiers::<V>();
         if tiers.is_empty() {
             Counters::bump(&self.counters.misses);

@@ -55,13 +55,27 @@ fn pod_bytes<T: 'static>(v: &Vec<T>) -> Option<&[u8]> {
     None
 }
 
-/// Reads `len` bytes of raw numbers into a new `Vec<T>`; `None` when `T` is not a plain
-/// number type.
-fn read_pod<T: 'static, R: Read>(input: &mut R, len: u64) -> Option<Result<Vec<T>, CodecError>> {
+/// Where raw numbers come from: a slice held in memory, or `len` bytes of a stream.
+enum Input<'a, R> {
+    Slice(&'a [u8]),
+    Stream(&'a mut R, u64),
+}
+
+impl<R> Input<'_, R> {
+    fn len(&self) -> u64 {
+        match self {
+            Input::Slice(bytes) => bytes.len() as u64,
+            Input::Stream(_, len) => *len,
+        }
+    }
+}
+
+/// Reads raw numbers into a new `Vec<T>`; `None` when `T` is not a plain number type.
+fn read_pod<T: 'static, R: Read>(input: Input<'_, R>) -> Option<Result<Vec<T>, CodecError>> {
     macro_rules! try_types {
         ($($t:ty),*) => {$(
             if std::any::TypeId::of::<T>() == std::any::TypeId::of::<$t>() {
-                let read = read_numbers::<$t, R>(input, len).map(|v| {
+                let read = read_numbers::<$t, R>(input).map(|v| {
                     let boxed: Box<dyn Any> = Box::new(v);
                     boxed.downcast::<Vec<T>>().map(|b| *b)
                 });
@@ -77,8 +91,9 @@ fn read_pod<T: 'static, R: Read>(input: &mut R, len: u64) -> Option<Result<Vec<T
     None
 }
 
-fn read_numbers<N: bytemuck::Pod, R: Read>(input: &mut R, len: u64) -> Result<Vec<N>, CodecError> {
+fn read_numbers<N: bytemuck::Pod, R: Read>(input: Input<'_, R>) -> Result<Vec<N>, CodecError> {
     let size = std::mem::size_of::<N>() as u64;
+    let len = input.len();
     if len % size != 0 {
         return Err(CodecError::new(format!(
             "raw payload of {len} bytes is not a whole number of {size}-byte elements"
@@ -86,14 +101,29 @@ fn read_numbers<N: bytemuck::Pod, R: Read>(input: &mut R, len: u64) -> Result<Ve
     }
     let count = usize::try_from(len / size)
         .map_err(|_| CodecError::new("raw payload too large for this platform"))?;
-    let mut v: Vec<N> = Vec::new();
-    v.try_reserve_exact(count)
-        .map_err(|_| CodecError::new(format!("cannot allocate {len} bytes to decode the entry")))?;
-    // Zeroed memory from the allocator is mapped lazily; read_exact faults it in once.
-    v.resize(count, N::zeroed());
-    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut v);
-    input.read_exact(bytes)?;
-    from_little_endian(bytes, size as usize);
+    let mut v: Vec<N> = match input {
+        // Copied straight into the vector (bytes that are not aligned for N go through
+        // a zeroed buffer).
+        Input::Slice(bytes) => match bytemuck::try_cast_slice::<u8, N>(bytes) {
+            Ok(numbers) => numbers.to_vec(),
+            Err(_) => {
+                let mut v = vec![N::zeroed(); count];
+                bytemuck::cast_slice_mut::<N, u8>(&mut v).copy_from_slice(bytes);
+                v
+            }
+        },
+        Input::Stream(reader, _) => {
+            let mut v: Vec<N> = Vec::new();
+            v.try_reserve_exact(count).map_err(|_| {
+                CodecError::new(format!("cannot allocate {len} bytes to decode the entry"))
+            })?;
+            // Zeroed memory from the allocator is mapped lazily; read_exact faults it in once.
+            v.resize(count, N::zeroed());
+            reader.read_exact(bytemuck::cast_slice_mut(&mut v))?;
+            v
+        }
+    };
+    from_little_endian(bytemuck::cast_slice_mut(&mut v), size as usize);
     Ok(v)
 }
 
@@ -143,11 +173,14 @@ where
     }
 
     fn decode(bytes: &[u8]) -> Result<Vec<T>, CodecError> {
-        let (&form, mut rest) = bytes
+        let (&form, rest) = bytes
             .split_first()
             .ok_or_else(|| CodecError::new("empty raw payload"))?;
-        let len = rest.len() as u64;
-        Self::decode_form(form, &mut rest, len)
+        match form {
+            FORM_RAW => read_pod::<T, &[u8]>(Input::Slice(rest)).unwrap_or_else(not_numbers),
+            FORM_BINCODE => <Bincode as Codec<Vec<T>>>::decode(rest),
+            other => Err(unknown_form(other)),
+        }
     }
 
     fn decode_from<R: Read>(input: &mut R, len: u64) -> Result<Vec<T>, CodecError> {
@@ -156,26 +189,22 @@ where
         }
         let mut form = [0u8; 1];
         input.read_exact(&mut form)?;
-        Self::decode_form(form[0], input, len - 1)
+        match form[0] {
+            FORM_RAW => read_pod::<T, R>(Input::Stream(input, len - 1)).unwrap_or_else(not_numbers),
+            FORM_BINCODE => <Bincode as Codec<Vec<T>>>::decode_from(input, len - 1),
+            other => Err(unknown_form(other)),
+        }
     }
 }
 
-impl Raw {
-    fn decode_form<T, R>(form: u8, input: &mut R, len: u64) -> Result<Vec<T>, CodecError>
-    where
-        T: Serialize + DeserializeOwned + 'static,
-        R: Read,
-    {
-        match form {
-            FORM_RAW => read_pod::<T, R>(input, len).unwrap_or_else(|| {
-                Err(CodecError::new(
-                    "raw payload for an element type that is not a plain number",
-                ))
-            }),
-            FORM_BINCODE => <Bincode as Codec<Vec<T>>>::decode_from(input, len),
-            other => Err(CodecError::new(format!("unknown raw payload form {other}"))),
-        }
-    }
+fn not_numbers<T>() -> Result<T, CodecError> {
+    Err(CodecError::new(
+        "raw payload for an element type that is not a plain number",
+    ))
+}
+
+fn unknown_form(form: u8) -> CodecError {
+    CodecError::new(format!("unknown raw payload form {form}"))
 }
 
 #[cfg(test)]
