@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::codec::Codec;
 use crate::config::{derived_namespace, CacheConfig};
-use crate::entry::{now_ms, EntryMeta, Expect};
+use crate::entry::{now_ms, Clock, EntryMeta, Expect};
 use crate::route::Router;
 use crate::stats::{CacheStats, Counters};
 use crate::tier::file::FileTier;
@@ -427,7 +427,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             };
             if !leading {
                 if let Some(value) = flight.wait() {
-                    Counters::bump(&inner.counters.hits);
+                    Counters::bump(&inner.counters.shared_hits);
                     return Ok(value);
                 }
                 continue; // the leader failed: try again, perhaps as the leader
@@ -638,7 +638,6 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     #[inline]
     fn count_hit(&self, tier: Tier) {
         Counters::bump(&self.counters.tier(tier).hits);
-        Counters::bump(&self.counters.hits);
     }
 
     fn address(&self, key: &K) -> Result<Address> {
@@ -650,7 +649,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             codec: <V::Codec as Codec<V>>::ID,
             fingerprint: self.fingerprint,
             key: address.key(),
-            now_ms: now_ms(),
+            now: Clock::default(),
             tti: self.config.tti,
         }
     }

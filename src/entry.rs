@@ -60,14 +60,32 @@ pub(crate) struct EntryMeta {
 }
 
 /// What the reader requires of an entry.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Expect<'a> {
     pub codec: u16,
     pub fingerprint: u64,
     pub key: &'a [u8],
-    pub now_ms: u64,
+    /// The time of the read.
+    pub now: Clock,
     /// The cache's time to idle, checked by the tiers against the last access.
     pub tti: Option<std::time::Duration>,
+}
+
+/// The time of one read, taken from the system clock on first use and then fixed.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Clock(std::cell::OnceCell<u64>);
+
+impl Clock {
+    /// A clock fixed at `ms`.
+    #[cfg(test)]
+    pub fn at(ms: u64) -> Self {
+        Clock(std::cell::OnceCell::from(ms))
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn ms(&self) -> u64 {
+        *self.0.get_or_init(now_ms)
+    }
 }
 
 /// A parsed, checksum-verified header.
@@ -203,7 +221,7 @@ impl Header {
                 "hash collision: the entry belongs to another key",
             ));
         }
-        if self.expires_ms != 0 && self.expires_ms <= expect.now_ms {
+        if self.expires_ms != 0 && self.expires_ms <= expect.now.ms() {
             return Err(Refusal::Expired);
         }
         Ok(())
@@ -555,7 +573,7 @@ mod tests {
             codec: 1,
             fingerprint: 99,
             key,
-            now_ms: 10,
+            now: Clock::at(10),
             tti: None,
         }
     }

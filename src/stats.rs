@@ -156,7 +156,9 @@ impl TierCounters {
 /// Live counters of a cache.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub hits: AtomicU64,
+    /// Reads answered by another thread's computation (`get_with` followers); the other
+    /// hits are the tiers' hits.
+    pub shared_hits: AtomicU64,
     pub misses: AtomicU64,
     tiers: [TierCounters; 4],
 }
@@ -173,13 +175,15 @@ impl Counters {
     }
 
     pub fn snapshot(&self) -> CacheStats {
-        CacheStats {
-            hits: self.hits.load(Relaxed),
+        let mut stats = CacheStats {
+            hits: self.shared_hits.load(Relaxed),
             misses: self.misses.load(Relaxed),
             memory: self.tier(Tier::Memory).snapshot(),
             sled: self.tier(Tier::Sled).snapshot(),
             file: self.tier(Tier::File).snapshot(),
             redis: self.tier(Tier::Redis).snapshot(),
-        }
+        };
+        stats.hits += Tier::ALL.iter().map(|&t| stats.tier(t).hits).sum::<u64>();
+        stats
     }
 }

@@ -270,11 +270,11 @@ impl SledTier {
         if let Some(tti) = expect.tti {
             let last = self.last_access(id, created_ms)?;
             let tti_ms = u64::try_from(tti.as_millis()).unwrap_or(u64::MAX);
-            if last.saturating_add(tti_ms) <= expect.now_ms {
+            if last.saturating_add(tti_ms) <= expect.now.ms() {
                 return Err(LoadError::Expired);
             }
         }
-        self.touched.record(id, expect.now_ms);
+        self.touched.record(id, expect.now.ms());
         Ok(())
     }
 }
@@ -336,7 +336,7 @@ impl Store for SledTier {
         if let Some(tti) = expect.tti {
             let last = self.last_access(access_id(&key), header.created_ms)?;
             if last.saturating_add(u64::try_from(tti.as_millis()).unwrap_or(u64::MAX))
-                <= expect.now_ms
+                <= expect.now.ms()
             {
                 return Err(LoadError::Expired);
             }
