@@ -334,6 +334,62 @@ impl From<CodecError> for WriteError {
     }
 }
 
+/// Builds a whole entry in memory (for sled): the payload is encoded straight after the
+/// header and key, compressed when configured, and hashed in one pass.
+pub(crate) fn to_vec<V, C>(
+    meta: &EntryMeta,
+    key: &[u8],
+    value: &V,
+    size_hint: usize,
+) -> Result<Vec<u8>, WriteError>
+where
+    C: Codec<V>,
+{
+    let key_len = u32::try_from(key.len())
+        .ok()
+        .filter(|&l| l <= MAX_KEY_LEN)
+        .ok_or_else(|| CodecError::new("encoded key longer than 64 MiB"))?;
+    let start = HEADER_LEN + key.len() + CHECKSUM_LEN;
+    let mut out = Vec::with_capacity(start + size_hint.min(64 << 20) + 16);
+    out.resize(HEADER_LEN, 0);
+    out.extend_from_slice(key);
+    out.extend_from_slice(&[0u8; CHECKSUM_LEN]);
+    C::encode(value, &mut out)?;
+    let raw_len = (out.len() - start) as u64;
+    let compressed = match meta.compression {
+        Compression::None => None,
+        Compression::Lz4 => {
+            let mut encoder = lz4_flex::frame::FrameEncoder::new(Vec::new());
+            encoder.write_all(&out[start..])?;
+            Some(
+                encoder
+                    .finish()
+                    .map_err(|e| io::Error::other(e.to_string()))?,
+            )
+        }
+        Compression::Zstd(level) => Some(zstd::encode_all(&out[start..], level)?),
+    };
+    if let Some(compressed) = compressed {
+        out.truncate(start);
+        out.extend_from_slice(&compressed);
+    }
+    let header = Header {
+        codec: meta.codec,
+        compression: compression_code(meta.compression),
+        key_len,
+        fingerprint: meta.fingerprint,
+        created_ms: meta.created_ms,
+        expires_ms: meta.expires_ms,
+        raw_len,
+        stored_len: (out.len() - start) as u64,
+        payload_hash: hash64(&out[start..]),
+    };
+    out[..HEADER_LEN].copy_from_slice(&header.to_bytes());
+    let checksum = hash64(&out[..HEADER_LEN + key.len()]);
+    out[HEADER_LEN + key.len()..start].copy_from_slice(&checksum.to_le_bytes());
+    Ok(out)
+}
+
 /// Writes a whole entry at the current position of `out`, streaming the payload through
 /// the codec (and compressor) straight into `out`. Returns the entry's length.
 pub(crate) fn write<V, C, W>(
@@ -601,6 +657,16 @@ mod tests {
         }
         let compressed = entry(Compression::Zstd(3), &value);
         assert!(compressed.len() < value.len() / 10);
+    }
+
+    #[test]
+    fn in_memory_and_streamed_entries_are_the_same_bytes() {
+        let value = "smartcache ".repeat(100);
+        for c in [Compression::None, Compression::Lz4, Compression::Zstd(3)] {
+            let streamed = entry(c, &value);
+            let built = to_vec::<String, Bincode>(&meta(c), b"key", &value, 0).expect("to_vec");
+            assert_eq!(built, streamed, "{c:?}");
+        }
     }
 
     #[test]

@@ -16,7 +16,6 @@
 //! its capacity and durability.
 
 use std::collections::HashMap;
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -281,12 +280,8 @@ impl SledTier {
 
 impl Store for SledTier {
     fn store<V: Cacheable>(&self, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
-        let capacity =
-            value.size_hint().min(64 << 20) + address.key().len() + entry::HEADER_LEN + 16;
-        let mut out = Cursor::new(Vec::with_capacity(capacity));
-        entry::write::<V, V::Codec, _>(&mut out, meta, address.key(), value)
+        let bytes = entry::to_vec::<V, V::Codec>(meta, address.key(), value, value.size_hint())
             .map_err(|e| e.into_cache_error::<V>(Tier::Sled, &self.path))?;
-        let bytes = out.into_inner();
         let len = bytes.len() as u64;
         if len > self.capacity {
             return Err(too_large(Tier::Sled, len, self.capacity));
