@@ -46,8 +46,7 @@ impl AccessTable {
         let (index, tag) = Self::split(id);
         let time = now_ms
             .saturating_sub(BASE_MS)
-            .min((1 << TIME_BITS) - 1)
-            .max(1);
+            .clamp(1, (1 << TIME_BITS) - 1);
         self.slots[index].store((tag << TIME_BITS) | time, Relaxed);
     }
 
