@@ -75,15 +75,17 @@ fn read_pod<T: 'static, R: Read>(input: Input<'_, R>) -> Option<Result<Vec<T>, C
     macro_rules! try_types {
         ($($t:ty),*) => {$(
             if std::any::TypeId::of::<T>() == std::any::TypeId::of::<$t>() {
-                let read = read_numbers::<$t, R>(input).map(|v| {
-                    let boxed: Box<dyn Any> = Box::new(v);
-                    boxed.downcast::<Vec<T>>().map(|b| *b)
-                });
-                return Some(match read {
-                    Ok(Ok(v)) => Ok(v),
-                    Ok(Err(_)) => Err(CodecError::new("raw codec: element type mismatch")),
-                    Err(e) => Err(e),
-                });
+                // `T` is `$t`: move the vector into a slot of type `Option<Vec<T>>`
+                // through `Any`, without an allocation.
+                let mut slot: Option<Vec<T>> = None;
+                let read = match read_numbers::<$t, R>(input) {
+                    Ok(read) => read,
+                    Err(e) => return Some(Err(e)),
+                };
+                if let Some(slot) = (&mut slot as &mut dyn Any).downcast_mut::<Option<Vec<$t>>>() {
+                    *slot = Some(read);
+                }
+                return Some(slot.ok_or_else(|| CodecError::new("raw codec: element type mismatch")));
             }
         )*};
     }
