@@ -5,7 +5,6 @@
 //! recomputes the small value that lived in memory. `--clear` empties the tour's caches.
 //! Storage goes to `$SMARTCACHE_DIR`, else the platform cache folder.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,22 +14,11 @@ use serde::{Deserialize, Serialize};
 use smartcache::prelude::*;
 
 /// A report that always lives in a file, whatever its size: its type says so.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Cacheable)]
+#[cacheable(tier = "file", version = 1)]
 struct Report {
     title: String,
     lines: Vec<(String, f64)>,
-}
-
-impl Cacheable for Report {
-    const PLACEMENT: Placement = Placement::Pinned(Tier::File);
-    const VERSION: u32 = 1;
-    type Codec = smartcache::codec::Bincode;
-    fn size_hint(&self) -> usize {
-        self.title.size_hint() + self.lines.size_hint()
-    }
-    fn type_tag() -> Cow<'static, str> {
-        Cow::Borrowed("tour::Report")
-    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -215,6 +215,16 @@ impl CacheConfig {
         self
     }
 
+    /// The time to live set by [`CacheConfig::ttl`], if any.
+    pub fn time_to_live(&self) -> Option<Duration> {
+        self.ttl
+    }
+
+    /// The time to idle set by [`CacheConfig::tti`], if any.
+    pub fn time_to_idle(&self) -> Option<Duration> {
+        self.tti
+    }
+
     /// Builds the cache: same as [`SmartCache::with_config`].
     pub fn build<K: CacheKey, V: Cacheable>(self) -> Result<SmartCache<K, V>> {
         SmartCache::with_config(self)

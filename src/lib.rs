@@ -52,6 +52,72 @@ pub use crate::stats::{CacheStats, TierStats};
 pub use crate::tier::Tier;
 pub use smartcache_derive::{memoize, Cacheable};
 
+/// What `#[derive(Cacheable)]` expands to refers to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::codec::Bincode;
+    #[cfg(feature = "json")]
+    pub use crate::codec::Json;
+    pub use serde::de::DeserializeOwned;
+    pub use serde::Serialize;
+    pub use std::borrow::Cow;
+
+    /// The codec of a derive that failed: it refuses every value, so that the derive's
+    /// own error is the only one the user sees.
+    pub struct Fallback;
+
+    impl<T: 'static> crate::codec::Codec<T> for Fallback {
+        const ID: u16 = u16::MAX;
+        const NAME: &'static str = "fallback";
+        fn encode<W: std::io::Write>(_: &T, _: &mut W) -> Result<(), crate::codec::CodecError> {
+            Err(crate::codec::CodecError::new(
+                "the Cacheable derive of this type failed",
+            ))
+        }
+        fn decode(_: &[u8]) -> Result<T, crate::codec::CodecError> {
+            Err(crate::codec::CodecError::new(
+                "the Cacheable derive of this type failed",
+            ))
+        }
+    }
+
+    /// Without the `json` feature, `codec = "json"` is refused by
+    /// `__private_require_json!` and this keeps the impl compiling.
+    #[cfg(not(feature = "json"))]
+    pub type Json = Fallback;
+}
+
+/// Rejects `tier = "redis"`: this version has no Redis tier.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __private_require_redis {
+    () => {
+        compile_error!(
+            "tier = \"redis\" needs the Redis tier, which this version of smartcache does not have yet: choose \"memory\", \"sled\", \"file\" or \"auto\""
+        );
+    };
+}
+
+/// Rejects `codec = "json"` in a build without the `json` feature.
+#[doc(hidden)]
+#[cfg(not(feature = "json"))]
+#[macro_export]
+macro_rules! __private_require_json {
+    () => {
+        compile_error!(
+            "codec = \"json\" needs the JSON codec: enable the `json` feature of smartcache"
+        );
+    };
+}
+
+/// Accepts `codec = "json"` in a build with the `json` feature.
+#[doc(hidden)]
+#[cfg(feature = "json")]
+#[macro_export]
+macro_rules! __private_require_json {
+    () => {};
+}
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -33,6 +33,11 @@ mod primitives;
 ///     fn type_tag() -> std::borrow::Cow<'static, str> { "thumbnail".into() }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not Cacheable",
+    label = "smartcache cannot store a `{Self}`",
+    note = "add #[derive(Cacheable)] (with serde's Serialize and Deserialize) to `{Self}`, or implement smartcache::Cacheable for it"
+)]
 pub trait Cacheable: Send + Sync + Sized + 'static {
     /// Where values of this type go: [`Placement::Auto`] (by size, at run time) or
     /// [`Placement::Pinned`] (always one tier, decided at compile time).

@@ -3,14 +3,20 @@
 //! A codec is a type implementing [`Codec<T>`]; a [`Cacheable`](crate::Cacheable) type names
 //! its codec as `type Codec`. Each codec has a distinct [`Codec::ID`], written into every
 //! entry so that bytes are never decoded by the wrong codec. One file a codec:
-//! `bincode.rs` (any serde type) and `raw.rs` (vectors of numbers as little-endian bytes).
+//! `bincode.rs` (any serde type), `json.rs` (self-describing, feature `json`) and `raw.rs`
+//! (vectors of numbers as little-endian bytes).
 
 use std::io::{Read, Write};
 
 mod bincode;
+#[cfg(feature = "json")]
+mod json;
 mod raw;
 
 pub use self::bincode::Bincode;
+#[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+pub use self::json::Json;
 pub use self::raw::Raw;
 
 /// Turns values of type `T` into bytes and back.

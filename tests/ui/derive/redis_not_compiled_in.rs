@@ -1,0 +1,10 @@
+use serde::{Deserialize, Serialize};
+use smartcache::Cacheable;
+
+#[derive(Serialize, Deserialize, Cacheable)]
+#[cacheable(tier = "redis")]
+struct Session {
+    user: String,
+}
+
+fn main() {}
