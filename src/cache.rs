@@ -320,7 +320,15 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
                 file_threshold: config.file_threshold,
                 persist_all: config.persist_all,
             },
-            fingerprint: crate::cacheable::fingerprint::<V>(),
+            // The namespace is part of it: two namespaces that share a folder (on a
+            // case-insensitive file system) never read each other's entries.
+            fingerprint: crate::hash::hash64(
+                &[
+                    &crate::cacheable::fingerprint::<V>().to_le_bytes()[..],
+                    namespace.as_bytes(),
+                ]
+                .concat(),
+            ),
             memory: MemoryTier::new(&config, Arc::clone(&counters)),
             counters,
             namespace,

@@ -229,7 +229,8 @@ impl Header {
 
     /// Total length of the entry in bytes.
     pub fn entry_len(&self) -> u64 {
-        (HEADER_LEN + CHECKSUM_LEN) as u64 + u64::from(self.key_len) + self.stored_len
+        ((HEADER_LEN + CHECKSUM_LEN) as u64 + u64::from(self.key_len))
+            .saturating_add(self.stored_len)
     }
 }
 
@@ -243,12 +244,11 @@ pub(crate) fn read_header<R: Read>(input: &mut R) -> Result<(Header, Vec<u8>), R
     input
         .take(u64::from(header.key_len))
         .read_to_end(&mut head)?;
-    let mut checksum = [0u8; CHECKSUM_LEN];
-    if head.len() != HEADER_LEN + header.key_len as usize
-        || input.read_exact(&mut checksum).is_err()
-    {
+    if head.len() != HEADER_LEN + header.key_len as usize {
         return Err(Refusal::invalid("truncated entry"));
     }
+    let mut checksum = [0u8; CHECKSUM_LEN];
+    input.read_exact(&mut checksum)?;
     if hash64(&head) != u64::from_le_bytes(checksum) {
         return Err(Refusal::invalid("corrupt header (checksum mismatch)"));
     }

@@ -188,15 +188,17 @@ impl SledTier {
 
     /// Writes the access times recorded in memory to `meta`.
     fn flush_touched(&self) -> Result<()> {
-        let touched = self.touched.drain();
+        let touched = self.touched.take();
         if touched.is_empty() {
             return Ok(());
         }
         let mut batch = sled::Batch::default();
-        for (id, access) in touched {
+        for &(id, access) in &touched {
             batch.insert(&id.to_be_bytes(), &access.to_le_bytes());
         }
-        self.meta.apply_batch(batch).map_err(|e| self.error(e))
+        self.meta.apply_batch(batch).map_err(|e| self.error(e))?;
+        self.touched.written(&touched);
+        Ok(())
     }
 
     /// The last access of an entry: read in this process, recorded in `meta`, or written.
@@ -220,8 +222,11 @@ impl SledTier {
         };
         self.flush_touched()?;
         let mut all = Vec::new();
+        let (mut count, mut bytes) = (0u64, 0u64);
         for item in self.entries.iter() {
             let (k, v) = item.map_err(|e| self.error(e))?;
+            count += 1;
+            bytes += v.len() as u64;
             if &*k == keep {
                 continue;
             }
@@ -229,6 +234,8 @@ impl SledTier {
             let access = self.last_access(access_id(&k), created)?;
             all.push((access, k));
         }
+        // The scan saw every entry: correct any drift in the counters before deciding.
+        self.gauge.set(count, bytes);
         all.sort_unstable();
         let target = self.capacity / 10 * 9;
         for (_, k) in all {
@@ -273,7 +280,9 @@ impl SledTier {
                 return Err(LoadError::Expired);
             }
         }
-        self.touched.record(id, expect.now.ms());
+        if self.touched.record(id, expect.now.ms()) {
+            self.flush_touched()?;
+        }
         Ok(())
     }
 }
@@ -345,7 +354,11 @@ impl Store for SledTier {
 
     fn touch(&self, address: &Address, now_ms: u64) {
         let id = access_id(&sled_key(address));
-        self.touched.record(id, now_ms);
+        if self.touched.record(id, now_ms) {
+            if let Err(e) = self.flush_touched() {
+                tracing::debug!(error = %e, "sled tier: cannot write access times");
+            }
+        }
     }
 
     fn clear(&self) -> Result<()> {
