@@ -158,6 +158,27 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 }
 
 impl Header {
+    /// The header of an entry being written.
+    fn for_entry(
+        meta: &EntryMeta,
+        key_len: u32,
+        raw_len: u64,
+        stored_len: u64,
+        payload_hash: u64,
+    ) -> Header {
+        Header {
+            codec: meta.codec,
+            compression: compression_code(meta.compression),
+            key_len,
+            fingerprint: meta.fingerprint,
+            created_ms: meta.created_ms,
+            expires_ms: meta.expires_ms,
+            raw_len,
+            stored_len,
+            payload_hash,
+        }
+    }
+
     fn to_bytes(self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
         b[0..4].copy_from_slice(&MAGIC);
@@ -334,6 +355,14 @@ impl From<CodecError> for WriteError {
     }
 }
 
+/// The length of an encoded key, refused above [`MAX_KEY_LEN`].
+fn key_len(key: &[u8]) -> Result<u32, CodecError> {
+    u32::try_from(key.len())
+        .ok()
+        .filter(|&l| l <= MAX_KEY_LEN)
+        .ok_or_else(|| CodecError::new("encoded key longer than 64 MiB"))
+}
+
 /// Builds a whole entry in memory (for sled): the payload is encoded straight after the
 /// header and key, compressed when configured, and hashed in one pass.
 pub(crate) fn to_vec<V, C>(
@@ -345,10 +374,7 @@ pub(crate) fn to_vec<V, C>(
 where
     C: Codec<V>,
 {
-    let key_len = u32::try_from(key.len())
-        .ok()
-        .filter(|&l| l <= MAX_KEY_LEN)
-        .ok_or_else(|| CodecError::new("encoded key longer than 64 MiB"))?;
+    let key_len = key_len(key)?;
     let start = HEADER_LEN + key.len() + CHECKSUM_LEN;
     let mut out = Vec::with_capacity(start + size_hint.min(64 << 20) + 16);
     out.resize(HEADER_LEN, 0);
@@ -373,17 +399,13 @@ where
         out.truncate(start);
         out.extend_from_slice(&compressed);
     }
-    let header = Header {
-        codec: meta.codec,
-        compression: compression_code(meta.compression),
+    let header = Header::for_entry(
+        meta,
         key_len,
-        fingerprint: meta.fingerprint,
-        created_ms: meta.created_ms,
-        expires_ms: meta.expires_ms,
         raw_len,
-        stored_len: (out.len() - start) as u64,
-        payload_hash: hash64(&out[start..]),
-    };
+        (out.len() - start) as u64,
+        hash64(&out[start..]),
+    );
     out[..HEADER_LEN].copy_from_slice(&header.to_bytes());
     let checksum = hash64(&out[..HEADER_LEN + key.len()]);
     out[HEADER_LEN + key.len()..start].copy_from_slice(&checksum.to_le_bytes());
@@ -403,10 +425,7 @@ where
     W: Write + Seek,
 {
     let start = out.stream_position()?;
-    let key_len = u32::try_from(key.len())
-        .ok()
-        .filter(|&l| l <= MAX_KEY_LEN)
-        .ok_or_else(|| CodecError::new("encoded key longer than 64 MiB"))?;
+    let key_len = key_len(key)?;
     out.write_all(&[0u8; HEADER_LEN])?;
     out.write_all(key)?;
     out.write_all(&[0u8; CHECKSUM_LEN])?;
@@ -449,17 +468,7 @@ where
     };
     let (stored_len, payload_hash) = (hashed.len, hashed.hasher.finish());
 
-    let header = Header {
-        codec: meta.codec,
-        compression: compression_code(meta.compression),
-        key_len,
-        fingerprint: meta.fingerprint,
-        created_ms: meta.created_ms,
-        expires_ms: meta.expires_ms,
-        raw_len,
-        stored_len,
-        payload_hash,
-    };
+    let header = Header::for_entry(meta, key_len, raw_len, stored_len, payload_hash);
     let mut head = Vec::with_capacity(HEADER_LEN + key.len() + CHECKSUM_LEN);
     head.extend_from_slice(&header.to_bytes());
     head.extend_from_slice(key);
