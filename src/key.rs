@@ -10,7 +10,7 @@ use std::hash::Hash;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::tier::{Address, AddressBytes};
+use crate::tier::Address;
 use crate::{CacheError, Result};
 
 /// What a key must be: hashable and comparable in memory, serializable for the
@@ -30,7 +30,7 @@ pub(crate) fn address<K: Serialize>(namespace: &str, key: &K) -> Result<Address>
     let config = bincode::config::standard()
         .with_big_endian()
         .with_fixed_int_encoding();
-    let mut bytes = AddressBytes::with_capacity(namespace.len() + 1 + 16);
+    let mut bytes = Vec::with_capacity(namespace.len() + 1 + 16);
     bytes.extend_from_slice(namespace.as_bytes());
     bytes.push(0);
     let key_at = bytes.len();

@@ -66,16 +66,13 @@ impl fmt::Display for Tier {
 /// `0, key` is the key's sled key (see `sled.rs`).
 pub(crate) struct Address {
     pub hash: u128,
-    bytes: AddressBytes,
+    bytes: Vec<u8>,
     key_at: usize,
 }
 
-/// The bytes of an address.
-pub(crate) type AddressBytes = Vec<u8>;
-
 impl Address {
     /// `bytes` holds `namespace, 0, key`, with the key starting at `key_at`.
-    pub fn new(bytes: AddressBytes, key_at: usize) -> Self {
+    pub fn new(bytes: Vec<u8>, key_at: usize) -> Self {
         debug_assert!(key_at >= 1 && key_at <= bytes.len() && bytes[key_at - 1] == 0);
         Address {
             hash: crate::hash::hash128(&bytes),
