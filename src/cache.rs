@@ -455,29 +455,14 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
                 return Ok(value);
             }
             let Some(init) = init.take() else { break };
-            let value = init()?;
-            let size = value.size_hint();
-            let tier = inner.router.route::<V>(size);
-            let value = Arc::new(value);
-            if let Err(e) = inner.store(key.clone(), Arc::clone(&value), size, tier) {
-                tracing::warn!(tier = %tier, error = %e, "get_with: the computed value could not be stored");
-            }
+            let value = inner.compute_and_store(key.clone(), init)?;
             leader.flight.finish(Some(Arc::clone(&value)));
             return Ok(value);
         }
         // Re-entered from `init` for the same key (or `init` was already used): compute
         // without single-flight.
         match init.take() {
-            Some(init) => {
-                let value = init()?;
-                let size = value.size_hint();
-                let tier = inner.router.route::<V>(size);
-                let value = Arc::new(value);
-                if let Err(e) = inner.store(key, Arc::clone(&value), size, tier) {
-                    tracing::warn!(tier = %tier, error = %e, "get_with: the computed value could not be stored");
-                }
-                Ok(value)
-            }
+            Some(init) => inner.compute_and_store(key, init),
             None => unreachable_init(),
         }
     }
@@ -608,6 +593,23 @@ fn unreachable_init() -> ! {
 }
 
 impl<K: CacheKey, V: Cacheable> Inner<K, V> {
+    /// Runs `init` and stores its value. A storage failure is logged, never returned:
+    /// the computed value is handed back all the same.
+    fn compute_and_store<E>(
+        &self,
+        key: K,
+        init: impl FnOnce() -> std::result::Result<V, E>,
+    ) -> std::result::Result<Arc<V>, E> {
+        let value = init()?;
+        let size = value.size_hint();
+        let tier = self.router.route::<V>(size);
+        let value = Arc::new(value);
+        if let Err(e) = self.store(key, Arc::clone(&value), size, tier) {
+            tracing::warn!(tier = %tier, error = %e, "get_with: the computed value could not be stored");
+        }
+        Ok(value)
+    }
+
     /// A hit in the memory tier, counted.
     #[inline]
     fn get_memory(&self, key: &K) -> Option<Arc<V>> {

@@ -327,28 +327,17 @@ pub(crate) fn validate_namespace(namespace: &str) -> Result<()> {
 
 /// A folder-safe namespace derived from type names: `u64-vec_u8-1a2b3c4d`.
 pub(crate) fn derived_namespace(key_type: &str, value_tag: &str) -> String {
-    fn simplify(name: &str) -> String {
-        let mut out = String::new();
-        for part in name.split(|c: char| !c.is_alphanumeric() && c != '_') {
-            if part.is_empty() {
-                continue;
-            }
-            // Keep the last segment of paths (`alloc::string::String` -> `string`, `String`).
-            if !out.is_empty() && !out.ends_with('_') {
-                out.push('_');
-            }
-            out.push_str(&part.to_lowercase());
-        }
-        out.chars().take(40).collect()
-    }
-    let short = |name: &str| {
-        // Drop module paths: keep what follows the last `::` of each segment.
-        let cleaned: String = name
-            .split(['<', '>', ',', ' ', '(', ')', '[', ']', ';'])
-            .map(|seg| seg.rsplit("::").next().unwrap_or(seg))
+    // `Vec<alloc::string::String>` -> `vec_string`: the type names, without module paths.
+    let short = |name: &str| -> String {
+        name.split(|c: char| !c.is_alphanumeric() && c != '_' && c != ':')
+            .filter_map(|segment| segment.rsplit("::").next())
+            .filter(|segment| !segment.is_empty())
+            .map(str::to_lowercase)
             .collect::<Vec<_>>()
-            .join(" ");
-        simplify(&cleaned)
+            .join("_")
+            .chars()
+            .take(40)
+            .collect()
     };
     let hash = crate::hash::hash64(format!("{key_type}\u{0}{value_tag}").as_bytes());
     format!(
