@@ -286,7 +286,13 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         config.validate()?;
         let namespace = match &config.namespace {
             Some(ns) => ns.clone(),
-            None => derived_namespace(std::any::type_name::<K>(), &V::type_tag()),
+            None => {
+                let derived = derived_namespace(std::any::type_name::<K>(), &V::type_tag());
+                match &config.namespace_prefix {
+                    Some(prefix) => format!("{prefix}-{derived}"),
+                    None => derived,
+                }
+            }
         };
         let mut cleanup = None;
         let root = if config.temporary && config.dir.is_none() {

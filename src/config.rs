@@ -74,6 +74,7 @@ pub const DEFAULT_FILE_THRESHOLD: usize = 1 << 20;
 pub struct CacheConfig {
     pub(crate) dir: Option<PathBuf>,
     pub(crate) namespace: Option<String>,
+    pub(crate) namespace_prefix: Option<String>,
     pub(crate) memory_capacity: u64,
     pub(crate) disk_capacity: u64,
     pub(crate) ttl: Option<Duration>,
@@ -94,6 +95,7 @@ impl Default for CacheConfig {
         CacheConfig {
             dir: None,
             namespace: None,
+            namespace_prefix: None,
             memory_capacity: DEFAULT_MEMORY_CAPACITY,
             disk_capacity: DEFAULT_DISK_CAPACITY,
             ttl: None,
@@ -133,6 +135,15 @@ impl CacheConfig {
     /// `\`, `..` or leading `.`. Default: derived from the key and value types.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// A prefix for the namespace derived from the key and value types, when
+    /// [`CacheConfig::namespace`] is not set: `ndarray-u64-array_f64_ix2-…`. A plain
+    /// name, as for `namespace`. [`configure_for`](crate::configure_for) sets one per
+    /// value family (`ndarray`, `polars`, `image`, `json`).
+    pub fn namespace_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.namespace_prefix = Some(prefix.into());
         self
     }
 
@@ -215,6 +226,26 @@ impl CacheConfig {
         self
     }
 
+    /// The namespace set by [`CacheConfig::namespace`], if any.
+    pub fn namespace_setting(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// The prefix set by [`CacheConfig::namespace_prefix`], if any.
+    pub fn namespace_prefix_setting(&self) -> Option<&str> {
+        self.namespace_prefix.as_deref()
+    }
+
+    /// The compression set by [`CacheConfig::compression`].
+    pub fn compression_setting(&self) -> Compression {
+        self.compression
+    }
+
+    /// The routing thresholds: (memory below, file from), in bytes.
+    pub fn threshold_settings(&self) -> (usize, usize) {
+        (self.memory_threshold, self.file_threshold)
+    }
+
     /// The time to live set by [`CacheConfig::ttl`], if any.
     pub fn time_to_live(&self) -> Option<Duration> {
         self.ttl
@@ -272,6 +303,9 @@ impl CacheConfig {
                     "give CacheConfig::compression a Compression::Zstd level from 1 to 22 (3 is a good default)",
                 ));
             }
+        }
+        if let Some(prefix) = &self.namespace_prefix {
+            validate_namespace(prefix)?;
         }
         if let Some(namespace) = &self.namespace {
             validate_namespace(namespace)?;

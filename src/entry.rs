@@ -33,11 +33,14 @@ use crate::hash::{hash64, StreamHash};
 /// The first four bytes of every entry.
 pub(crate) const MAGIC: [u8; 4] = *b"SMCE";
 /// The envelope format this build writes and reads.
-pub(crate) const FORMAT_VERSION: u16 = 1;
+pub(crate) const FORMAT_VERSION: u16 = 2;
 /// Bytes before the key.
 pub(crate) const HEADER_LEN: usize = 64;
 /// Bytes of the header checksum, after the key.
 const CHECKSUM_LEN: usize = 8;
+/// Alignment of the payload in entries written to files, so that a memory-mapped
+/// payload can be viewed in place as numbers of any width.
+pub(crate) const PAYLOAD_ALIGN: u64 = 64;
 /// Longest key accepted when reading (a larger claim is corruption).
 const MAX_KEY_LEN: u32 = 64 << 20;
 
@@ -94,6 +97,9 @@ pub(crate) struct Header {
     pub codec: u16,
     pub compression: u8,
     pub key_len: u32,
+    /// Zero bytes between the header checksum and the payload (file entries align the
+    /// payload to [`PAYLOAD_ALIGN`]).
+    pub pad: u8,
     pub fingerprint: u64,
     pub created_ms: u64,
     pub expires_ms: u64,
@@ -162,6 +168,7 @@ impl Header {
     fn for_entry(
         meta: &EntryMeta,
         key_len: u32,
+        pad: u8,
         raw_len: u64,
         stored_len: u64,
         payload_hash: u64,
@@ -170,6 +177,7 @@ impl Header {
             codec: meta.codec,
             compression: compression_code(meta.compression),
             key_len,
+            pad,
             fingerprint: meta.fingerprint,
             created_ms: meta.created_ms,
             expires_ms: meta.expires_ms,
@@ -185,6 +193,7 @@ impl Header {
         b[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
         b[6..8].copy_from_slice(&self.codec.to_le_bytes());
         b[8] = self.compression;
+        b[9] = self.pad;
         b[12..16].copy_from_slice(&self.key_len.to_le_bytes());
         b[16..24].copy_from_slice(&self.fingerprint.to_le_bytes());
         b[24..32].copy_from_slice(&self.created_ms.to_le_bytes());
@@ -211,6 +220,7 @@ impl Header {
             codec: u16_at(b, 6),
             compression: b[8],
             key_len: u32_at(b, 12),
+            pad: b[9],
             fingerprint: u64_at(b, 16),
             created_ms: u64_at(b, 24),
             expires_ms: u64_at(b, 32),
@@ -220,6 +230,9 @@ impl Header {
         };
         if header.key_len > MAX_KEY_LEN {
             return Err(Refusal::invalid("corrupt header (key length)"));
+        }
+        if u64::from(header.pad) >= PAYLOAD_ALIGN {
+            return Err(Refusal::invalid("corrupt header (payload padding)"));
         }
         Ok(header)
     }
@@ -250,8 +263,12 @@ impl Header {
 
     /// Total length of the entry in bytes.
     pub fn entry_len(&self) -> u64 {
-        ((HEADER_LEN + CHECKSUM_LEN) as u64 + u64::from(self.key_len))
-            .saturating_add(self.stored_len)
+        self.payload_offset().saturating_add(self.stored_len)
+    }
+
+    /// Where the payload starts, from the start of the entry.
+    pub fn payload_offset(&self) -> u64 {
+        (HEADER_LEN + CHECKSUM_LEN) as u64 + u64::from(self.key_len) + u64::from(self.pad)
     }
 }
 
@@ -273,8 +290,21 @@ pub(crate) fn read_header<R: Read>(input: &mut R) -> Result<(Header, Vec<u8>), R
     if hash64(&head) != u64::from_le_bytes(checksum) {
         return Err(Refusal::invalid("corrupt header (checksum mismatch)"));
     }
+    let mut pad = [0u8; PAYLOAD_ALIGN as usize];
+    let pad = &mut pad[..usize::from(header.pad)];
+    input.read_exact(pad)?;
+    check_padding(pad)?;
     head.drain(..HEADER_LEN);
     Ok((header, head))
+}
+
+/// Padding is zeros: anything else is damage.
+fn check_padding(pad: &[u8]) -> Result<(), Refusal> {
+    if pad.iter().all(|&b| b == 0) {
+        Ok(())
+    } else {
+        Err(Refusal::invalid("corrupt entry (padding is not zero)"))
+    }
 }
 
 /// A writer that hashes and counts what passes through.
@@ -402,6 +432,7 @@ where
     let header = Header::for_entry(
         meta,
         key_len,
+        0,
         raw_len,
         (out.len() - start) as u64,
         hash64(&out[start..]),
@@ -429,6 +460,9 @@ where
     out.write_all(&[0u8; HEADER_LEN])?;
     out.write_all(key)?;
     out.write_all(&[0u8; CHECKSUM_LEN])?;
+    let unaligned = (start + (HEADER_LEN + key.len() + CHECKSUM_LEN) as u64) % PAYLOAD_ALIGN;
+    let pad = ((PAYLOAD_ALIGN - unaligned) % PAYLOAD_ALIGN) as u8;
+    out.write_all(&[0u8; PAYLOAD_ALIGN as usize][..usize::from(pad)])?;
 
     let mut hashed = HashWriter {
         inner: &mut *out,
@@ -468,7 +502,7 @@ where
     };
     let (stored_len, payload_hash) = (hashed.len, hashed.hasher.finish());
 
-    let header = Header::for_entry(meta, key_len, raw_len, stored_len, payload_hash);
+    let header = Header::for_entry(meta, key_len, pad, raw_len, stored_len, payload_hash);
     let mut head = Vec::with_capacity(HEADER_LEN + key.len() + CHECKSUM_LEN);
     head.extend_from_slice(&header.to_bytes());
     head.extend_from_slice(key);
@@ -557,6 +591,10 @@ fn split_slice<'e>(entry: &'e [u8], expect: &Expect<'_>) -> Result<(Header, &'e 
     let (checksum, payload) = rest
         .split_first_chunk::<CHECKSUM_LEN>()
         .ok_or_else(|| Refusal::invalid("truncated entry"))?;
+    let (pad, payload) = payload
+        .split_at_checked(usize::from(header.pad))
+        .ok_or_else(|| Refusal::invalid("truncated entry"))?;
+    check_padding(pad)?;
     if hash64(head) != u64::from_le_bytes(*checksum) {
         return Err(Refusal::invalid("corrupt header (checksum mismatch)"));
     }
@@ -682,12 +720,26 @@ mod tests {
     }
 
     #[test]
-    fn in_memory_and_streamed_entries_are_the_same_bytes() {
+    fn in_memory_and_streamed_entries_differ_only_in_padding() {
         let value = "smartcache ".repeat(100);
         for c in [Compression::None, Compression::Lz4, Compression::Zstd(3)] {
             let streamed = entry(c, &value);
             let built = to_vec::<String, Bincode>(&meta(c), b"key", &value, 0).expect("to_vec");
-            assert_eq!(built, streamed, "{c:?}");
+            // The streamed (file) form aligns its payload; the in-memory (sled) form does not.
+            let at = HEADER_LEN + 3 + CHECKSUM_LEN;
+            let pad = usize::from(streamed[9]);
+            assert_eq!(built[9], 0);
+            assert_eq!((at + pad) as u64 % PAYLOAD_ALIGN, 0, "{c:?}");
+            assert_eq!(built[at..], streamed[at + pad..], "{c:?}");
+            assert_eq!(built[..9], streamed[..9], "{c:?}");
+            assert_eq!(
+                built[10..HEADER_LEN + 3],
+                streamed[10..HEADER_LEN + 3],
+                "{c:?}"
+            );
+            let (back, _) =
+                decode_slice::<String, Bincode>(&streamed, &expect(b"key")).expect("decodes");
+            assert_eq!(back, value);
         }
     }
 

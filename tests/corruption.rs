@@ -22,9 +22,10 @@ fn checksum_at(entry: &[u8]) -> usize {
     HEADER + key_len(entry)
 }
 
-/// Where the payload of an entry starts: after the header, the key and the checksum.
+/// Where the payload of an entry starts: after the header, the key, the checksum and the
+/// zero padding whose length is the header's byte 9.
 fn payload_start(entry: &[u8]) -> usize {
-    checksum_at(entry) + 8
+    checksum_at(entry) + 8 + usize::from(entry[9])
 }
 
 /// A value that compresses well, different for every key.

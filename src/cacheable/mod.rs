@@ -4,7 +4,8 @@
 //!
 //! Implementations for the standard library live beside this file, one family a file:
 //! `primitives.rs` (numbers, `bool`, `char`, `String`, `()`), `collections.rs` (`Vec`,
-//! `VecDeque`, `Option`, `Box`, tuples, arrays, maps and sets).
+//! `VecDeque`, `Option`, `Box`, tuples, arrays, maps and sets), and one file for each
+//! optional family: `ndarray.rs`, `polars.rs`, `image.rs`, `json.rs`.
 
 use std::borrow::Cow;
 
@@ -12,6 +13,8 @@ use crate::codec::Codec;
 use crate::{CacheConfig, Placement};
 
 mod collections;
+#[cfg(feature = "ndarray")]
+mod ndarray;
 mod primitives;
 
 /// A type that [`SmartCache`](crate::SmartCache) can store.

@@ -3,20 +3,30 @@
 //! A codec is a type implementing [`Codec<T>`]; a [`Cacheable`](crate::Cacheable) type names
 //! its codec as `type Codec`. Each codec has a distinct [`Codec::ID`], written into every
 //! entry so that bytes are never decoded by the wrong codec. One file a codec:
-//! `bincode.rs` (any serde type), `json.rs` (self-describing, feature `json`) and `raw.rs`
-//! (vectors of numbers as little-endian bytes).
+//! `bincode.rs` (any serde type), `json.rs` (self-describing, feature `json`), `raw.rs`
+//! (vectors of numbers as little-endian bytes), `ndarray.rs` (arrays: a dtype and shape
+//! header, then the elements raw; feature `ndarray`), with `pod.rs` holding the bulk
+//! number reads and writes they share.
 
 use std::io::{Read, Write};
 
 mod bincode;
 #[cfg(feature = "json")]
 mod json;
+#[cfg(feature = "ndarray")]
+mod ndarray;
+mod pod;
 mod raw;
 
 pub use self::bincode::Bincode;
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use self::json::Json;
+#[cfg(feature = "ndarray")]
+pub(crate) use self::ndarray::dimension_name as ndarray_dimension_name;
+#[cfg(feature = "ndarray")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ndarray")))]
+pub use self::ndarray::{Element, NdArray};
 pub use self::raw::Raw;
 
 /// Turns values of type `T` into bytes and back.

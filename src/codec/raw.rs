@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{Bincode, Codec, CodecError};
+use super::{pod, Bincode, Codec, CodecError};
 
 /// The codec of `Vec<T>`: raw little-endian bytes for numbers, bincode otherwise.
 #[derive(Clone, Copy, Debug, Default)]
@@ -114,39 +114,10 @@ fn read_numbers<N: bytemuck::Pod, R: Read>(input: Input<'_, R>) -> Result<Vec<N>
                 v
             }
         },
-        Input::Stream(reader, _) => {
-            let mut v: Vec<N> = Vec::new();
-            v.try_reserve_exact(count).map_err(|_| {
-                CodecError::new(format!("cannot allocate {len} bytes to decode the entry"))
-            })?;
-            // Zeroed memory from the allocator is mapped lazily; read_exact faults it in once.
-            v.resize(count, N::zeroed());
-            reader.read_exact(bytemuck::cast_slice_mut(&mut v))?;
-            v
-        }
+        Input::Stream(reader, _) => return pod::read_vec(reader, count),
     };
-    from_little_endian(bytemuck::cast_slice_mut(&mut v), size as usize);
+    pod::from_little_endian(bytemuck::cast_slice_mut(&mut v), size as usize);
     Ok(v)
-}
-
-/// Turns little-endian element bytes into native order (a no-op on little-endian targets).
-#[inline]
-fn from_little_endian(bytes: &mut [u8], size: usize) {
-    if cfg!(target_endian = "big") && size > 1 {
-        for element in bytes.chunks_exact_mut(size) {
-            element.reverse();
-        }
-    }
-}
-
-fn write_little_endian<W: Write>(bytes: &[u8], size: usize, out: &mut W) -> std::io::Result<()> {
-    if cfg!(target_endian = "big") && size > 1 {
-        let mut swapped = bytes.to_vec();
-        from_little_endian(&mut swapped, size);
-        out.write_all(&swapped)
-    } else {
-        out.write_all(bytes)
-    }
 }
 
 impl<T> Codec<Vec<T>> for Raw
@@ -164,7 +135,7 @@ where
         match pod_bytes(value) {
             Some(bytes) => {
                 out.write_all(&[FORM_RAW])?;
-                write_little_endian(bytes, std::mem::size_of::<T>(), out)?;
+                pod::write_le_bytes(bytes, std::mem::size_of::<T>(), out)?;
                 Ok(())
             }
             None => {

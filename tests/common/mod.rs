@@ -318,3 +318,60 @@ pub fn eventually(timeout: std::time::Duration, mut check: impl FnMut() -> bool)
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// The tiers a value family is round-tripped through.
+pub const TIERS: [Tier; 3] = [Tier::Memory, Tier::Sled, Tier::File];
+
+/// A config on `dir` whose thresholds send every `Auto` value to `tier`, with a namespace
+/// prefix naming the tier (the rest of the namespace is derived from the types).
+pub fn config_for_tier(dir: &Path, tier: Tier) -> CacheConfig {
+    let base = CacheConfig::default()
+        .dir(dir)
+        .namespace_prefix(format!("{tier:?}").to_lowercase());
+    match tier {
+        Tier::Memory => base.memory_threshold(usize::MAX).file_threshold(usize::MAX),
+        Tier::Sled => base.memory_threshold(0).file_threshold(usize::MAX),
+        _ => base.memory_threshold(0).file_threshold(0),
+    }
+}
+
+/// Stores `value` under `key` in a cache that routes it to `tier`, checks the tier, and
+/// checks that a fresh cache instance (persistent tiers) or the same one (memory) hands
+/// back an equal value.
+pub fn round_trip_in<V>(dir: &Path, tier: Tier, key: &str, value: &V)
+where
+    V: Cacheable + PartialEq + std::fmt::Debug + Clone,
+{
+    let cache: SmartCache<String, V> = config_for_tier(dir, tier).build().expect("build");
+    assert_eq!(
+        cache
+            .insert(key.to_string(), value.clone())
+            .expect("insert"),
+        tier
+    );
+    if tier == Tier::Memory {
+        assert_eq!(
+            cache.get(&key.to_string()).as_deref(),
+            Some(value),
+            "{key} in memory"
+        );
+        return;
+    }
+    drop(cache);
+    expect_stored(dir, tier, key, value);
+}
+
+/// Checks that a new cache instance routing to `tier` reads `value` back for `key`, from
+/// disk, with no error counted.
+pub fn expect_stored<V>(dir: &Path, tier: Tier, key: &str, value: &V)
+where
+    V: Cacheable + PartialEq + std::fmt::Debug,
+{
+    let cache: SmartCache<String, V> = config_for_tier(dir, tier).build().expect("reopen");
+    let got = cache.try_get(&key.to_string()).expect("read");
+    assert_eq!(got.as_deref(), Some(value), "{key} from {tier:?}");
+    let stats = cache.stats();
+    let tier_stats = stats.tier(tier);
+    assert_eq!(tier_stats.errors + tier_stats.invalid, 0, "{key}: {stats}");
+    assert_eq!(tier_stats.hits, 1, "{key}: {stats}");
+}
