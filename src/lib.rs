@@ -34,6 +34,8 @@ mod entry;
 mod error;
 mod hash;
 mod key;
+#[cfg(feature = "ndarray")]
+pub mod mapped;
 mod paths;
 pub mod prelude;
 mod route;
@@ -48,6 +50,8 @@ pub use crate::config::{
 };
 pub use crate::error::{CacheError, Result};
 pub use crate::key::CacheKey;
+#[cfg(feature = "ndarray")]
+pub use crate::mapped::MappedArray;
 pub use crate::route::Placement;
 pub use crate::stats::{CacheStats, TierStats};
 pub use crate::tier::Tier;

@@ -189,3 +189,102 @@ fn a_damaged_array_is_a_miss() {
     assert_eq!(cache.get(&"a".into()), None);
     assert_eq!(cache.stats().file.invalid, 1, "{}", cache.stats());
 }
+
+mod mapped {
+    use super::*;
+
+    fn file_cache(dir: &std::path::Path) -> SmartCache<String, Array2<f64>> {
+        config_for_tier(dir, Tier::File).build().expect("build")
+    }
+
+    #[test]
+    fn a_mapped_hit_views_the_stored_array() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = file_cache(dir.path());
+        let value: Array2<f64> = array(ndarray::Dim([300, 200]));
+        cache.insert("a".into(), value.clone()).expect("insert");
+        for _ in 0..3 {
+            let mapped = cache.get_mapped(&"a".into()).expect("read").expect("hit");
+            assert_eq!(mapped.view(), value.view());
+            assert_eq!(mapped.shape(), &[300, 200]);
+        }
+        assert!(cache.get_mapped(&"b".into()).expect("read").is_none());
+        let stats = cache.stats();
+        assert_eq!((stats.file.hits, stats.file.misses), (3, 1), "{stats}");
+        // A fresh instance maps what the first one wrote, in any layout it was given.
+        let other: SmartCache<String, Array3<i32>> = config_for_tier(dir.path(), Tier::File)
+            .build()
+            .expect("build");
+        let odd = array::<i32, _>(ndarray::Dim([3, 4, 5])).reversed_axes();
+        other.insert("odd".into(), odd.clone()).expect("insert");
+        let mapped = other.get_mapped(&"odd".into()).expect("read").expect("hit");
+        assert_eq!(mapped.view(), odd.view());
+        assert_eq!(mapped.to_owned(), odd);
+    }
+
+    #[test]
+    fn a_mapping_outlives_replacement_and_removal_of_its_entry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = file_cache(dir.path());
+        let first: Array2<f64> = Array2::from_elem((50, 50), 1.0);
+        cache.insert("a".into(), first.clone()).expect("insert");
+        let mapped = cache.get_mapped(&"a".into()).expect("read").expect("hit");
+        cache
+            .insert("a".into(), Array2::from_elem((50, 50), 2.0))
+            .expect("replace");
+        assert_eq!(mapped.view(), first.view());
+        let again = cache.get_mapped(&"a".into()).expect("read").expect("hit");
+        assert_eq!(again.view()[[0, 0]], 2.0);
+        cache.remove(&"a".into()).expect("remove");
+        assert_eq!(again.view()[[49, 49]], 2.0);
+        assert!(cache.get_mapped(&"a".into()).expect("read").is_none());
+    }
+
+    #[test]
+    fn a_damaged_entry_is_a_mapped_miss_and_is_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = file_cache(dir.path());
+        cache
+            .insert("a".into(), array(ndarray::Dim([128, 64])))
+            .expect("insert");
+        let path = common::file_of(&cache, "a".to_string());
+        let len = std::fs::metadata(&path).expect("entry").len() as usize;
+        flip_bit(&path, len - 8);
+        // A new process-wide identity: the damaged file was rewritten in place by
+        // flip_bit, but its checksum was never checked in this process.
+        assert!(cache.get_mapped(&"a".into()).expect("read").is_none());
+        assert_eq!(cache.stats().file.invalid, 1, "{}", cache.stats());
+        assert!(!path.exists(), "the damaged entry is removed");
+        // A truncated entry too.
+        cache
+            .insert("b".into(), array(ndarray::Dim([16, 16])))
+            .expect("insert");
+        let path = common::file_of(&cache, "b".to_string());
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open");
+        file.set_len(200).expect("truncate");
+        assert!(cache.get_mapped(&"b".into()).expect("read").is_none());
+        assert_eq!(cache.stats().file.invalid, 2, "{}", cache.stats());
+    }
+
+    #[test]
+    fn compressed_entries_are_refused_with_a_fix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache: SmartCache<String, Array2<f64>> = config_for_tier(dir.path(), Tier::File)
+            .compression(Compression::Lz4)
+            .build()
+            .expect("build");
+        cache
+            .insert("a".into(), Array2::zeros((8, 8)))
+            .expect("insert");
+        let err = cache.get_mapped(&"a".into()).expect_err("refused");
+        assert!(err.to_string().contains("Compression::None"), "{err}");
+        // The entry itself is fine and stays readable.
+        assert_eq!(
+            cache.get(&"a".into()).as_deref(),
+            Some(&Array2::zeros((8, 8)))
+        );
+    }
+}

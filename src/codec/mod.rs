@@ -23,10 +23,10 @@ pub use self::bincode::Bincode;
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use self::json::Json;
 #[cfg(feature = "ndarray")]
-pub(crate) use self::ndarray::dimension_name as ndarray_dimension_name;
+pub(crate) use self::ndarray::{dimension, dimension_name as ndarray_dimension_name, read_layout};
 #[cfg(feature = "ndarray")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ndarray")))]
-pub use self::ndarray::{Element, NdArray};
+pub use self::ndarray::{Element, MappableElement, NdArray};
 pub use self::raw::Raw;
 
 /// Turns values of type `T` into bytes and back.

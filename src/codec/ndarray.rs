@@ -48,9 +48,14 @@ pub trait Element: Clone + Send + Sync + 'static + sealed::Sealed {
     /// Reads `count` elements stored little-endian.
     #[doc(hidden)]
     fn read_le<R: Read>(input: &mut R, count: usize) -> Result<Vec<Self>, CodecError>;
+}
 
-    /// Views little-endian bytes in place as elements, when their alignment, the
-    /// target's byte order and every value allow it.
+/// An element type whose stored bytes can be viewed in place, without a copy: every
+/// primitive number type (not `bool`, whose bytes would each need checking). See
+/// [`SmartCache::get_mapped`](crate::SmartCache::get_mapped).
+pub trait MappableElement: Element {
+    /// Views little-endian bytes in place as elements, when their alignment and the
+    /// target's byte order allow it.
     #[doc(hidden)]
     fn view(bytes: &[u8]) -> Option<&[Self]>;
 }
@@ -67,6 +72,8 @@ macro_rules! numbers {
             fn read_le<R: Read>(input: &mut R, count: usize) -> Result<Vec<Self>, CodecError> {
                 pod::read_vec(input, count)
             }
+        }
+        impl MappableElement for $t {
             fn view(bytes: &[u8]) -> Option<&[Self]> {
                 if cfg!(target_endian = "big") && std::mem::size_of::<$t>() > 1 {
                     return None;
@@ -102,10 +109,6 @@ impl Element for bool {
                 other => Err(CodecError::new(format!("{other} is not a bool"))),
             })
             .collect()
-    }
-
-    fn view(bytes: &[u8]) -> Option<&[Self]> {
-        bytemuck::checked::try_cast_slice(bytes).ok()
     }
 }
 

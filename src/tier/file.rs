@@ -227,6 +227,45 @@ impl FileTier {
     }
 }
 
+impl FileTier {
+    /// Maps an entry into memory after checking its header (type, codec, key, expiry,
+    /// length); the payload is not read. `Ok(None)` when there is no entry.
+    ///
+    /// Entries are never written in place (a new entry is a new file renamed over the
+    /// old name; eviction and removal unlink), so the mapped bytes stay as they were
+    /// checked for as long as the map lives, even if the entry is replaced or removed.
+    #[cfg(feature = "ndarray")]
+    #[allow(unsafe_code)]
+    pub(crate) fn map(
+        &self,
+        address: &Address,
+        expect: &Expect<'_>,
+    ) -> Result<Option<(memmap2::Mmap, entry::Header, fs::Metadata)>, LoadError> {
+        let Some((reader, header, modified)) = self.open_entry(address, expect)? else {
+            return Ok(None);
+        };
+        let file = reader.into_inner();
+        let path = self.path_of(address.hash);
+        // SAFETY: `Mmap::map` is unsafe because another process could change the file
+        // while it is mapped. smartcache never writes an entry file in place (see above),
+        // and entry files are private to their owner (0600 by default); a process that
+        // writes into the cache folder by other means breaks that contract, as it would
+        // for any memory-mapped store (numpy's and joblib's `mmap_mode` alike).
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .map_err(|e| LoadError::Failed(self.io_error(&path, e)))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| LoadError::Failed(self.io_error(&path, e)))?;
+        if map.len() as u64 != header.entry_len() {
+            return Err(LoadError::Invalid(
+                "entry changed size while being mapped".into(),
+            ));
+        }
+        self.touch(&file, modified, expect.tti);
+        Ok(Some((map, header, meta)))
+    }
+}
+
 impl Store for FileTier {
     fn store<V: Cacheable>(&self, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
         let path = self.path_of(address.hash);
