@@ -74,14 +74,16 @@ impl<A, D: std::fmt::Debug> std::fmt::Debug for MappedArray<A, D> {
     }
 }
 
-/// Entry files whose payload checksum this process has checked: (device, inode,
-/// creation time, checksum).
-static VERIFIED: Mutex<Option<HashSet<(u64, u64, u64, u64)>>> = Mutex::new(None);
+/// An entry file: (device, inode, creation time, payload checksum).
+type FileIdentity = (u64, u64, u64, u64);
+
+/// Entry files whose payload checksum this process has checked.
+static VERIFIED: Mutex<Option<HashSet<FileIdentity>>> = Mutex::new(None);
 /// Entries remembered at most; the set starts over beyond.
 const VERIFIED_MAX: usize = 1 << 16;
 
 #[cfg(unix)]
-fn identity(file: &std::fs::Metadata, header: &Header) -> Option<(u64, u64, u64, u64)> {
+fn identity(file: &std::fs::Metadata, header: &Header) -> Option<FileIdentity> {
     use std::os::unix::fs::MetadataExt;
     Some((
         file.dev(),
@@ -92,7 +94,7 @@ fn identity(file: &std::fs::Metadata, header: &Header) -> Option<(u64, u64, u64,
 }
 
 #[cfg(not(unix))]
-fn identity(_: &std::fs::Metadata, _: &Header) -> Option<(u64, u64, u64, u64)> {
+fn identity(_: &std::fs::Metadata, _: &Header) -> Option<FileIdentity> {
     None
 }
 
