@@ -821,6 +821,9 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                         .max(1)
                 }),
                 compression: self.config.compression,
+                options: crate::codec::CodecOptions {
+                    image_format: self.config.image_format,
+                },
             };
             self.open(tier)?.store(address, &meta, &*value).map(|_| ())
         })();

@@ -19,6 +19,18 @@ pub enum Compression {
     Zstd(i32),
 }
 
+/// How images are stored in the persistent tiers (feature `image`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ImageFormat {
+    /// Raw pixels behind a small header (the default: fastest; pair it with
+    /// [`Compression::Lz4`] to save space cheaply).
+    #[default]
+    Raw,
+    /// PNG (lossless, smaller, slower). Pixel types PNG cannot hold (32-bit float) are
+    /// stored raw.
+    Png,
+}
+
 /// The eviction policy of the memory tier.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Eviction {
@@ -83,6 +95,7 @@ pub struct CacheConfig {
     pub(crate) file_threshold: usize,
     pub(crate) promote_max: usize,
     pub(crate) compression: Compression,
+    pub(crate) image_format: ImageFormat,
     pub(crate) eviction: Eviction,
     pub(crate) durability: Durability,
     pub(crate) secure: bool,
@@ -104,6 +117,7 @@ impl Default for CacheConfig {
             file_threshold: DEFAULT_FILE_THRESHOLD,
             promote_max: DEFAULT_FILE_THRESHOLD,
             compression: Compression::None,
+            image_format: ImageFormat::Raw,
             eviction: Eviction::TinyLfu,
             durability: Durability::Buffered,
             secure: true,
@@ -198,6 +212,17 @@ impl CacheConfig {
     pub fn compression(mut self, compression: Compression) -> Self {
         self.compression = compression;
         self
+    }
+
+    /// How images are stored: [`ImageFormat::Raw`] (default) or [`ImageFormat::Png`].
+    pub fn image_format(mut self, format: ImageFormat) -> Self {
+        self.image_format = format;
+        self
+    }
+
+    /// The image format set by [`CacheConfig::image_format`].
+    pub fn image_format_setting(&self) -> ImageFormat {
+        self.image_format
     }
 
     /// Eviction policy of the memory tier. Default TinyLFU.

@@ -26,7 +26,7 @@
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::codec::{Codec, CodecError};
+use crate::codec::{Codec, CodecError, CodecOptions};
 use crate::config::Compression;
 use crate::hash::{hash64, StreamHash};
 
@@ -60,6 +60,7 @@ pub(crate) struct EntryMeta {
     pub created_ms: u64,
     pub expires_ms: u64,
     pub compression: Compression,
+    pub options: CodecOptions,
 }
 
 /// What the reader requires of an entry.
@@ -410,7 +411,7 @@ where
     out.resize(HEADER_LEN, 0);
     out.extend_from_slice(key);
     out.extend_from_slice(&[0u8; CHECKSUM_LEN]);
-    C::encode(value, &mut out)?;
+    C::encode_with(value, &mut out, &meta.options)?;
     let raw_len = (out.len() - start) as u64;
     let compressed = match meta.compression {
         Compression::None => None,
@@ -475,7 +476,7 @@ where
                 inner: &mut hashed,
                 len: 0,
             };
-            C::encode(value, &mut counted)?;
+            C::encode_with(value, &mut counted, &meta.options)?;
             counted.len
         }
         Compression::Lz4 => {
@@ -483,7 +484,7 @@ where
                 inner: lz4_flex::frame::FrameEncoder::new(&mut hashed),
                 len: 0,
             };
-            C::encode(value, &mut counted)?;
+            C::encode_with(value, &mut counted, &meta.options)?;
             counted
                 .inner
                 .finish()
@@ -495,7 +496,7 @@ where
                 inner: zstd::Encoder::new(&mut hashed, level)?,
                 len: 0,
             };
-            C::encode(value, &mut counted)?;
+            C::encode_with(value, &mut counted, &meta.options)?;
             counted.inner.finish()?;
             counted.len
         }
@@ -681,6 +682,7 @@ mod tests {
             created_ms: 1,
             expires_ms: 0,
             compression,
+            options: CodecOptions::default(),
         }
     }
 

@@ -2,5 +2,5 @@
 
 pub use crate::{
     configure_for, memoize, CacheConfig, CacheError, CacheKey, CacheStats, Cacheable, Compression,
-    Durability, Eviction, Placement, SmartCache, Tier, TierStats,
+    Durability, Eviction, ImageFormat, Placement, SmartCache, Tier, TierStats,
 };

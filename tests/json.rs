@@ -30,7 +30,10 @@ fn bincode_cannot_decode_a_json_value() {
     assert!(back.is_err(), "bincode decoded a Value: {back:?}");
     let mut text = Vec::new();
     <Json as Codec<Value>>::encode(&value, &mut text).expect("json encodes");
-    assert_eq!(<Json as Codec<Value>>::decode(&text).expect("json decodes"), value);
+    assert_eq!(
+        <Json as Codec<Value>>::decode(&text).expect("json decodes"),
+        value
+    );
 }
 
 #[test]
@@ -65,7 +68,11 @@ fn json_values_written_by_one_process_are_read_by_the_next() {
 #[test]
 fn sizes_count_the_tree_and_route_by_it() {
     let small = json!({"a": 1});
-    let big = Value::Array((0..50_000).map(|i| json!({"id": i, "name": "x".repeat(20)})).collect());
+    let big = Value::Array(
+        (0..50_000)
+            .map(|i| json!({"id": i, "name": "x".repeat(20)}))
+            .collect(),
+    );
     assert!(small.size_hint() < 1024, "{}", small.size_hint());
     assert!(big.size_hint() > 50_000 * 40, "{}", big.size_hint());
     let cache: SmartCache<u64, Value> = CacheConfig::temporary().build().expect("build");

@@ -13,6 +13,8 @@ use crate::codec::Codec;
 use crate::{CacheConfig, Placement};
 
 mod collections;
+#[cfg(feature = "image")]
+mod image;
 #[cfg(feature = "json")]
 mod json;
 #[cfg(feature = "ndarray")]

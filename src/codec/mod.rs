@@ -5,12 +5,15 @@
 //! entry so that bytes are never decoded by the wrong codec. One file a codec:
 //! `bincode.rs` (any serde type), `json.rs` (self-describing, feature `json`), `raw.rs`
 //! (vectors of numbers as little-endian bytes), `ndarray.rs` (arrays: a dtype and shape
-//! header, then the elements raw; feature `ndarray`), with `pod.rs` holding the bulk
+//! header, then the elements raw; feature `ndarray`), `image.rs` (raw pixels or PNG;
+//! feature `image`), with `pod.rs` holding the bulk
 //! number reads and writes they share.
 
 use std::io::{Read, Write};
 
 mod bincode;
+#[cfg(feature = "image")]
+mod image;
 #[cfg(feature = "json")]
 mod json;
 #[cfg(feature = "ndarray")]
@@ -19,6 +22,9 @@ mod pod;
 mod raw;
 
 pub use self::bincode::Bincode;
+#[cfg(feature = "image")]
+#[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+pub use self::image::{Buffer as ImageBuffer, Image, ImagePixel};
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use self::json::Json;
@@ -41,6 +47,18 @@ pub trait Codec<T>: Send + Sync + 'static {
     /// Writes `value` to `out`. Large values should be written in a few large writes.
     fn encode<W: Write>(value: &T, out: &mut W) -> Result<(), CodecError>;
 
+    /// Writes `value` to `out`, following the cache's [`CodecOptions`] (for example
+    /// PNG for images). The default ignores them and calls [`Codec::encode`]. Whatever
+    /// the options, [`Codec::decode`] reads every form the codec writes.
+    fn encode_with<W: Write>(
+        value: &T,
+        out: &mut W,
+        options: &CodecOptions,
+    ) -> Result<(), CodecError> {
+        let _ = options;
+        Self::encode(value, out)
+    }
+
     /// Decodes a value from exactly `bytes` (trailing bytes are an error).
     fn decode(bytes: &[u8]) -> Result<T, CodecError>;
 
@@ -61,6 +79,14 @@ pub trait Codec<T>: Send + Sync + 'static {
         let buf = read_exact_vec(input, len)?;
         Self::decode(&buf)
     }
+}
+
+/// Choices a cache hands its codec when writing, from its [`CacheConfig`](crate::CacheConfig).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CodecOptions {
+    /// How images are stored: raw pixels (the default) or PNG.
+    pub image_format: crate::ImageFormat,
 }
 
 /// A codec failed: the value cannot be encoded, or the bytes are not a value.
