@@ -178,7 +178,7 @@ fn encode_buffer<P: ImagePixel, W: Write>(
                 bytemuck::cast_slice(buffer.as_raw()),
                 buffer.width(),
                 buffer.height(),
-                P::COLOR_TYPE.into(),
+                P::COLOR_TYPE,
             )
             .map_err(|e| CodecError::new(format!("PNG encoding failed: {e}")))
     } else {
