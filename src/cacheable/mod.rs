@@ -19,6 +19,8 @@ mod image;
 mod json;
 #[cfg(feature = "ndarray")]
 mod ndarray;
+#[cfg(feature = "polars")]
+mod polars;
 mod primitives;
 
 /// A type that [`SmartCache`](crate::SmartCache) can store.

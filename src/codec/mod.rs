@@ -6,7 +6,7 @@
 //! `bincode.rs` (any serde type), `json.rs` (self-describing, feature `json`), `raw.rs`
 //! (vectors of numbers as little-endian bytes), `ndarray.rs` (arrays: a dtype and shape
 //! header, then the elements raw; feature `ndarray`), `image.rs` (raw pixels or PNG;
-//! feature `image`), with `pod.rs` holding the bulk
+//! feature `image`), `polars.rs` (Arrow IPC; feature `polars`), with `pod.rs` holding the bulk
 //! number reads and writes they share.
 
 use std::io::{Read, Write};
@@ -19,6 +19,8 @@ mod json;
 #[cfg(feature = "ndarray")]
 mod ndarray;
 mod pod;
+#[cfg(feature = "polars")]
+mod polars;
 mod raw;
 
 pub use self::bincode::Bincode;
@@ -33,6 +35,9 @@ pub(crate) use self::ndarray::{dimension, dimension_name as ndarray_dimension_na
 #[cfg(feature = "ndarray")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ndarray")))]
 pub use self::ndarray::{Element, MappableElement, NdArray};
+#[cfg(feature = "polars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "polars")))]
+pub use self::polars::ArrowIpc;
 pub use self::raw::Raw;
 
 /// Turns values of type `T` into bytes and back.
