@@ -283,6 +283,8 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     }
 
     fn build(config: CacheConfig, eager: bool) -> Result<Self> {
+        #[allow(clippy::let_unit_value)] // evaluating the constant is the check
+        let () = crate::assertions::PinnedTierCheck::<V>::OK;
         config.validate()?;
         let namespace = match &config.namespace {
             Some(ns) => ns.clone(),

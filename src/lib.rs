@@ -26,6 +26,7 @@
 // Unsafe code is allowed only where a comment proves it sound (huge-page advice, memory maps).
 #![deny(unsafe_code)]
 
+mod assertions;
 mod cache;
 mod cacheable;
 pub mod codec;
@@ -72,7 +73,7 @@ pub mod __private {
     pub struct Fallback;
 
     impl<T: 'static> crate::codec::Codec<T> for Fallback {
-        const ID: u16 = u16::MAX;
+        const ID: u16 = crate::codec::ids::FALLBACK;
         const NAME: &'static str = "fallback";
         fn encode<W: std::io::Write>(_: &T, _: &mut W) -> Result<(), crate::codec::CodecError> {
             Err(crate::codec::CodecError::new(

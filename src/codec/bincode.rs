@@ -35,7 +35,7 @@ impl<T> Codec<T> for Bincode
 where
     T: Serialize + DeserializeOwned + 'static,
 {
-    const ID: u16 = 1;
+    const ID: u16 = super::ids::BINCODE;
     const NAME: &'static str = "bincode";
 
     fn encode<W: Write>(value: &T, out: &mut W) -> Result<(), CodecError> {

@@ -236,7 +236,7 @@ fn decode_buffer<P: ImagePixel>(bytes: &[u8]) -> Result<Buffer<P>, CodecError> {
 }
 
 impl<P: ImagePixel> Codec<Buffer<P>> for Image {
-    const ID: u16 = 5;
+    const ID: u16 = super::ids::IMAGE;
     const NAME: &'static str = "image";
 
     fn encode<W: Write>(value: &Buffer<P>, out: &mut W) -> Result<(), CodecError> {
@@ -257,7 +257,7 @@ impl<P: ImagePixel> Codec<Buffer<P>> for Image {
 }
 
 impl Codec<DynamicImage> for Image {
-    const ID: u16 = 5;
+    const ID: u16 = super::ids::IMAGE;
     const NAME: &'static str = "image";
 
     fn encode<W: Write>(value: &DynamicImage, out: &mut W) -> Result<(), CodecError> {

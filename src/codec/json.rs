@@ -16,7 +16,7 @@ impl<T> Codec<T> for Json
 where
     T: Serialize + DeserializeOwned + 'static,
 {
-    const ID: u16 = 3;
+    const ID: u16 = super::ids::JSON;
     const NAME: &'static str = "json";
 
     fn encode<W: Write>(value: &T, out: &mut W) -> Result<(), CodecError> {

@@ -40,6 +40,27 @@ pub use self::ndarray::{Element, MappableElement, NdArray};
 pub use self::polars::ArrowIpc;
 pub use self::raw::Raw;
 
+/// The id of every codec, in one place so that their distinctness is checked at compile
+/// time (`assertions.rs`). An id is stored in every entry: never reuse one.
+pub(crate) mod ids {
+    /// [`Bincode`](super::Bincode).
+    pub const BINCODE: u16 = 1;
+    /// [`Raw`](super::Raw).
+    pub const RAW: u16 = 2;
+    /// `Json` (feature `json`).
+    pub const JSON: u16 = 3;
+    /// `NdArray` (feature `ndarray`).
+    pub const NDARRAY: u16 = 4;
+    /// `Image` (feature `image`).
+    pub const IMAGE: u16 = 5;
+    /// `ArrowIpc` (feature `polars`).
+    pub const ARROW_IPC: u16 = 6;
+    /// The codec of a failed derive, which stores nothing.
+    pub const FALLBACK: u16 = u16::MAX;
+    /// All of them.
+    pub const ALL: [u16; 7] = [BINCODE, RAW, JSON, NDARRAY, IMAGE, ARROW_IPC, FALLBACK];
+}
+
 /// Turns values of type `T` into bytes and back.
 ///
 /// Codecs are stateless: every method is an associated function.

@@ -203,7 +203,7 @@ pub(crate) fn dimension<D: Dimension>(shape: &[usize]) -> Result<D, CodecError> 
 }
 
 impl<A: Element, D: Dimension + 'static> Codec<Array<A, D>> for NdArray {
-    const ID: u16 = 4;
+    const ID: u16 = super::ids::NDARRAY;
     const NAME: &'static str = "ndarray";
 
     fn streams() -> bool {

@@ -39,7 +39,7 @@ fn read_frame(bytes: &[u8]) -> Result<DataFrame, CodecError> {
 }
 
 impl Codec<DataFrame> for ArrowIpc {
-    const ID: u16 = 6;
+    const ID: u16 = super::ids::ARROW_IPC;
     const NAME: &'static str = "arrow-ipc";
 
     fn encode<W: Write>(value: &DataFrame, out: &mut W) -> Result<(), CodecError> {
@@ -52,7 +52,7 @@ impl Codec<DataFrame> for ArrowIpc {
 }
 
 impl Codec<Series> for ArrowIpc {
-    const ID: u16 = 6;
+    const ID: u16 = super::ids::ARROW_IPC;
     const NAME: &'static str = "arrow-ipc";
 
     fn encode<W: Write>(value: &Series, out: &mut W) -> Result<(), CodecError> {

@@ -124,7 +124,7 @@ impl<T> Codec<Vec<T>> for Raw
 where
     T: Serialize + DeserializeOwned + 'static,
 {
-    const ID: u16 = 2;
+    const ID: u16 = super::ids::RAW;
     const NAME: &'static str = "raw";
 
     fn streams() -> bool {

@@ -1,0 +1,95 @@
+//! What is proved at compile time: a build in which one of these facts is false does
+//! not compile.
+//!
+//! - every built-in value family makes a `SmartCache` that is `Send + Sync`;
+//! - the codec ids are distinct, and each codec uses its registered id;
+//! - a type pinned to a tier this build does not include is refused (see
+//!   [`PinnedTierCheck`], evaluated for each `SmartCache<K, V>` that is built).
+
+use static_assertions::{assert_impl_all, const_assert, const_assert_eq};
+
+use crate::codec::{ids, Bincode, Codec, Raw};
+use crate::{Cacheable, Placement, SmartCache, Tier};
+
+assert_impl_all!(SmartCache<u64, u64>: Send, Sync);
+assert_impl_all!(SmartCache<String, String>: Send, Sync);
+assert_impl_all!(SmartCache<String, Vec<u8>>: Send, Sync);
+assert_impl_all!(SmartCache<(u32, String), Vec<String>>: Send, Sync);
+assert_impl_all!(SmartCache<u64, std::collections::HashMap<String, Vec<f64>>>: Send, Sync);
+assert_impl_all!(SmartCache<u64, Option<Box<(u8, char, bool)>>>: Send, Sync);
+#[cfg(feature = "ndarray")]
+assert_impl_all!(SmartCache<u64, ndarray::Array2<f64>>: Send, Sync);
+#[cfg(feature = "ndarray")]
+assert_impl_all!(SmartCache<u64, ndarray::ArrayD<bool>>: Send, Sync);
+#[cfg(feature = "ndarray")]
+assert_impl_all!(crate::MappedArray<f32, ndarray::Ix3>: Send, Sync);
+#[cfg(feature = "polars")]
+assert_impl_all!(SmartCache<u64, polars::prelude::DataFrame>: Send, Sync);
+#[cfg(feature = "polars")]
+assert_impl_all!(SmartCache<u64, polars::prelude::Series>: Send, Sync);
+#[cfg(feature = "image")]
+assert_impl_all!(SmartCache<u64, image::DynamicImage>: Send, Sync);
+#[cfg(feature = "image")]
+assert_impl_all!(SmartCache<u64, image::RgbImage>: Send, Sync);
+#[cfg(feature = "image")]
+assert_impl_all!(SmartCache<u64, image::ImageBuffer<image::Rgb<f32>, Vec<f32>>>: Send, Sync);
+#[cfg(feature = "json")]
+assert_impl_all!(SmartCache<u64, serde_json::Value>: Send, Sync);
+
+/// Whether no two ids are equal.
+const fn distinct(ids: &[u16]) -> bool {
+    let mut i = 0;
+    while i < ids.len() {
+        let mut j = i + 1;
+        while j < ids.len() {
+            if ids[i] == ids[j] {
+                return false;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    true
+}
+
+const_assert!(distinct(&ids::ALL));
+const_assert_eq!(<Bincode as Codec<u64>>::ID, ids::BINCODE);
+const_assert_eq!(<Raw as Codec<Vec<u8>>>::ID, ids::RAW);
+#[cfg(feature = "json")]
+const_assert_eq!(
+    <crate::codec::Json as Codec<serde_json::Value>>::ID,
+    ids::JSON
+);
+#[cfg(feature = "ndarray")]
+const_assert_eq!(
+    <crate::codec::NdArray as Codec<ndarray::Array1<u8>>>::ID,
+    ids::NDARRAY
+);
+#[cfg(feature = "image")]
+const_assert_eq!(
+    <crate::codec::Image as Codec<image::DynamicImage>>::ID,
+    ids::IMAGE
+);
+#[cfg(feature = "polars")]
+const_assert_eq!(
+    <crate::codec::ArrowIpc as Codec<polars::prelude::DataFrame>>::ID,
+    ids::ARROW_IPC
+);
+
+/// Refuses, when a `SmartCache<K, V>` is built, a `V` pinned to a tier this build does
+/// not include. Generic, so it cannot be a static assertion: it is a constant evaluated
+/// for each `V` the program uses, and a failed evaluation is a compile error that reads:
+///
+/// ```text
+/// error[E0080]: evaluation panicked: this type is pinned to Tier::Redis, which this
+///               build of smartcache does not include: pin it to another tier
+/// ```
+pub(crate) struct PinnedTierCheck<V>(std::marker::PhantomData<V>);
+
+impl<V: Cacheable> PinnedTierCheck<V> {
+    /// Evaluated (at compile time) by `SmartCache::<K, V>::build`.
+    pub(crate) const OK: () = assert!(
+        !matches!(V::PLACEMENT, Placement::Pinned(Tier::Redis)),
+        "this type is pinned to Tier::Redis, which this build of smartcache does not include: pin it to another tier"
+    );
+}
