@@ -85,6 +85,7 @@ pub(crate) fn read_vec<N: bytemuck::Pod, R: Read>(
 }
 
 /// Writes numbers as little-endian bytes.
+#[cfg(any(feature = "ndarray", feature = "image"))]
 pub(crate) fn write_slice<N: bytemuck::Pod, W: Write>(
     items: &[N],
     out: &mut W,
