@@ -541,10 +541,19 @@ where
     R: Read,
 {
     if !C::streams() {
-        // Verify every byte before the codec interprets any of them.
-        let stored = crate::codec::read_exact_vec(&mut input, header.stored_len)
+        // Verify every byte before the codec interprets any of them (hashed chunk by
+        // chunk as it is read, while in cache).
+        let mut hashed = HashReader {
+            inner: &mut input,
+            hasher: StreamHash::new(),
+            len: 0,
+        };
+        let stored = crate::codec::read_exact_vec(&mut hashed, header.stored_len)
             .map_err(|e| Refusal::Invalid(format!("cannot read the payload: {e}")))?;
-        return decode_verified::<V, C>(&stored, header);
+        if hashed.hasher.finish() != header.payload_hash {
+            return Err(Refusal::invalid("corrupt payload (checksum mismatch)"));
+        }
+        return decode_checked::<V, C>(&stored, header);
     }
     let mut hashed = HashReader {
         inner: input.take(header.stored_len),
@@ -647,6 +656,14 @@ where
         return Ok(value);
     }
     verify(payload)?;
+    decode_checked::<V, C>(payload, header)
+}
+
+/// Decompresses and decodes a payload whose checksum has been checked.
+fn decode_checked<V, C>(payload: &[u8], header: &Header) -> Result<V, Refusal>
+where
+    C: Codec<V>,
+{
     let raw;
     let encoded = match header.compression {
         0 => payload,

@@ -134,19 +134,19 @@ impl From<std::io::Error> for CodecError {
 }
 
 /// Reads exactly `len` bytes into a new vector, without trusting `len` for a huge
-/// up-front allocation that cannot be served.
+/// up-front allocation that cannot be served. Large buffers are read the way
+/// [`pod`] reads numbers: into fresh zeroed pages (huge pages where the system allows),
+/// a chunk at a time.
 pub(crate) fn read_exact_vec<R: Read>(input: &mut R, len: u64) -> Result<Vec<u8>, CodecError> {
     let len =
         usize::try_from(len).map_err(|_| CodecError::new("entry too large for this platform"))?;
-    let mut buf = Vec::new();
-    buf.try_reserve_exact(len)
-        .map_err(|_| CodecError::new(format!("cannot allocate {len} bytes to decode the entry")))?;
-    input.take(len as u64).read_to_end(&mut buf)?;
-    if buf.len() != len {
-        return Err(CodecError::new(format!(
-            "truncated payload: {} of {len} bytes",
-            buf.len()
-        )));
-    }
+    let mut buf: Vec<u8> = pod::zeroed_vec(len)?;
+    pod::read_chunked(input, &mut buf).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            CodecError::new(format!("truncated payload: fewer than {len} bytes"))
+        } else {
+            CodecError::from(e)
+        }
+    })?;
     Ok(buf)
 }
