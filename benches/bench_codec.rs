@@ -82,8 +82,7 @@ fn main() {
     let mut group = c.benchmark_group("array_128mib_cold_get");
     group.bench_function("smartcache", |b| {
         b.iter(|| {
-            let fresh: SmartCache<u32, Array2<f64>> =
-                config(dir.path()).build().expect("cache");
+            let fresh: SmartCache<u32, Array2<f64>> = config(dir.path()).build().expect("cache");
             black_box(fresh.get(&1).expect("hit"))
         })
     });

@@ -99,6 +99,7 @@ pub struct CacheConfig {
     pub(crate) eviction: Eviction,
     pub(crate) durability: Durability,
     pub(crate) secure: bool,
+    pub(crate) mmap_reads: bool,
     pub(crate) temporary: bool,
     pub(crate) persist_all: bool,
 }
@@ -121,6 +122,7 @@ impl Default for CacheConfig {
             eviction: Eviction::TinyLfu,
             durability: Durability::Buffered,
             secure: true,
+            mmap_reads: false,
             temporary: false,
             persist_all: false,
         }
@@ -241,6 +243,21 @@ impl CacheConfig {
     /// them to the process umask.
     pub fn secure(mut self, secure: bool) -> Self {
         self.secure = secure;
+        self
+    }
+
+    /// Read large file-tier entries (4 MiB and up) through a memory map instead of into
+    /// a buffer: the payload is checked and decoded where the page cache holds it, which
+    /// saves a copy and the zeroing of a buffer as large as the entry (a 320 MB
+    /// `DataFrame` get measured about 295 ms read, 245 ms mapped). Default: off.
+    ///
+    /// The cost: with a map, an I/O error while the entry is read, or the entry file
+    /// truncated by another program meanwhile, stops the process with `SIGBUS` instead of
+    /// returning an error. smartcache itself never truncates or rewrites an entry file
+    /// (new values are new files renamed into place), so only a disk failure or a
+    /// program writing into the cache folder can cause it.
+    pub fn mmap_reads(mut self, on: bool) -> Self {
+        self.mmap_reads = on;
         self
     }
 

@@ -633,7 +633,7 @@ pub(crate) fn check_slice(entry: &[u8], expect: &Expect<'_>) -> Result<Header, R
 }
 
 /// Checks a whole stored payload against the header, then decompresses and decodes it.
-fn decode_verified<V, C>(payload: &[u8], header: &Header) -> Result<V, Refusal>
+pub(crate) fn decode_verified<V, C>(payload: &[u8], header: &Header) -> Result<V, Refusal>
 where
     C: Codec<V>,
 {

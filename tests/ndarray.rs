@@ -293,8 +293,16 @@ mod mapped {
 #[cfg(target_os = "linux")]
 fn peak_rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("status");
-    let line = status.lines().find(|l| l.starts_with("VmHWM")).expect("VmHWM");
-    let kib: u64 = line.split_whitespace().nth(1).expect("value").parse().expect("number");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .expect("VmHWM");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .expect("value")
+        .parse()
+        .expect("number");
     kib * 1024
 }
 
@@ -312,19 +320,31 @@ fn child_big_array_reader() {
     let array = cache.get(&"big".to_string()).expect("hit");
     let grown = peak_rss_bytes() - before;
     let size = (BIG_SIDE * BIG_SIDE * 8) as u64;
-    assert_eq!(array[[BIG_SIDE - 1, BIG_SIDE - 1]], (BIG_SIDE * BIG_SIDE - 1) as f64);
+    assert_eq!(
+        array[[BIG_SIDE - 1, BIG_SIDE - 1]],
+        (BIG_SIDE * BIG_SIDE - 1) as f64
+    );
     // One copy of the array, plus small buffers: never a second copy.
-    assert!(grown < size + size / 4, "peak grew by {grown} bytes for a {size}-byte array");
+    assert!(
+        grown < size + size / 4,
+        "peak grew by {grown} bytes for a {size}-byte array"
+    );
 }
 
 #[cfg(target_os = "linux")]
 #[test]
 fn decoding_a_large_array_holds_one_copy() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cache: SmartCache<String, Array2<f64>> =
-        config_for_tier(dir.path(), Tier::File).build().expect("build");
+    let cache: SmartCache<String, Array2<f64>> = config_for_tier(dir.path(), Tier::File)
+        .build()
+        .expect("build");
     let big = Array2::from_shape_fn((BIG_SIDE, BIG_SIDE), |(i, j)| (i * BIG_SIDE + j) as f64);
     cache.insert("big".into(), big).expect("insert");
     drop(cache);
-    run_child("child_big_array_reader", "big-array-reader", dir.path(), &[]);
+    run_child(
+        "child_big_array_reader",
+        "big-array-reader",
+        dir.path(),
+        &[],
+    );
 }

@@ -33,9 +33,14 @@ pub(crate) struct FileTier {
     capacity: u64,
     durability: Durability,
     secure: bool,
+    /// Read large entries through a memory map (`CacheConfig::mmap_reads`).
+    mmap_reads: bool,
     gauge: Gauge,
     evicting: Mutex<()>,
 }
+
+/// Entries from this size are read through a memory map when `mmap_reads` is on.
+const MMAP_FROM: u64 = 4 << 20;
 
 /// Numbers the temporary files of this process (shared by all file tiers in it).
 static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -59,6 +64,7 @@ impl FileTier {
             capacity: config.disk_capacity,
             durability: config.durability,
             secure: config.secure,
+            mmap_reads: config.mmap_reads,
             gauge: Gauge::default(),
             evicting: Mutex::new(()),
         };
@@ -266,6 +272,32 @@ impl FileTier {
     }
 }
 
+impl FileTier {
+    /// Decodes an entry's payload straight from a memory map of its file (checksum
+    /// first, then the codec), instead of reading it into a buffer.
+    #[allow(unsafe_code)]
+    fn load_mapped<V: Cacheable>(
+        &self,
+        file: &fs::File,
+        header: &entry::Header,
+        path: &Path,
+    ) -> Result<V, LoadError> {
+        // SAFETY: as for `map` above: entry files are never written in place, so the
+        // mapped bytes stay as they are while they are checked and decoded. The caller
+        // opted in to `mmap_reads`, whose documentation gives the cost: an I/O error, or
+        // a file truncated by another program, while the map is read is a SIGBUS.
+        let map = unsafe { memmap2::Mmap::map(file) }
+            .map_err(|e| LoadError::Failed(self.io_error(path, e)))?;
+        let start = usize::try_from(header.payload_offset())
+            .map_err(|_| LoadError::Invalid("entry too large for this platform".into()))?;
+        let payload = map
+            .get(start..)
+            .ok_or_else(|| LoadError::Invalid("truncated entry".into()))?;
+        entry::decode_verified::<V, V::Codec>(payload, header)
+            .map_err(|r| LoadError::refused(r, Tier::File, path))
+    }
+}
+
 impl Store for FileTier {
     fn store<V: Cacheable>(&self, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
         let path = self.path_of(address.hash);
@@ -322,8 +354,12 @@ impl Store for FileTier {
             return Ok(None);
         };
         let path = self.path_of(address.hash);
-        let value = entry::read_payload::<V, V::Codec, _>(&mut reader, &header)
-            .map_err(|r| LoadError::refused(r, Tier::File, &path))?;
+        let value = if self.mmap_reads && header.stored_len >= MMAP_FROM {
+            self.load_mapped::<V>(reader.get_ref(), &header, &path)?
+        } else {
+            entry::read_payload::<V, V::Codec, _>(&mut reader, &header)
+                .map_err(|r| LoadError::refused(r, Tier::File, &path))?
+        };
         self.touch(reader.get_ref(), modified, expect.tti);
         Ok(Some(Loaded {
             value,
