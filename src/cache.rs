@@ -901,7 +901,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 Ok(None) => Counters::bump(&self.counters.tier(tier).misses),
                 Err(LoadError::Failed(e)) => {
                     Counters::bump(&self.counters.tier(tier).errors);
-                    tracing::warn!(tier = %tier, key_hash = %format_args!("{:032x}", address.hash), error = %e, "get: read failed");
+                    tracing::warn!(tier = %tier, key_hash = %format_args!("{:032x}", address.hash()), error = %e, "get: read failed");
                     failure.get_or_insert(e);
                 }
                 Err(e) => {
@@ -921,7 +921,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     fn discard(&self, store: Persistent<'_>, address: &Address, why: LoadError) {
         let tier = store.tier();
         let counters = self.counters.tier(tier);
-        let key_hash = format_args!("{:032x}", address.hash);
+        let key_hash = format_args!("{:032x}", address.hash());
         match &why {
             LoadError::Expired => {
                 Counters::bump(&counters.expirations);

@@ -55,19 +55,21 @@ mod tests {
         let a = address("ns", &"key".to_string()).expect("address");
         // Fixed across runs and builds: a persisted entry must be found again.
         assert_eq!(
-            a.hash,
-            address("ns", &"key".to_string()).expect("address").hash
+            a.hash(),
+            address("ns", &"key".to_string()).expect("address").hash()
         );
         assert_ne!(
-            a.hash,
-            address("other", &"key".to_string()).expect("address").hash
+            a.hash(),
+            address("other", &"key".to_string())
+                .expect("address")
+                .hash()
         );
         assert_ne!(
-            a.hash,
-            address("ns", &"kez".to_string()).expect("address").hash
+            a.hash(),
+            address("ns", &"kez".to_string()).expect("address").hash()
         );
         // Pinned: a change of this value orphans every persisted entry.
-        assert_eq!(a.hash, PINNED_HASH, "{:#x}", a.hash);
+        assert_eq!(a.hash(), PINNED_HASH, "{:#x}", a.hash());
         assert_eq!(a.key(), b"\0\0\0\0\0\0\0\x03key");
         assert_eq!(
             address("ns", &258u64).expect("address").key(),

@@ -201,7 +201,7 @@ impl FileTier {
         address: &Address,
         expect: &Expect<'_>,
     ) -> Result<Option<(BufReader<fs::File>, entry::Header, SystemTime)>, LoadError> {
-        let path = self.path_of(address.hash);
+        let path = self.path_of(address.hash());
         let file = match fs::File::open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -251,7 +251,7 @@ impl FileTier {
             return Ok(None);
         };
         let file = reader.into_inner();
-        let path = self.path_of(address.hash);
+        let path = self.path_of(address.hash());
         // SAFETY: `Mmap::map` is unsafe because another process could change the file
         // while it is mapped. smartcache never writes an entry file in place (see above),
         // and entry files are private to their owner (0600 by default); a process that
@@ -300,7 +300,7 @@ impl FileTier {
 
 impl Store for FileTier {
     fn store<V: Cacheable>(&self, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
-        let path = self.path_of(address.hash);
+        let path = self.path_of(address.hash());
         // The old entry goes first: its pages return to the system before the new entry
         // needs as many (measured: writing 321 MB over an entry takes about twice as
         // long when the old file is replaced only at the end). Readers meanwhile see a
@@ -314,7 +314,7 @@ impl Store for FileTier {
         }
         let tmp = self.tmp.join(format!(
             "{:032x}.{}.{}",
-            address.hash,
+            address.hash(),
             std::process::id(),
             TMP_SEQ.fetch_add(1, Relaxed)
         ));
@@ -364,7 +364,7 @@ impl Store for FileTier {
         let Some((mut reader, header, modified)) = self.open_entry(address, expect)? else {
             return Ok(None);
         };
-        let path = self.path_of(address.hash);
+        let path = self.path_of(address.hash());
         let value = if self.mmap_reads && header.stored_len >= MMAP_FROM {
             self.load_mapped::<V>(reader.get_ref(), &header, &path)?
         } else {
@@ -383,13 +383,13 @@ impl Store for FileTier {
     }
 
     fn touch(&self, address: &Address, _now_ms: u64) {
-        if let Ok(file) = fs::File::open(self.path_of(address.hash)) {
+        if let Ok(file) = fs::File::open(self.path_of(address.hash())) {
             let _ = file.set_modified(SystemTime::now());
         }
     }
 
     fn remove(&self, address: &Address) -> Result<bool> {
-        let path = self.path_of(address.hash);
+        let path = self.path_of(address.hash());
         let len = match fs::metadata(&path) {
             Ok(meta) => meta.len(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),

@@ -65,7 +65,8 @@ impl fmt::Display for Tier {
 /// The bytes are kept as one buffer, `namespace, 0, key`, which is also what was hashed;
 /// `0, key` is the key's sled key (see `sled.rs`).
 pub(crate) struct Address {
-    pub hash: u128,
+    /// Computed on first use: the sled tier needs it only for long keys.
+    hash: std::cell::OnceCell<u128>,
     bytes: Vec<u8>,
     key_at: usize,
 }
@@ -75,10 +76,16 @@ impl Address {
     pub fn new(bytes: Vec<u8>, key_at: usize) -> Self {
         debug_assert!(key_at >= 1 && key_at <= bytes.len() && bytes[key_at - 1] == 0);
         Address {
-            hash: crate::hash::hash128(&bytes),
+            hash: std::cell::OnceCell::new(),
             bytes,
             key_at,
         }
+    }
+
+    /// The stable 128-bit hash of `namespace, 0, key`.
+    #[inline]
+    pub fn hash(&self) -> u128 {
+        *self.hash.get_or_init(|| crate::hash::hash128(&self.bytes))
     }
 
     /// The encoded key.

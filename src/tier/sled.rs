@@ -61,7 +61,7 @@ fn sled_key(address: &Address) -> std::borrow::Cow<'_, [u8]> {
     } else {
         let mut key = Vec::with_capacity(17);
         key.push(1);
-        key.extend_from_slice(&address.hash.to_be_bytes());
+        key.extend_from_slice(&address.hash().to_be_bytes());
         std::borrow::Cow::Owned(key)
     }
 }
@@ -280,7 +280,7 @@ impl SledTier {
                 return Err(LoadError::Expired);
             }
         }
-        if self.touched.record(id, expect.now.ms()) {
+        if self.touched.record(id, expect.now.coarse_ms()) {
             self.flush_touched()?;
         }
         Ok(())
@@ -409,7 +409,7 @@ mod tests {
         bytes.extend_from_slice(&[1; 65]);
         let long = Address::new(bytes, 3);
         let mut expected = vec![1u8];
-        expected.extend_from_slice(&long.hash.to_be_bytes());
+        expected.extend_from_slice(&long.hash().to_be_bytes());
         assert_eq!(&*sled_key(&long), expected);
     }
 }
