@@ -342,7 +342,9 @@ fn decoding_a_large_array_holds_one_copy() {
         .expect("build");
     let big = Array2::from_shape_fn((BIG_SIDE, BIG_SIDE), |(i, j)| (i * BIG_SIDE + j) as f64);
     cache.insert("big".into(), big).expect("insert");
-    cache.insert("small".into(), Array2::zeros((4, 4))).expect("insert");
+    cache
+        .insert("small".into(), Array2::zeros((4, 4)))
+        .expect("insert");
     drop(cache);
     run_child(
         "child_big_array_reader",

@@ -133,7 +133,19 @@ fn child_frame_writer() {
         let cache: SmartCache<String, DataFrame> =
             config_for_tier(&dir, tier).build().expect("build");
         cache.insert("f".into(), frame(300)).expect("insert");
+        let series: SmartCache<String, Series> =
+            config_for_tier(&dir, tier).build().expect("build");
+        series.insert("s".into(), day_series()).expect("insert");
     }
+}
+
+/// A `Series` with nulls, as stored by the child writer.
+fn day_series() -> Series {
+    frame(40)
+        .column("at")
+        .expect("column")
+        .as_materialized_series()
+        .clone()
 }
 
 #[test]
@@ -145,6 +157,12 @@ fn frames_written_by_one_process_are_read_by_the_next() {
             config_for_tier(dir.path(), tier).build().expect("build");
         let got = cache.get(&"f".to_string()).expect("stored by the child");
         assert_same(&got, &frame(300), "from the child");
+        let series: SmartCache<String, Series> =
+            config_for_tier(dir.path(), tier).build().expect("build");
+        let got = series.get(&"s".to_string()).expect("stored by the child");
+        let want = day_series();
+        assert_eq!((got.name(), got.dtype()), (want.name(), want.dtype()));
+        assert!(got.equals_missing(&want));
     }
 }
 
