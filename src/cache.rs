@@ -372,10 +372,34 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// Stores `value` under `key` and returns the tier it went to. Replaces any earlier
     /// value of `key`, in whatever tier that was.
     pub fn insert(&self, key: K, value: V) -> Result<Tier> {
+        self.insert_arc(key, Arc::new(value))
+    }
+
+    /// Inserts a value already behind an `Arc` (which the memory tier then shares).
+    pub(crate) fn insert_arc(&self, key: K, value: Arc<V>) -> Result<Tier> {
         let size = value.size_hint();
         let tier = self.inner.router.route::<V>(size);
-        self.inner.store(key, Arc::new(value), size, tier)?;
+        self.inner.store(key, value, size, tier)?;
         Ok(tier)
+    }
+
+    /// A cache on `config` whose persistent tiers open on first use: storage problems
+    /// show up as counted errors then, not here. Falls back to the memory tier alone
+    /// when `config` itself is invalid.
+    pub(crate) fn lazy(config: CacheConfig) -> Self {
+        match Self::build(config, false) {
+            Ok(cache) => cache,
+            Err(e) => {
+                tracing::error!(error = %e, "invalid cache configuration; keeping values in memory only");
+                Self::build(
+                    CacheConfig::default()
+                        .memory_threshold(usize::MAX)
+                        .file_threshold(usize::MAX),
+                    false,
+                )
+                .expect("the default configuration is valid and opens nothing when lazy")
+            }
+        }
     }
 
     /// The value of `key`, from the fastest tier that has it. Errors and invalid entries

@@ -15,6 +15,11 @@ use crate::{CacheError, Result};
 
 /// What a key must be: hashable and comparable in memory, serializable for the
 /// persistent tiers, and shareable between threads. Implemented for every such type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a cache key",
+    label = "not a key: needs Hash + Eq + Clone + Serialize + Deserialize + Send + Sync + 'static",
+    note = "a key is hashed, compared and stored with the entry; for #[memoize], leave this argument out with `ignore = [..]`, or build the key yourself with `key = <expr>: <Type>`"
+)]
 pub trait CacheKey:
     Hash + Eq + Clone + Serialize + DeserializeOwned + Send + Sync + 'static
 {

@@ -37,6 +37,8 @@ mod hash;
 mod key;
 #[cfg(feature = "ndarray")]
 pub mod mapped;
+#[doc(hidden)]
+pub mod memoize;
 mod paths;
 pub mod prelude;
 mod route;
@@ -64,9 +66,11 @@ pub mod __private {
     pub use crate::codec::Bincode;
     #[cfg(feature = "json")]
     pub use crate::codec::Json;
+    pub use crate::memoize::{assert_key, assert_value, namespace as memo_namespace, Memo};
     pub use serde::de::DeserializeOwned;
     pub use serde::Serialize;
     pub use std::borrow::Cow;
+    pub use std::sync::{Arc, LazyLock};
 
     /// The codec of a derive that failed: it refuses every value, so that the derive's
     /// own error is the only one the user sees.
@@ -91,6 +95,26 @@ pub mod __private {
     /// `__private_require_json!` and this keeps the impl compiling.
     #[cfg(not(feature = "json"))]
     pub type Json = Fallback;
+}
+
+/// Rejects `#[memoize]` on an `async fn` in a build without the `async` feature.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(not(feature = "async"))]
+macro_rules! __private_require_async {
+    () => {
+        compile_error!(
+            "#[memoize] on an async fn needs the `async` feature of smartcache: smartcache = { features = [\"async\"] }"
+        )
+    };
+}
+
+/// Accepts `#[memoize]` on an `async fn` in a build with the `async` feature.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(feature = "async")]
+macro_rules! __private_require_async {
+    () => {};
 }
 
 /// Rejects `tier = "redis"`: this version has no Redis tier.

@@ -13,6 +13,7 @@ use proc_macro::TokenStream;
 
 mod attr;
 mod expand;
+mod memoize;
 
 /// Implements `smartcache::Cacheable` for a struct or enum.
 ///
@@ -25,14 +26,8 @@ pub fn derive_cacheable(input: TokenStream) -> TokenStream {
     expand::derive(&input).into()
 }
 
-/// Caches a function's results in a `SmartCache`.
+/// Caches a function's results in a `SmartCache`: see `smartcache::memoize`.
 #[proc_macro_attribute]
-pub fn memoize(_args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = proc_macro2::TokenStream::from(item);
-    let error = syn::Error::new(
-        proc_macro2::Span::call_site(),
-        "#[memoize] is not available in this version of smartcache: use SmartCache::get_with",
-    )
-    .into_compile_error();
-    quote::quote!(#error #item).into()
+pub fn memoize(args: TokenStream, item: TokenStream) -> TokenStream {
+    memoize::expand(args.into(), item.into()).into()
 }

@@ -59,6 +59,24 @@ where
     }
 }
 
+impl<T, E> Cacheable for Result<T, E>
+where
+    T: Cacheable + Serialize + DeserializeOwned,
+    E: Cacheable + Serialize + DeserializeOwned,
+{
+    type Codec = Bincode;
+    fn size_hint(&self) -> usize {
+        let inline = std::mem::size_of::<Self>();
+        match self {
+            Ok(v) => inline.saturating_sub(std::mem::size_of::<T>()) + v.size_hint(),
+            Err(e) => inline.saturating_sub(std::mem::size_of::<E>()) + e.size_hint(),
+        }
+    }
+    fn type_tag() -> Cow<'static, str> {
+        Cow::Owned(format!("Result<{}, {}>", T::type_tag(), E::type_tag()))
+    }
+}
+
 impl<T> Cacheable for Box<T>
 where
     T: Cacheable + Serialize + DeserializeOwned,

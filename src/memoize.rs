@@ -1,0 +1,221 @@
+//! The runtime of `#[memoize]`: one [`Memo`] per memoized function, built lazily in a
+//! static by the generated code, holding the function's [`SmartCache`] (and, for
+//! `async fn`, the computations in flight).
+//!
+//! A memoized function's persisted results are tied to the function's code: the macro
+//! hashes the function's tokens (and its `version`), and [`Memo::new`] clears the
+//! function's storage when it finds results written by another version of the code, as
+//! joblib does when a function's source changes.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::{CacheConfig, CacheKey, Cacheable, SmartCache, Tier};
+
+/// Name of the file, in a memoized function's namespace folder, that records which
+/// version of the function's code wrote the results there.
+const FINGERPRINT_FILE: &str = "memoize.fingerprint";
+
+/// A memoized function's cache. Built by the code `#[memoize]` generates.
+#[doc(hidden)]
+pub struct Memo<K: CacheKey, V: Cacheable> {
+    cache: SmartCache<K, V>,
+    #[cfg(feature = "async")]
+    flights: crate::memoize::flights::Flights<K, V>,
+}
+
+/// Why a result was not stored: the function returned `None`.
+#[doc(hidden)]
+pub struct NotCached;
+
+impl<K: CacheKey, V: Cacheable> Memo<K, V> {
+    /// The cache of a function whose code has fingerprint `fingerprint`, on `config`.
+    /// Never fails: a cache whose storage cannot be used still computes every result
+    /// (the failure is logged with `tracing` and counted in its stats).
+    /// `persistent` is false for a function whose results stay in memory: it never
+    /// touches storage.
+    pub fn new(config: CacheConfig, fingerprint: u64, persistent: bool) -> Self {
+        // Storage opens on first use; failures then are logged and counted, and the
+        // function still returns what it computes.
+        let cache = SmartCache::lazy(config);
+        if let Some(dir) = cache.path().filter(|_| persistent) {
+            if let Err(e) = check_fingerprint(&cache, dir, fingerprint) {
+                tracing::warn!(dir = %dir.display(), error = %e, "#[memoize]: cannot check which code wrote the stored results");
+            }
+        }
+        Memo {
+            cache,
+            #[cfg(feature = "async")]
+            flights: Default::default(),
+        }
+    }
+
+    /// The function's cache.
+    #[inline]
+    pub fn cache(&self) -> &SmartCache<K, V> {
+        &self.cache
+    }
+
+    /// The value of `key`, computed by `f` once (whatever the number of callers).
+    #[inline]
+    pub fn call(&self, key: K, f: impl FnOnce() -> V) -> Arc<V> {
+        self.cache.get_with(key, f)
+    }
+
+    /// As [`Memo::call`] for a function returning `Result`: an `Err` is returned, not
+    /// stored.
+    #[inline]
+    pub fn call_result<E>(&self, key: K, f: impl FnOnce() -> Result<V, E>) -> Result<Arc<V>, E> {
+        self.cache.try_get_with(key, f)
+    }
+
+    /// As [`Memo::call`] for a function returning `Option`: `None` is returned, not
+    /// stored.
+    #[inline]
+    pub fn call_option(&self, key: K, f: impl FnOnce() -> Option<V>) -> Option<Arc<V>> {
+        self.cache.try_get_with(key, || f().ok_or(NotCached)).ok()
+    }
+}
+
+/// Clears the function's storage if another version of its code wrote it, and records
+/// this version.
+fn check_fingerprint<K: CacheKey, V: Cacheable>(
+    cache: &SmartCache<K, V>,
+    dir: &Path,
+    fingerprint: u64,
+) -> crate::Result<()> {
+    let path = dir.join(FINGERPRINT_FILE);
+    let want = format!("{fingerprint:016x}\n");
+    match std::fs::read_to_string(&path) {
+        Ok(found) if found == want => return Ok(()),
+        Ok(_) => {
+            tracing::info!(dir = %dir.display(), "#[memoize]: the function changed since its results were stored; clearing them");
+            cache.clear()?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(crate::CacheError::io(Tier::File, &path, e)),
+    }
+    crate::paths::ensure_usable_dir(dir, cache.config().secure)?;
+    let tmp = dir.join(format!("{FINGERPRINT_FILE}.{}", std::process::id()));
+    std::fs::write(&tmp, want)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| crate::CacheError::io(Tier::File, &path, e))
+}
+
+/// The default namespace of a memoized function: its module path and name, as a
+/// folder name (`my_crate.geometry.area`).
+#[doc(hidden)]
+pub fn namespace(module_path: &str, function: &str) -> String {
+    let mut name = module_path.replace("::", ".");
+    name.push('.');
+    name.push_str(function);
+    name.retain(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    name
+}
+
+/// Proves at compile time that an argument can be part of a key (the macro places
+/// the call on the argument's type, so the error points there).
+#[doc(hidden)]
+#[inline(always)]
+pub const fn assert_key<K: CacheKey>() {}
+
+/// Proves at compile time that a result can be cached.
+#[doc(hidden)]
+#[inline(always)]
+pub const fn assert_value<V: Cacheable>() {}
+
+#[cfg(feature = "async")]
+mod flights {
+    //! Single-flight for `async fn`: the first task to miss a key computes it, the others
+    //! await that computation instead of running the body again.
+
+    use std::collections::HashMap;
+    use std::future::Future;
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use tokio::sync::OnceCell;
+
+    use super::{Memo, NotCached};
+    use crate::{CacheKey, Cacheable};
+
+    type Cell<V> = Arc<OnceCell<Arc<V>>>;
+
+    /// The computations in flight, by key.
+    pub(super) struct Flights<K, V>(Mutex<HashMap<K, Cell<V>>>);
+
+    impl<K, V> Default for Flights<K, V> {
+        fn default() -> Self {
+            Flights(Mutex::new(HashMap::new()))
+        }
+    }
+
+    impl<K: CacheKey, V: Cacheable> Memo<K, V> {
+        /// The value of `key`, computed by `f` once however many tasks ask.
+        pub async fn call_async(&self, key: K, f: impl Future<Output = V>) -> Arc<V> {
+            match self
+                .call_async_result(key, async { Ok::<V, std::convert::Infallible>(f.await) })
+                .await
+            {
+                Ok(value) => value,
+                Err(never) => match never {},
+            }
+        }
+
+        /// As [`Memo::call_async`] for an `async fn` returning `Option`.
+        pub async fn call_async_option(
+            &self,
+            key: K,
+            f: impl Future<Output = Option<V>>,
+        ) -> Option<Arc<V>> {
+            self.call_async_result(key, async { f.await.ok_or(NotCached) })
+                .await
+                .ok()
+        }
+
+        /// As [`Memo::call_async`] for an `async fn` returning `Result`: an `Err` is
+        /// returned to its caller, not stored; tasks waiting on it compute again.
+        pub async fn call_async_result<E>(
+            &self,
+            key: K,
+            f: impl Future<Output = Result<V, E>>,
+        ) -> Result<Arc<V>, E> {
+            if let Some(value) = self.cache.get(&key) {
+                return Ok(value);
+            }
+            let cell = {
+                let mut flights = self
+                    .flights
+                    .0
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                Arc::clone(flights.entry(key.clone()).or_default())
+            };
+            let result = cell
+                .get_or_try_init(|| async {
+                    // Another task may have finished between the miss and the lock.
+                    if let Some(value) = self.cache.get(&key) {
+                        return Ok(value);
+                    }
+                    let value = Arc::new(f.await?);
+                    if let Err(e) = self.cache.insert_arc(key.clone(), Arc::clone(&value)) {
+                        tracing::warn!(error = %e, "#[memoize]: the computed value could not be stored");
+                    }
+                    Ok(value)
+                })
+                .await
+                .map(Arc::clone);
+            let mut flights = self
+                .flights
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            // Done with this computation: forget it once it succeeded, or once no other
+            // task waits on it (the map's reference and ours are the only ones left).
+            let finished = cell.initialized() || Arc::strong_count(&cell) == 2;
+            if finished && flights.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                flights.remove(&key);
+            }
+            result
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! `#[memoize]`: every option, methods, `Option`/`Result`/`Arc` returns, the companions,
+//! single-flight across threads and tasks, results shared across processes through the
+//! file and sled tiers, and invalidation when a function's code changes.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use common::*;
+use smartcache::prelude::*;
+
+/// Storage for the persistent memoized functions of this test process: the folder a
+/// parent hands its child, else a temporary folder of this process.
+fn storage() -> PathBuf {
+    static STORAGE: LazyLock<PathBuf> = LazyLock::new(|| match std::env::var_os(DIR) {
+        Some(dir) => PathBuf::from(dir),
+        None => tempfile::tempdir().expect("tempdir").keep(),
+    });
+    STORAGE.clone()
+}
+
+static SQUARES: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(tier = "memory")]
+fn square(x: u64) -> u64 {
+    SQUARES.fetch_add(1, SeqCst);
+    x * x
+}
+
+#[test]
+fn a_result_is_computed_once_then_served() {
+    assert_eq!(square(12), 144);
+    assert_eq!(square(12), 144);
+    assert_eq!(square(13), 169);
+    assert_eq!(SQUARES.load(SeqCst), 2);
+    assert_eq!(square_uncached(12), 144);
+    assert_eq!(
+        SQUARES.load(SeqCst),
+        3,
+        "the uncached companion always runs the body"
+    );
+    let cache = square_cache();
+    assert_eq!(cache.get(&12).as_deref(), Some(&144));
+    assert!(cache.remove(&12).expect("remove"));
+    assert_eq!(square(12), 144);
+    assert_eq!(SQUARES.load(SeqCst), 4);
+    assert!(cache.stats().hits >= 2, "{}", cache.stats());
+}
+
+static GREETS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(tier = "memory", ignore = [loud])]
+fn greet(name: &str, times: usize, loud: bool) -> String {
+    GREETS.fetch_add(1, SeqCst);
+    let _ = loud;
+    format!("hello {name}").repeat(times)
+}
+
+#[test]
+fn borrowed_arguments_become_owned_keys_and_ignored_ones_are_left_out() {
+    assert_eq!(greet("ada", 2, false), "hello adahello ada");
+    assert_eq!(greet("ada", 2, true), "hello adahello ada");
+    assert_eq!(GREETS.load(SeqCst), 1);
+    let key: (String, usize) = ("ada".to_string(), 2);
+    assert!(greet_cache().contains_key(&key));
+}
+
+static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(tier = "memory", key = (id % 100): u64)]
+fn bucket(id: u64, label: String) -> String {
+    LOOKUPS.fetch_add(1, SeqCst);
+    format!("{label}:{}", id % 100)
+}
+
+#[test]
+fn a_custom_key_decides_what_is_the_same_call() {
+    assert_eq!(bucket(105, "a".into()), "a:5");
+    assert_eq!(bucket(205, "b".into()), "a:5", "same key, the first result");
+    assert_eq!(LOOKUPS.load(SeqCst), 1);
+    assert!(bucket_cache().contains_key(&5));
+}
+
+static PARSES: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(tier = "memory")]
+fn parse(text: &str) -> Result<u32, String> {
+    PARSES.fetch_add(1, SeqCst);
+    text.parse().map_err(|e| format!("{e}"))
+}
+
+#[memoize(tier = "memory", cache_err)]
+fn parse_remembering_errors(text: &str) -> Result<u32, String> {
+    PARSES.fetch_add(1, SeqCst);
+    text.parse().map_err(|e| format!("{e}"))
+}
+
+#[test]
+fn errors_are_returned_not_cached_unless_asked() {
+    let before = PARSES.load(SeqCst);
+    assert!(parse("x").is_err());
+    assert!(parse("x").is_err());
+    assert_eq!(parse("7"), Ok(7));
+    assert_eq!(parse("7"), Ok(7));
+    assert_eq!(PARSES.load(SeqCst) - before, 3);
+    let before = PARSES.load(SeqCst);
+    assert!(parse_remembering_errors("y").is_err());
+    assert!(parse_remembering_errors("y").is_err());
+    assert_eq!(PARSES.load(SeqCst) - before, 1);
+}
+
+static FINDS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(tier = "memory")]
+fn find(n: u32) -> Option<u32> {
+    FINDS.fetch_add(1, SeqCst);
+    (n % 2 == 0).then_some(n / 2)
+}
+
+#[memoize(tier = "memory", cache_none)]
+fn find_remembering_none(n: u32) -> Option<u32> {
+    FINDS.fetch_add(1, SeqCst);
+    (n % 2 == 0).then_some(n / 2)
+}
+
+#[test]
+fn none_is_returned_not_cached_unless_asked() {
+    let before = FINDS.load(SeqCst);
+    assert_eq!(find(3), None);
+    assert_eq!(find(3), None);
+    assert_eq!(find(4), Some(2));
+    assert_eq!(find(4), Some(2));
+    assert_eq!(FINDS.load(SeqCst) - before, 3);
+    let before = FINDS.load(SeqCst);
+    assert_eq!(find_remembering_none(3), None);
+    assert_eq!(find_remembering_none(3), None);
+    assert_eq!(FINDS.load(SeqCst) - before, 1);
+}
+
+#[memoize(tier = "memory")]
+fn table(n: usize) -> Arc<Vec<u64>> {
+    Arc::new((0..n as u64).collect())
+}
+
+#[test]
+fn an_arc_result_is_shared_not_copied() {
+    let a = table(1000);
+    let b = table(1000);
+    assert!(Arc::ptr_eq(&a, &b));
+}
+
+struct Shape {
+    side: u64,
+}
+
+static AREAS: AtomicUsize = AtomicUsize::new(0);
+
+impl Shape {
+    /// `&self` is not part of the key: every shape shares one cache per `scale`.
+    #[memoize(tier = "memory")]
+    fn scaled_unit_area(&self, scale: u64) -> u64 {
+        AREAS.fetch_add(1, SeqCst);
+        scale * scale
+    }
+
+    /// The key says which part of `self` matters.
+    #[memoize(tier = "memory", key = (self.side, scale): (u64, u64))]
+    fn area(&self, scale: u64) -> u64 {
+        AREAS.fetch_add(1, SeqCst);
+        self.side * self.side * scale
+    }
+}
+
+#[test]
+fn methods_are_memoized_with_or_without_self_in_the_key() {
+    let (a, b) = (Shape { side: 2 }, Shape { side: 3 });
+    let before = AREAS.load(SeqCst);
+    assert_eq!(a.scaled_unit_area(5), 25);
+    assert_eq!(b.scaled_unit_area(5), 25);
+    assert_eq!(AREAS.load(SeqCst) - before, 1);
+    assert_eq!(a.area(2), 8);
+    assert_eq!(b.area(2), 18);
+    assert_eq!(a.area(2), 8);
+    assert_eq!(AREAS.load(SeqCst) - before, 3);
+    assert!(Shape::area_cache().contains_key(&(3, 2)));
+    assert_eq!(b.area_uncached(1), 9);
+}
+
+static SLOW: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(tier = "memory")]
+fn slow(x: u32) -> u32 {
+    SLOW.fetch_add(1, SeqCst);
+    std::thread::sleep(Duration::from_millis(200));
+    x + 1
+}
+
+#[test]
+fn eight_threads_asking_for_one_new_argument_run_the_body_once() {
+    let results: Vec<u32> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8).map(|_| s.spawn(|| slow(41))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(results, vec![42; 8]);
+    assert_eq!(SLOW.load(SeqCst), 1);
+}
+
+static TTL_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(tier = "memory", ttl = "1s", capacity = 1048576)]
+fn fleeting(x: u8) -> u8 {
+    TTL_RUNS.fetch_add(1, SeqCst);
+    x
+}
+
+#[test]
+fn results_expire_after_their_ttl() {
+    fleeting(1);
+    fleeting(1);
+    assert_eq!(TTL_RUNS.load(SeqCst), 1);
+    std::thread::sleep(Duration::from_millis(1300));
+    fleeting(1);
+    assert_eq!(TTL_RUNS.load(SeqCst), 2);
+    assert_eq!(
+        fleeting_cache().config().time_to_live(),
+        Some(Duration::from_secs(1))
+    );
+}
+
+#[cfg(feature = "async")]
+mod asynchronous {
+    use super::*;
+
+    static FETCHES: AtomicUsize = AtomicUsize::new(0);
+
+    #[memoize(tier = "memory")]
+    async fn fetch(id: u32) -> String {
+        FETCHES.fetch_add(1, SeqCst);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        format!("item {id}")
+    }
+
+    static TRIES: AtomicUsize = AtomicUsize::new(0);
+
+    #[memoize(tier = "memory")]
+    async fn flaky(id: u32) -> Result<u32, String> {
+        let n = TRIES.fetch_add(1, SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if n == 0 {
+            Err("first try fails".into())
+        } else {
+            Ok(id)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn eight_tasks_asking_for_one_new_argument_run_the_body_once() {
+        let tasks: Vec<_> = (0..8).map(|_| tokio::spawn(fetch(7))).collect();
+        for task in tasks {
+            assert_eq!(task.await.expect("task"), "item 7");
+        }
+        assert_eq!(FETCHES.load(SeqCst), 1);
+        assert_eq!(fetch(7).await, "item 7");
+        assert_eq!(FETCHES.load(SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_async_error_is_not_cached() {
+        assert!(flaky(1).await.is_err());
+        assert_eq!(flaky(1).await, Ok(1));
+        assert_eq!(flaky(1).await, Ok(1));
+        assert_eq!(TRIES.load(SeqCst), 2);
+    }
+}
+
+// ---- across processes ----------------------------------------------------------------
+
+/// Records a run of a persistent function's body as a file in the shared folder.
+fn record_run(what: &str) {
+    let runs = storage().join("runs");
+    std::fs::create_dir_all(&runs).expect("runs folder");
+    let name = format!("{what}-{}-{}", std::process::id(), SQUARES.load(SeqCst));
+    std::fs::write(runs.join(name), b"").expect("record");
+}
+
+fn runs_of(dir: &std::path::Path, what: &str) -> usize {
+    std::fs::read_dir(dir.join("runs"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(what))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[memoize(tier = "file", dir = storage(), compression = "zstd")]
+fn report(year: u32) -> Vec<u64> {
+    record_run("report");
+    (0..10_000).map(|i| i * u64::from(year)).collect()
+}
+
+#[memoize(tier = "sled", dir = storage(), namespace = "totals", version = 2)]
+fn total(year: u32) -> u64 {
+    record_run("total");
+    u64::from(year) * 1000
+}
+
+#[test]
+fn child_memo_caller() {
+    let Some(_) = child_role("memo-caller") else {
+        return;
+    };
+    assert_eq!(report(2024)[3], 3 * 2024);
+    assert_eq!(total(2024), 2_024_000);
+}
+
+#[test]
+fn a_second_process_gets_persisted_results_without_running_the_body() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    run_child("child_memo_caller", "memo-caller", dir.path(), &[]);
+    assert_eq!(
+        (runs_of(dir.path(), "report"), runs_of(dir.path(), "total")),
+        (1, 1)
+    );
+    run_child("child_memo_caller", "memo-caller", dir.path(), &[]);
+    assert_eq!(
+        (runs_of(dir.path(), "report"), runs_of(dir.path(), "total")),
+        (1, 1)
+    );
+    assert!(dir
+        .path()
+        .join("totals")
+        .join("memoize.fingerprint")
+        .exists());
+}
+
+#[test]
+fn the_default_namespace_is_the_module_path_and_name() {
+    assert_eq!(report_cache().namespace(), "memoize.report");
+    assert_eq!(total_cache().namespace(), "totals");
+}
+
+#[test]
+fn results_written_by_other_code_are_cleared() {
+    use smartcache::__private::Memo;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = || {
+        CacheConfig::default()
+            .dir(dir.path())
+            .namespace("changing")
+            .persist_all()
+    };
+    let first: Memo<u32, u32> = Memo::new(config(), 1, true);
+    first.call(1, || 10);
+    drop(first);
+    let same: Memo<u32, u32> = Memo::new(config(), 1, true);
+    assert_eq!(
+        same.call(1, || 99),
+        Arc::new(10),
+        "same code: the stored result"
+    );
+    drop(same);
+    let changed: Memo<u32, u32> = Memo::new(config(), 2, true);
+    assert_eq!(
+        changed.call(1, || 20),
+        Arc::new(20),
+        "new code: computed again"
+    );
+}
