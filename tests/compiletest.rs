@@ -5,4 +5,5 @@
 fn ui() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/derive/*.rs");
+    cases.compile_fail("tests/ui/memoize/*.rs");
 }

@@ -1,0 +1,8 @@
+use smartcache::prelude::*;
+
+#[memoize]
+fn sum((a, b): (u32, u32)) -> u32 {
+    a + b
+}
+
+fn main() {}

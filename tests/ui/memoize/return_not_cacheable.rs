@@ -1,0 +1,11 @@
+use smartcache::prelude::*;
+
+struct Connection;
+
+#[memoize]
+fn connect(port: u16) -> Connection {
+    let _ = port;
+    Connection
+}
+
+fn main() {}
