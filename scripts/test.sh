@@ -33,6 +33,13 @@ second=$(SMARTCACHE_DIR="$tour_dir" cargo run --all-features --example tour)
 echo "$second"
 echo "$second" | grep -q "hit from file" || { echo "the second tour run found nothing on disk"; exit 1; }
 echo "$second" | grep -q "hit from sled" || { echo "the second tour run found nothing in sled"; exit 1; }
+# The memoize example, twice: the second run must not recompute the persisted report.
+SMARTCACHE_DIR="$tour_dir" cargo run --all-features --example memoize
+second=$(SMARTCACHE_DIR="$tour_dir" cargo run --all-features --example memoize)
+echo "$second"
+if echo "$second" | grep -q "computing the report"; then
+    echo "the second memoize run recomputed a persisted result"; exit 1
+fi
 
 step "book"
 mdbook build book
