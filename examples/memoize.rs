@@ -68,7 +68,10 @@ async fn fetch_price(symbol: String) -> Option<u64> {
 fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
     let value = f();
-    println!("  {what:<36} {:>10.3} ms", start.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "  {what:<36} {:>10.3} ms",
+        start.elapsed().as_secs_f64() * 1e3
+    );
     value
 }
 
@@ -84,13 +87,20 @@ fn main() {
     println!("  {} primes", primes.len());
 
     println!("file: report(\"q3\", 50_000)");
-    timed("call (a hit on the second run)", || report("q3", 50_000, true));
-    timed("again, verbose off: same key", || report("q3", 50_000, false));
+    timed("call (a hit on the second run)", || {
+        report("q3", 50_000, true)
+    });
+    timed("again, verbose off: same key", || {
+        report("q3", 50_000, false)
+    });
 
     println!("method: Geometry::polygon_area");
     let geometry = Geometry { precision: 4 };
     timed("hexagon", || geometry.polygon_area(6));
-    println!("  area {}", timed("hexagon again", || geometry.polygon_area(6)));
+    println!(
+        "  area {}",
+        timed("hexagon again", || geometry.polygon_area(6))
+    );
 
     #[cfg(feature = "async")]
     {
@@ -102,10 +112,16 @@ fn main() {
         runtime.block_on(async {
             let start = Instant::now();
             let price = fetch_price("ACME".into()).await;
-            println!("  first call {:>29.3} ms", start.elapsed().as_secs_f64() * 1e3);
+            println!(
+                "  first call {:>29.3} ms",
+                start.elapsed().as_secs_f64() * 1e3
+            );
             let start = Instant::now();
             assert_eq!(fetch_price("ACME".into()).await, price);
-            println!("  second call {:>28.3} ms", start.elapsed().as_secs_f64() * 1e3);
+            println!(
+                "  second call {:>28.3} ms",
+                start.elapsed().as_secs_f64() * 1e3
+            );
         });
     }
 

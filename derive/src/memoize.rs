@@ -122,18 +122,19 @@ fn parse_options(args: TokenStream) -> syn::Result<Options> {
             "dir" => o.dir = Some(meta.value()?.parse()?),
             "compression" => {
                 let (text, span) = string(&meta)?;
-                o.compression =
-                    Some(match text.as_str() {
-                        "none" => quote!(::smartcache::Compression::None),
-                        "lz4" => quote!(::smartcache::Compression::Lz4),
-                        "zstd" => quote!(::smartcache::Compression::Zstd(3)),
-                        _ => return Err(syn::Error::new(
+                o.compression = Some(match text.as_str() {
+                    "none" => quote!(::smartcache::Compression::None),
+                    "lz4" => quote!(::smartcache::Compression::Lz4),
+                    "zstd" => quote!(::smartcache::Compression::Zstd(3)),
+                    _ => {
+                        return Err(syn::Error::new(
                             span,
                             format!(
                                 "unknown compression \"{text}\": use \"none\", \"lz4\" or \"zstd\""
                             ),
-                        )),
-                    });
+                        ))
+                    }
+                });
             }
             "key" => {
                 let input = meta.value()?;
