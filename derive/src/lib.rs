@@ -26,7 +26,39 @@ pub fn derive_cacheable(input: TokenStream) -> TokenStream {
     expand::derive(&input).into()
 }
 
-/// Caches a function's results in a `SmartCache`: see `smartcache::memoize`.
+/// Caches a function's results in a `SmartCache`, one cache per function, built on first
+/// call.
+///
+/// ```ignore
+/// #[memoize(tier = "file", ttl = "1d", compression = "zstd")]
+/// fn report(year: u32, region: &str) -> Vec<Row> { /* expensive */ }
+///
+/// report(2024, "emea");            // computed, stored in a file
+/// report(2024, "emea");            // a hit, in this process or the next one
+/// report_cache().stats();          // the SmartCache behind it: stats, clear, remove
+/// report_uncached(2024, "emea");   // always runs the body
+/// ```
+///
+/// Options, all optional:
+///
+/// | option | meaning |
+/// |---|---|
+/// | `tier = "auto"/"memory"/"sled"/"file"` | where results go (default: by the result type's `Cacheable`, routed by size) |
+/// | `ttl = "90s"/"10m"/"1h"/"1d"` | time to live |
+/// | `capacity = N` | bytes of memory (weighed by `size_hint`) |
+/// | `disk_capacity = N` | bytes of disk per persistent tier |
+/// | `namespace = "name"` | the storage folder (default: module path and function name) |
+/// | `dir = <expr>` | the storage root (default: `$SMARTCACHE_DIR`, else the platform cache folder) |
+/// | `compression = "none"/"lz4"/"zstd"` | compression of persisted results |
+/// | `key = <expr>: <Type>` | the key, built from the arguments (default: the arguments) |
+/// | `ignore = [arg, ..]` | arguments left out of the key |
+/// | `cache_none`, `cache_err` | also store `None` / `Err` results (by default they are returned, not stored) |
+/// | `version = N` | bump to drop stored results (they are also dropped when the function's code changes) |
+///
+/// The key is the tuple of the arguments in their owned form (`&str` becomes `String`,
+/// `&T` becomes `T`); `&self` is left out. A function returning `Arc<T>` shares the
+/// cached value instead of cloning it. Concurrent callers with the same new arguments
+/// (threads, or tasks of an `async fn` with feature `async`) run the body once.
 #[proc_macro_attribute]
 pub fn memoize(args: TokenStream, item: TokenStream) -> TokenStream {
     memoize::expand(args.into(), item.into()).into()
