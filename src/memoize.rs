@@ -42,6 +42,14 @@ impl<K: CacheKey, V: Cacheable> Memo<K, V> {
             if let Err(e) = check_fingerprint(&cache, dir, fingerprint) {
                 tracing::warn!(dir = %dir.display(), error = %e, "#[memoize]: cannot check which code wrote the stored results");
             }
+            // A memo lives in a static, which is never dropped: flush it when the
+            // process exits instead.
+            let handle = cache.clone();
+            exit::flush_at_exit(Box::new(move || {
+                if let Err(e) = handle.flush() {
+                    tracing::warn!(error = %e, "#[memoize]: cannot flush at exit");
+                }
+            }));
         }
         Memo {
             cache,
@@ -74,6 +82,54 @@ impl<K: CacheKey, V: Cacheable> Memo<K, V> {
     #[inline]
     pub fn call_option(&self, key: K, f: impl FnOnce() -> Option<V>) -> Option<Arc<V>> {
         self.cache.try_get_with(key, || f().ok_or(NotCached)).ok()
+    }
+}
+
+mod exit {
+    //! Flushing the persistent memos when the process exits normally (returns from
+    //! `main` or calls `std::process::exit`): sled writes back every 500 ms, and a
+    //! short-lived process would otherwise lose its last results.
+
+    use std::sync::{Mutex, Once, PoisonError};
+
+    type Flush = Box<dyn Fn() + Send>;
+
+    static FLUSHES: Mutex<Vec<Flush>> = Mutex::new(Vec::new());
+
+    /// Runs `flush` when the process exits normally.
+    pub(super) fn flush_at_exit(flush: Flush) {
+        FLUSHES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(flush);
+        install();
+    }
+
+    #[cfg(unix)]
+    #[allow(unsafe_code)]
+    fn install() {
+        static INSTALLED: Once = Once::new();
+        INSTALLED.call_once(|| {
+            // SAFETY: `flush_all` is a plain `extern "C" fn` with no arguments, as
+            // `atexit` requires, and it never unwinds (it catches panics).
+            let result = unsafe { libc::atexit(flush_all) };
+            if result != 0 {
+                tracing::warn!("#[memoize]: cannot register the flush at exit");
+            }
+        });
+    }
+
+    #[cfg(not(unix))]
+    fn install() {}
+
+    #[cfg(unix)]
+    extern "C" fn flush_all() {
+        let _ = std::panic::catch_unwind(|| {
+            let flushes = FLUSHES.lock().unwrap_or_else(PoisonError::into_inner);
+            for flush in flushes.iter() {
+                flush();
+            }
+        });
     }
 }
 

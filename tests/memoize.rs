@@ -374,3 +374,27 @@ fn results_written_by_other_code_are_cleared() {
         "new code: computed again"
     );
 }
+
+// Two versions of one function's code, sharing a namespace as successive builds would.
+#[memoize(tier = "file", dir = storage(), namespace = "evolving", disk_capacity = 1048576)]
+fn evolving_v1(x: u32) -> u32 {
+    x + 1
+}
+
+#[memoize(tier = "file", dir = storage(), namespace = "evolving", disk_capacity = 1048576)]
+fn evolving_v2(x: u32) -> u32 {
+    x + 2
+}
+
+#[test]
+fn a_change_to_the_body_clears_the_stored_results() {
+    let marker = storage().join("evolving").join("memoize.fingerprint");
+    assert_eq!(evolving_v1(1), 2);
+    let first = std::fs::read_to_string(&marker).expect("fingerprint of v1");
+    assert!(evolving_v1_cache().contains_key(&1));
+    // The new code opens the same storage: v1's result is gone, not served as v2's.
+    assert!(!evolving_v2_cache().contains_key(&1));
+    assert_eq!(evolving_v2(1), 3);
+    let second = std::fs::read_to_string(&marker).expect("fingerprint of v2");
+    assert_ne!(first, second);
+}
