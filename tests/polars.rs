@@ -100,27 +100,22 @@ fn series_round_trip_through_every_tier() {
 fn compressed_frames_round_trip() {
     let dir = tempfile::tempdir().expect("tempdir");
     for compression in [Compression::Lz4, Compression::Zstd(3)] {
-        let cache: SmartCache<u8, DataFrame> = config_for_tier(dir.path(), Tier::File)
-            .compression(compression)
-            .namespace_prefix(
-                format!("{compression:?}")
-                    .to_lowercase()
-                    .replace(['(', ')'], ""),
-            )
-            .build()
-            .expect("build");
-        cache.insert(1, frame(1_000)).expect("insert");
-        drop(cache);
-        let cache: SmartCache<u8, DataFrame> = config_for_tier(dir.path(), Tier::File)
-            .compression(compression)
-            .namespace_prefix(
-                format!("{compression:?}")
-                    .to_lowercase()
-                    .replace(['(', ')'], ""),
-            )
-            .build()
-            .expect("reopen");
-        assert_same(&cache.get(&1).expect("stored"), &frame(1_000), "compressed");
+        let prefix = format!("{compression:?}")
+            .to_lowercase()
+            .replace(['(', ')'], "");
+        let open = || -> SmartCache<u8, DataFrame> {
+            config_for_tier(dir.path(), Tier::File)
+                .compression(compression)
+                .namespace_prefix(prefix.as_str())
+                .build()
+                .expect("build")
+        };
+        open().insert(1, frame(1_000)).expect("insert");
+        assert_same(
+            &open().get(&1).expect("stored"),
+            &frame(1_000),
+            "compressed",
+        );
     }
 }
 
