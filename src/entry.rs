@@ -296,6 +296,12 @@ impl Header {
         self.payload_offset().saturating_add(self.stored_len)
     }
 
+    /// The payload within a whole entry held in memory (a map of its file); `None`
+    /// when the entry is too short.
+    pub fn payload_of<'e>(&self, entry: &'e [u8]) -> Option<&'e [u8]> {
+        entry.get(usize::try_from(self.payload_offset()).ok()?..)
+    }
+
     /// Where the payload starts, from the start of the entry.
     pub fn payload_offset(&self) -> u64 {
         (HEADER_LEN + CHECKSUM_LEN) as u64 + u64::from(self.key_len) + u64::from(self.pad)

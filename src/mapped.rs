@@ -136,11 +136,10 @@ fn view_entry<A: MappableElement, D: Dimension>(
     header: &Header,
     file: &std::fs::Metadata,
 ) -> std::result::Result<MappedArray<A, D>, LoadError> {
-    let start = usize::try_from(header.payload_offset())
-        .map_err(|_| LoadError::Invalid("entry too large for this platform".into()))?;
-    let payload = map
-        .get(start..)
+    let payload = header
+        .payload_of(&map)
         .ok_or_else(|| LoadError::Invalid("truncated entry".into()))?;
+    let start = map.len() - payload.len();
     verify_once(payload, header, file)?;
     let mut input = payload;
     let layout = read_layout::<A, D, _>(&mut input, header.raw_len)

@@ -21,7 +21,7 @@ const OPTIONS: &str = "tier, ttl, capacity, disk_capacity, namespace, dir, compr
 /// The parsed options.
 #[derive(Default)]
 struct Options {
-    tier: Option<(String, Span)>,
+    tier: Option<String>,
     ttl_secs: Option<u64>,
     capacity: Option<u64>,
     disk_capacity: Option<u64>,
@@ -81,7 +81,7 @@ fn parse_options(args: TokenStream) -> syn::Result<Options> {
                         format!("unknown tier \"{tier}\": use \"auto\", \"memory\", \"sled\" or \"file\""),
                     ));
                 }
-                o.tier = Some((tier, span));
+                o.tier = Some(tier);
             }
             "ttl" => {
                 let (text, span) = string(&meta)?;
@@ -412,7 +412,7 @@ fn expand_fn(args: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
             quote!(#config.namespace(::smartcache::__private::memo_namespace(::core::module_path!(), ::core::stringify!(#name))))
         }
     };
-    if let Some((tier, _)) = &o.tier {
+    if let Some(tier) = &o.tier {
         config = match tier.as_str() {
             "memory" => quote!(#config.memory_threshold(usize::MAX).file_threshold(usize::MAX)),
             "sled" => quote!(#config.memory_threshold(0).file_threshold(usize::MAX)),
@@ -498,7 +498,7 @@ fn expand_fn(args: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
     };
     let value_assert =
         quote_spanned!(ret.span()=> ::smartcache::__private::assert_value::<#value>(););
-    let persistent = !matches!(o.tier.as_ref().map(|(t, _)| t.as_str()), Some("memory"));
+    let persistent = o.tier.as_deref() != Some("memory");
     let doc_cache =
         format!("The cache of [`{name}`](Self::{name}): its `stats()`, `clear()`, `remove(&key)`.");
     let doc_cache = if receiver.is_some() {

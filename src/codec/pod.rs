@@ -27,12 +27,14 @@ pub(crate) fn zeroed_vec<N: bytemuck::Zeroable + Clone>(
         .checked_mul(std::mem::size_of::<N>())
         .filter(|&b| b <= isize::MAX as usize)
         .ok_or_else(|| CodecError::new(format!("{count} elements do not fit in memory")))?;
-    // Probe the allocation first: `vec!` would abort the process if it failed.
-    let mut probe: Vec<u8> = Vec::new();
-    probe.try_reserve_exact(bytes).map_err(|_| {
-        CodecError::new(format!("cannot allocate {bytes} bytes to decode the entry"))
-    })?;
-    drop(probe);
+    // Probe a large allocation first: `vec!` would abort the process if it failed.
+    // Small buffers skip the probe (an allocation and a free on every small read).
+    if bytes >= HUGE_PAGE_FROM {
+        let mut probe: Vec<u8> = Vec::new();
+        probe.try_reserve_exact(bytes).map_err(|_| {
+            CodecError::new(format!("cannot allocate {bytes} bytes to decode the entry"))
+        })?;
+    }
     // `vec![zero; n]` of a number type asks the allocator for zeroed memory, which for
     // large sizes is fresh pages that nothing has touched yet.
     let v = vec![N::zeroed(); count];

@@ -234,14 +234,23 @@ impl FileTier {
 }
 
 impl FileTier {
-    /// Maps an entry into memory after checking its header (type, codec, key, expiry,
-    /// length); the payload is not read. `Ok(None)` when there is no entry.
-    ///
-    /// Entries are never written in place (a new entry is a new file renamed over the
-    /// old name; eviction and removal unlink), so the mapped bytes stay as they were
-    /// checked for as long as the map lives, even if the entry is replaced or removed.
-    #[cfg(feature = "ndarray")]
+    /// Maps an entry file into memory.
     #[allow(unsafe_code)]
+    fn map_file(&self, file: &fs::File, path: &Path) -> Result<memmap2::Mmap, LoadError> {
+        // SAFETY: `Mmap::map` is unsafe because another process could change the file
+        // while it is mapped. smartcache never writes an entry file in place (a new entry
+        // is a new file renamed over the old name; eviction and removal unlink), and
+        // entry files are private to their owner (0600 by default); a process that
+        // writes into the cache folder by other means breaks that contract, as it would
+        // for any memory-mapped store (numpy's and joblib's `mmap_mode` alike).
+        unsafe { memmap2::Mmap::map(file) }.map_err(|e| LoadError::Failed(self.io_error(path, e)))
+    }
+
+    /// Maps an entry into memory after checking its header (type, codec, key, expiry,
+    /// length); the payload is not read. `Ok(None)` when there is no entry. The mapped
+    /// bytes stay as they were checked for as long as the map lives, even if the entry
+    /// is replaced or removed (see `map_file`).
+    #[cfg(feature = "ndarray")]
     pub(crate) fn map(
         &self,
         address: &Address,
@@ -252,13 +261,7 @@ impl FileTier {
         };
         let file = reader.into_inner();
         let path = self.path_of(address.hash());
-        // SAFETY: `Mmap::map` is unsafe because another process could change the file
-        // while it is mapped. smartcache never writes an entry file in place (see above),
-        // and entry files are private to their owner (0600 by default); a process that
-        // writes into the cache folder by other means breaks that contract, as it would
-        // for any memory-mapped store (numpy's and joblib's `mmap_mode` alike).
-        let map = unsafe { memmap2::Mmap::map(&file) }
-            .map_err(|e| LoadError::Failed(self.io_error(&path, e)))?;
+        let map = self.map_file(&file, &path)?;
         let meta = file
             .metadata()
             .map_err(|e| LoadError::Failed(self.io_error(&path, e)))?;
@@ -270,28 +273,20 @@ impl FileTier {
         self.touch(&file, modified, expect.tti);
         Ok(Some((map, header, meta)))
     }
-}
 
-impl FileTier {
     /// Decodes an entry's payload straight from a memory map of its file (checksum
-    /// first, then the codec), instead of reading it into a buffer.
-    #[allow(unsafe_code)]
+    /// first, then the codec), instead of reading it into a buffer. The caller opted in
+    /// to `mmap_reads`, whose documentation gives the cost: an I/O error, or a file
+    /// truncated by another program, while the map is read is a SIGBUS.
     fn load_mapped<V: Cacheable>(
         &self,
         file: &fs::File,
         header: &entry::Header,
         path: &Path,
     ) -> Result<V, LoadError> {
-        // SAFETY: as for `map` above: entry files are never written in place, so the
-        // mapped bytes stay as they are while they are checked and decoded. The caller
-        // opted in to `mmap_reads`, whose documentation gives the cost: an I/O error, or
-        // a file truncated by another program, while the map is read is a SIGBUS.
-        let map = unsafe { memmap2::Mmap::map(file) }
-            .map_err(|e| LoadError::Failed(self.io_error(path, e)))?;
-        let start = usize::try_from(header.payload_offset())
-            .map_err(|_| LoadError::Invalid("entry too large for this platform".into()))?;
-        let payload = map
-            .get(start..)
+        let map = self.map_file(file, path)?;
+        let payload = header
+            .payload_of(&map)
             .ok_or_else(|| LoadError::Invalid("truncated entry".into()))?;
         entry::decode_verified::<V, V::Codec>(payload, header)
             .map_err(|r| LoadError::refused(r, Tier::File, path))
