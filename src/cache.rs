@@ -63,6 +63,8 @@ struct Inner<K: CacheKey, V: Cacheable> {
     /// Whether the memory tier can hold values of this cache (not for a type pinned to a
     /// persistent tier with `promote_max(0)`).
     uses_memory: bool,
+    /// Whether sled-bound values go to the file tier now (logged when it starts).
+    rerouting: std::sync::atomic::AtomicBool,
     /// Declared last: dropped after the tiers have closed.
     _cleanup: Option<Cleanup>,
 }
@@ -347,6 +349,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             generations: Generations::new(),
             uses_memory: !matches!(V::PLACEMENT, Placement::Pinned(t) if t.is_persistent())
                 || config.promote_max > 0,
+            rerouting: std::sync::atomic::AtomicBool::new(false),
             config,
             _cleanup: cleanup,
         };
@@ -379,8 +382,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     pub(crate) fn insert_arc(&self, key: K, value: Arc<V>) -> Result<Tier> {
         let size = value.size_hint();
         let tier = self.inner.router.route::<V>(size);
-        self.inner.store(key, value, size, tier)?;
-        Ok(tier)
+        self.inner.store(key, value, size, tier, None)
     }
 
     /// A cache on `config` whose persistent tiers open on first use: storage problems
@@ -580,6 +582,8 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
                 };
                 s.entries = usage.entries;
                 s.bytes = usage.bytes;
+                s.disk_bytes = usage.disk_bytes;
+                s.quarantined = usage.quarantined;
                 s.evictions += usage.evictions;
             }
         }
@@ -687,7 +691,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         let size = value.size_hint();
         let tier = self.router.route::<V>(size);
         let value = Arc::new(value);
-        if let Err(e) = self.store(key, Arc::clone(&value), size, tier) {
+        if let Err(e) = self.store(key, Arc::clone(&value), size, tier, None) {
             tracing::warn!(tier = %tier, error = %e, "get_with: the computed value could not be stored");
         }
         Ok(value)
@@ -814,27 +818,39 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     }
 
     /// Stores a value in `tier` (and a copy in memory when small), and deletes older
-    /// values of the key from the other tiers.
+    /// values of the key from the other tiers. Returns the tier the value went to: the
+    /// file tier for a sled-bound value while sled cannot take it. `expires_ms` keeps the
+    /// expiry of a value moved between tiers; `None` computes it from the ttl.
     ///
     /// An insert that fails changes nothing that could be read back: older values it could
     /// not delete stay consistent with the failed insert, and no stale copy stays in memory.
-    fn store(&self, key: K, value: Arc<V>, size: usize, tier: Tier) -> Result<()> {
+    fn store(
+        &self,
+        key: K,
+        value: Arc<V>,
+        size: usize,
+        tier: Tier,
+        expires_ms: Option<u64>,
+    ) -> Result<Tier> {
         let ttl = self.config.ttl;
-        let deadline = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
         let key_size = std::mem::size_of::<K>();
         let address = match V::PLACEMENT {
             Placement::Pinned(Tier::Memory) => None,
             _ => Some(self.address(&key)?),
         };
+        let mut home = tier;
         let result = (|| {
             let Some(address) = &address else {
                 return Ok(());
             };
-            if V::PLACEMENT == Placement::Auto {
-                // An earlier value of this key, of another size, may be in another tier.
-                self.remove_persistent(address, Some(tier))?;
+            if tier == Tier::Sled && !self.sled_takes_writes() {
+                home = Tier::File;
             }
-            if tier == Tier::Memory {
+            if self.router.persistent_tiers::<V>().len() > 1 {
+                // An earlier value of this key may be in another tier.
+                self.remove_persistent(address, Some(home))?;
+            }
+            if home == Tier::Memory {
                 return Ok(());
             }
             let now = now_ms();
@@ -842,40 +858,82 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 codec: <V::Codec as Codec<V>>::ID,
                 fingerprint: self.fingerprint,
                 created_ms: now,
-                expires_ms: ttl.map_or(0, |ttl| {
-                    now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
-                        .max(1)
+                expires_ms: expires_ms.unwrap_or_else(|| {
+                    ttl.map_or(0, |ttl| {
+                        now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
+                            .max(1)
+                    })
                 }),
                 compression: self.config.compression,
                 options: crate::codec::CodecOptions {
                     image_format: self.config.image_format,
                 },
             };
-            self.open(tier)?.store(address, &meta, &*value).map(|_| ())
+            self.open(home)?.store(address, &meta, &*value).map(|_| ())
         })();
         if let Err(e) = result {
-            Counters::bump(&self.counters.tier(tier).errors);
+            Counters::bump(&self.counters.tier(home).errors);
             if self.uses_memory {
                 let _write = self.generations.write(&key);
                 self.memory.remove(&key);
             }
-            tracing::warn!(tier = %tier, error = %e, "insert failed");
+            tracing::warn!(tier = %home, error = %e, "insert failed");
             return Err(e);
         }
-        Counters::bump(&self.counters.tier(tier).inserts);
+        self.note_rerouting(tier, home);
+        Counters::bump(&self.counters.tier(home).inserts);
         if !self.uses_memory {
-            return Ok(());
+            return Ok(home);
         }
-        let keep = tier == Tier::Memory
+        let deadline = match expires_ms {
+            Some(ms) => deadline_of(ms),
+            None => ttl.and_then(|ttl| Instant::now().checked_add(ttl)),
+        };
+        let keep = home == Tier::Memory
             || (size <= self.config.promote_max && self.memory.admits(deadline));
         let _write = self.generations.write(&key);
         if keep {
             self.memory
-                .insert(key, Slot::new(value, size, key_size, tier, deadline));
+                .insert(key, Slot::new(value, size, key_size, home, deadline));
         } else {
             self.memory.remove(&key);
         }
-        Ok(())
+        Ok(home)
+    }
+
+    /// Whether the sled tier takes writes now (open, held by this process, and not
+    /// wanted by other processes).
+    fn sled_takes_writes(&self) -> bool {
+        match self.open(Tier::Sled) {
+            Ok(Persistent::Sled(sled)) => sled.accepts_writes(),
+            _ => false,
+        }
+    }
+
+    /// Whether other processes share this namespace, so that the file tier (which they
+    /// all see) holds the newest values and is read before sled.
+    fn sled_is_shared(&self) -> bool {
+        self.sled.get().is_some_and(|sled| !sled.accepts_writes())
+    }
+
+    /// Counts a value that went to `home` instead of `tier`, and logs when rerouting
+    /// starts and ends.
+    fn note_rerouting(&self, tier: Tier, home: Tier) {
+        if tier != Tier::Sled {
+            return;
+        }
+        let rerouted = home != tier;
+        if rerouted {
+            Counters::bump(&self.counters.tier(tier).rerouted);
+        }
+        if self.rerouting.swap(rerouted, Relaxed) != rerouted {
+            if rerouted {
+                tracing::warn!(namespace = %self.namespace,
+                    "the sled tier cannot take values now (another process holds it, or it failed): they go to the file tier");
+            } else {
+                tracing::info!(namespace = %self.namespace, "the sled tier takes values again");
+            }
+        }
     }
 
     /// Deletes the key from every persistent tier but `keep`. `Ok(true)` if one held it.
@@ -902,6 +960,11 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             Counters::bump(&self.counters.misses);
             return Ok(None);
         }
+        let tiers = match tiers {
+            // Other processes share this namespace: the newest values are in the file tier.
+            [Tier::Sled, Tier::File] if self.sled_is_shared() => &[Tier::File, Tier::Sled],
+            tiers => tiers,
+        };
         let address = self.address(key)?;
         let expect = self.expect(&address);
         let generation = self.uses_memory.then(|| self.generations.current(key));
@@ -912,7 +975,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 Ok(None) => continue,
                 Err(e) => {
                     Counters::bump(&self.counters.tier(tier).errors);
-                    tracing::warn!(tier = %tier, error = %e, "get: tier unavailable");
+                    log_failure(tier, &e, "get: tier unavailable");
                     failure.get_or_insert(e);
                     continue;
                 }
@@ -925,7 +988,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 Ok(None) => Counters::bump(&self.counters.tier(tier).misses),
                 Err(LoadError::Failed(e)) => {
                     Counters::bump(&self.counters.tier(tier).errors);
-                    tracing::warn!(tier = %tier, key_hash = %format_args!("{:032x}", address.hash()), error = %e, "get: read failed");
+                    log_failure(tier, &e, "get: read failed");
                     failure.get_or_insert(e);
                 }
                 Err(e) => {
@@ -972,12 +1035,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         };
         let size = value.size_hint();
         if size <= self.config.promote_max {
-            let deadline = match loaded.expires_ms {
-                0 => None,
-                ms => {
-                    Instant::now().checked_add(Duration::from_millis(ms.saturating_sub(now_ms())))
-                }
-            };
+            let deadline = deadline_of(loaded.expires_ms);
             if self.memory.admits(deadline) {
                 let slot = Slot::new(
                     Arc::clone(&value),
@@ -992,6 +1050,24 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             }
         }
         value
+    }
+}
+
+/// The instant of an expiry time in ms since the Unix epoch (0: never).
+fn deadline_of(expires_ms: u64) -> Option<Instant> {
+    match expires_ms {
+        0 => None,
+        ms => Instant::now().checked_add(Duration::from_millis(ms.saturating_sub(now_ms()))),
+    }
+}
+
+/// Logs a tier failure met by a read: a tier that is unavailable has logged why once
+/// itself (when it failed), so it is not repeated for every read.
+fn log_failure(tier: Tier, error: &CacheError, what: &str) {
+    if matches!(error, CacheError::TierUnavailable { .. }) {
+        tracing::debug!(tier = %tier, error = %error, "{what}");
+    } else {
+        tracing::warn!(tier = %tier, error = %error, "{what}");
     }
 }
 

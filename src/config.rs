@@ -346,6 +346,16 @@ impl CacheConfig {
                 ));
             }
         }
+        if self
+            .dir
+            .as_deref()
+            .is_some_and(|d| d.as_os_str().is_empty())
+        {
+            return Err(CacheError::config(
+                "dir is an empty path, which would put the cache in whatever the current folder is",
+                "give CacheConfig::dir a folder path, or leave it unset for $SMARTCACHE_DIR or the platform cache folder",
+            ));
+        }
         if let Some(prefix) = &self.namespace_prefix {
             validate_namespace(prefix)?;
         }
@@ -373,7 +383,7 @@ impl CacheConfig {
 pub(crate) fn validate_namespace(namespace: &str) -> Result<()> {
     let refuse = |reason| {
         Err(CacheError::InvalidNamespace {
-            namespace: namespace.to_string(),
+            namespace: shorten(namespace, 64),
             reason,
         })
     };
@@ -399,6 +409,15 @@ pub(crate) fn validate_namespace(namespace: &str) -> Result<()> {
         return refuse("it contains a control character or ':'");
     }
     Ok(())
+}
+
+/// `text`, or its first `max` characters and how long it was: for echoing user input in
+/// error messages.
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()),
+    }
 }
 
 /// A folder-safe namespace derived from type names: `u64-vec_u8-1a2b3c4d`.
@@ -441,6 +460,14 @@ mod tests {
     }
 
     #[test]
+    fn long_namespaces_are_not_echoed_whole() {
+        let long = "x".repeat(10_000) + "/";
+        let message = validate_namespace(&long).expect_err("accepted").to_string();
+        assert!(message.len() < 400, "{} bytes: {message}", message.len());
+        assert!(message.contains("10001 bytes in all"), "{message}");
+    }
+
+    #[test]
     fn derived_namespaces_are_valid_and_readable() {
         let ns = derived_namespace("alloc::string::String", "Vec<u8>");
         assert!(ns.starts_with("string-vec_u8-"), "{ns}");
@@ -459,6 +486,7 @@ mod tests {
                 .file_threshold(5),
             CacheConfig::default().compression(Compression::Zstd(0)),
             CacheConfig::default().namespace("../etc"),
+            CacheConfig::default().dir(""),
         ];
         for config in cases {
             let err = config.validate().expect_err("bad config accepted");

@@ -41,8 +41,18 @@ const CHECKSUM_LEN: usize = 8;
 /// Alignment of the payload in entries written to files, so that a memory-mapped
 /// payload can be viewed in place as numbers of any width.
 pub(crate) const PAYLOAD_ALIGN: u64 = 64;
-/// Longest key accepted when reading (a larger claim is corruption).
-const MAX_KEY_LEN: u32 = 64 << 20;
+/// Longest encoded key (a larger claim when reading is corruption).
+pub(crate) const MAX_KEY_LEN: u32 = 64 << 20;
+/// Where the creation time sits in the header.
+const CREATED_AT: usize = 24;
+
+/// The creation time (ms since the Unix epoch) recorded in an entry's header, without
+/// checking the entry: for eviction order, where a damaged entry only sorts wrong.
+pub(crate) fn created_ms_of(entry: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(
+        entry.get(CREATED_AT..CREATED_AT + 8)?.try_into().ok()?,
+    ))
+}
 
 /// Milliseconds since the Unix epoch, now.
 pub(crate) fn now_ms() -> u64 {
@@ -500,43 +510,24 @@ where
     let pad = ((PAYLOAD_ALIGN - unaligned) % PAYLOAD_ALIGN) as u8;
     out.write_all(&[0u8; PAYLOAD_ALIGN as usize][..usize::from(pad)])?;
 
-    let mut hashed = HashWriter {
+    // The codec reports a failed write as its own error; the trap keeps the I/O error
+    // (a full disk, say) so that it is reported as I/O, with its path.
+    let mut trap = IoTrap {
         inner: &mut *out,
+        error: None,
+    };
+    let mut hashed = HashWriter {
+        inner: &mut trap,
         hasher: StreamHash::new(),
         len: 0,
     };
-    let raw_len = match meta.compression {
-        Compression::None => {
-            let mut counted = CountWriter {
-                inner: &mut hashed,
-                len: 0,
-            };
-            C::encode_with(value, &mut counted, &meta.options)?;
-            counted.len
-        }
-        Compression::Lz4 => {
-            let mut counted = CountWriter {
-                inner: lz4_flex::frame::FrameEncoder::new(&mut hashed),
-                len: 0,
-            };
-            C::encode_with(value, &mut counted, &meta.options)?;
-            counted
-                .inner
-                .finish()
-                .map_err(|e| io::Error::other(e.to_string()))?;
-            counted.len
-        }
-        Compression::Zstd(level) => {
-            let mut counted = CountWriter {
-                inner: zstd::Encoder::new(&mut hashed, level)?,
-                len: 0,
-            };
-            C::encode_with(value, &mut counted, &meta.options)?;
-            counted.inner.finish()?;
-            counted.len
-        }
-    };
+    let encoded = encode_payload::<V, C, _>(&mut hashed, meta, value);
     let (stored_len, payload_hash) = (hashed.len, hashed.hasher.finish());
+    let raw_len = match (encoded, trap.error.take()) {
+        (Ok(raw_len), _) => raw_len,
+        (Err(_), Some(io)) => return Err(WriteError::Io(io)),
+        (Err(e), None) => return Err(e),
+    };
 
     let header = Header::for_entry(meta, key_len, pad, raw_len, stored_len, payload_hash);
     let mut head = Vec::with_capacity(HEADER_LEN + key.len() + CHECKSUM_LEN);
@@ -549,6 +540,72 @@ where
     out.write_all(&head)?;
     out.seek(SeekFrom::Start(end))?;
     Ok(end - start)
+}
+
+/// Encodes `value` into `out`, compressed as `meta` says. Returns the encoded length
+/// (before compression).
+fn encode_payload<V, C, W>(out: &mut W, meta: &EntryMeta, value: &V) -> Result<u64, WriteError>
+where
+    C: Codec<V>,
+    W: Write,
+{
+    Ok(match meta.compression {
+        Compression::None => {
+            let mut counted = CountWriter { inner: out, len: 0 };
+            C::encode_with(value, &mut counted, &meta.options)?;
+            counted.len
+        }
+        Compression::Lz4 => {
+            let mut counted = CountWriter {
+                inner: lz4_flex::frame::FrameEncoder::new(out),
+                len: 0,
+            };
+            C::encode_with(value, &mut counted, &meta.options)?;
+            counted
+                .inner
+                .finish()
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            counted.len
+        }
+        Compression::Zstd(level) => {
+            let mut counted = CountWriter {
+                inner: zstd::Encoder::new(out, level)?,
+                len: 0,
+            };
+            C::encode_with(value, &mut counted, &meta.options)?;
+            counted.inner.finish()?;
+            counted.len
+        }
+    })
+}
+
+/// A writer that keeps the first I/O error of the writer below.
+struct IoTrap<W> {
+    inner: W,
+    error: Option<io::Error>,
+}
+
+impl<W: Write> Write for IoTrap<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).inspect_err(|e| self.keep(e))
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.inner.write_all(buf).inspect_err(|e| self.keep(e))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().inspect_err(|e| self.keep(e))
+    }
+}
+
+impl<W> IoTrap<W> {
+    fn keep(&mut self, e: &io::Error) {
+        if self.error.is_none() {
+            self.error = Some(match e.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(e.kind(), e.to_string()),
+            });
+        }
+    }
 }
 
 /// A reader that hashes and counts what passes through.

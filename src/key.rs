@@ -46,6 +46,16 @@ pub(crate) fn address<K: Serialize>(namespace: &str, key: &K) -> Result<Address>
             message: e.to_string(),
         }
     })?;
+    let key_len = bytes.len() - key_at;
+    if key_len > crate::entry::MAX_KEY_LEN as usize {
+        return Err(CacheError::Encode {
+            what: "key".into(),
+            codec: "bincode",
+            message: format!(
+                "the encoded key is {key_len} bytes, more than the 64 MiB a key may have; key the cache by a digest of it instead"
+            ),
+        });
+    }
     Ok(Address::new(bytes, key_at))
 }
 

@@ -71,10 +71,12 @@ impl Router {
     }
 
     /// The persistent tiers that may hold an entry of type `V`, in the order to look.
+    /// Sled-bound values go to the file tier while sled cannot take them (another process
+    /// holds the database, or it failed), so the file tier is looked at for them too.
     pub fn persistent_tiers<V: Cacheable>(&self) -> &'static [Tier] {
         match V::PLACEMENT {
             Placement::Pinned(Tier::Memory) => &[],
-            Placement::Pinned(Tier::Sled) => &[Tier::Sled],
+            Placement::Pinned(Tier::Sled) => &[Tier::Sled, Tier::File],
             Placement::Pinned(Tier::File) => &[Tier::File],
             Placement::Pinned(Tier::Redis) => &[Tier::Redis],
             Placement::Auto => &[Tier::Sled, Tier::File],

@@ -28,6 +28,14 @@ pub struct TierStats {
     pub entries: u64,
     /// Bytes held now (memory: weighed by `size_hint`; disk: entry sizes).
     pub bytes: u64,
+    /// Bytes the tier's folder takes on disk, as last measured: entries plus the store's
+    /// own overhead and any crash leftovers not yet reclaimed (persistent tiers).
+    pub disk_bytes: u64,
+    /// Values bound for this tier that went to another because this one could not take
+    /// them (another process holds the sled database, or the tier had failed).
+    pub rerouted: u64,
+    /// Damaged stores of this tier set aside (quarantined) and replaced by fresh ones.
+    pub quarantined: u64,
 }
 
 /// A snapshot of a cache's counters.
@@ -135,6 +143,7 @@ pub(crate) struct TierCounters {
     pub expirations: AtomicU64,
     pub invalid: AtomicU64,
     pub errors: AtomicU64,
+    pub rerouted: AtomicU64,
 }
 
 impl TierCounters {
@@ -147,8 +156,11 @@ impl TierCounters {
             expirations: self.expirations.load(Relaxed),
             invalid: self.invalid.load(Relaxed),
             errors: self.errors.load(Relaxed),
+            rerouted: self.rerouted.load(Relaxed),
             entries: 0,
             bytes: 0,
+            disk_bytes: 0,
+            quarantined: 0,
         }
     }
 }

@@ -23,8 +23,11 @@ use crate::{CacheError, Cacheable, Result, Tier};
 
 /// How stale a file's access time may get before a read refreshes it.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
-/// Temporary files older than this are left over from a crashed writer.
+/// Temporary files older than this are left over from a crashed writer, whatever their
+/// name says (a writer on another machine sharing the folder, a reused process id).
 const STALE_TMP: Duration = Duration::from_secs(3600);
+/// How often writes look for temporary files of dead writers, at most.
+const CLEAN_EVERY: Duration = Duration::from_secs(60);
 
 /// The file tier of one namespace folder.
 pub(crate) struct FileTier {
@@ -37,6 +40,10 @@ pub(crate) struct FileTier {
     mmap_reads: bool,
     gauge: Gauge,
     evicting: Mutex<()>,
+    /// Bytes of temporary files found by the last clean-up that were still being written.
+    tmp_bytes: AtomicU64,
+    /// When temporary files were last cleaned up (ms since the Unix epoch).
+    cleaned_ms: AtomicU64,
 }
 
 /// Entries from this size are read through a memory map when `mmap_reads` is on.
@@ -67,8 +74,10 @@ impl FileTier {
             mmap_reads: config.mmap_reads,
             gauge: Gauge::default(),
             evicting: Mutex::new(()),
+            tmp_bytes: AtomicU64::new(0),
+            cleaned_ms: AtomicU64::new(0),
         };
-        tier.clean_stale_tmp();
+        tier.clean_tmp();
         tier.recount()?;
         Ok(tier)
     }
@@ -123,20 +132,43 @@ impl FileTier {
         Ok(found)
     }
 
-    fn clean_stale_tmp(&self) {
+    /// Removes the temporary files of writers that died mid-write: those named by a
+    /// process of this machine that no longer runs, and any older than an hour.
+    fn clean_tmp(&self) {
+        self.cleaned_ms.store(entry::now_ms(), Relaxed);
         let Ok(files) = fs::read_dir(&self.tmp) else {
             return;
         };
+        let (mut removed, mut live) = (0u64, 0u64);
         for file in files.flatten() {
-            let stale = file
-                .metadata()
-                .and_then(|m| m.modified())
+            let Ok(meta) = file.metadata() else {
+                continue; // finished (renamed) meanwhile
+            };
+            let stale = meta
+                .modified()
                 .ok()
                 .and_then(|m| m.elapsed().ok())
                 .is_some_and(|age| age > STALE_TMP);
-            if stale {
-                let _ = fs::remove_file(file.path());
+            let dead = writer_of(&file.file_name()).is_some_and(|pid| !paths::process_alive(pid));
+            if stale || dead {
+                if fs::remove_file(file.path()).is_ok() {
+                    removed += 1;
+                }
+            } else {
+                live += meta.len();
             }
+        }
+        self.tmp_bytes.store(live, Relaxed);
+        if removed > 0 {
+            tracing::info!(path = %self.tmp.display(), removed, "file tier: removed temporary files of writers that died");
+        }
+    }
+
+    /// Cleans up temporary files when the last clean-up is old enough.
+    fn clean_tmp_if_due(&self) {
+        let last = self.cleaned_ms.load(Relaxed);
+        if entry::now_ms().saturating_sub(last) >= CLEAN_EVERY.as_millis() as u64 {
+            self.clean_tmp();
         }
     }
 
@@ -348,6 +380,7 @@ impl Store for FileTier {
                 tracing::warn!(path = %self.root.display(), error = %e, "file tier: eviction failed");
             }
         }
+        self.clean_tmp_if_due();
         Ok(len)
     }
 
@@ -419,6 +452,15 @@ impl Store for FileTier {
     }
 
     fn usage(&self) -> Usage {
-        self.gauge.usage()
+        let usage = self.gauge.usage();
+        Usage {
+            disk_bytes: usage.bytes + self.tmp_bytes.load(Relaxed),
+            ..usage
+        }
     }
+}
+
+/// The process id in a temporary file's name, `<hash>.<pid>.<sequence>`.
+fn writer_of(name: &std::ffi::OsStr) -> Option<u32> {
+    name.to_str()?.split('.').nth(1)?.parse().ok()
 }

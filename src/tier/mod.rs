@@ -131,6 +131,10 @@ pub(crate) struct Usage {
     pub entries: u64,
     pub bytes: u64,
     pub evictions: u64,
+    /// Bytes the tier's folder takes on disk, leftovers and store overhead included.
+    pub disk_bytes: u64,
+    /// Damaged stores set aside and replaced.
+    pub quarantined: u64,
 }
 
 /// A persistent tier: stores enveloped entries (see `entry.rs`) by address.
@@ -221,6 +225,8 @@ impl Gauge {
             entries: self.count.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
             evictions: self.evictions.load(Relaxed),
+            disk_bytes: 0,
+            quarantined: 0,
         }
     }
 }
@@ -281,10 +287,18 @@ impl<T> LazyTier<T> {
         }
         match open() {
             Ok(t) => {
+                if last.is_some() {
+                    tracing::info!(tier = %tier, "the tier opened after an earlier failure");
+                }
                 *last = None;
                 Ok(self.cell.get_or_init(|| t))
             }
             Err(e) => {
+                if last.is_none() {
+                    tracing::warn!(tier = %tier, error = %e, "the tier cannot be opened; it is tried again at most once a second");
+                } else {
+                    tracing::debug!(tier = %tier, error = %e, "the tier still cannot be opened");
+                }
                 *last = Some(std::time::Instant::now());
                 Err(e)
             }

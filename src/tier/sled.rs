@@ -7,24 +7,50 @@
 //!
 //! Tree `meta` keeps what eviction and time-to-idle need beyond the entries: the last
 //! access of entries that were read (recorded on each read in a lock-free
-//! [`AccessTable`], written in one batch when the tier flushes, evicts or closes) and the tier's entry count and size (written
-//! when it closes, trusted on the next open only if that close was clean). An insert is one
-//! sled write.
+//! [`AccessTable`], written in one batch when the tier flushes, evicts or closes) and the
+//! tier's entry count and size (written when it closes, trusted on the next open only if
+//! that close was clean). An insert is one sled write.
 //!
-//! sled locks its folder: one process per database. Within a process, every cache on the
-//! same folder shares one `SledTier` (see [`SledTier::open`]); the first one opened sets
-//! its capacity and durability.
+//! # Faults
+//!
+//! sled 0.34 panics inside its own code on some damaged stores, and stays failed after an
+//! I/O error (a full disk) until it is reopened. Every call into sled therefore runs under
+//! `catch_unwind` here, and the database lives behind a [`State`] that can change:
+//!
+//! - a panic, or an error sled calls corruption, closes the database and *quarantines* it:
+//!   its folder moves to `<namespace>/quarantine/sled-<ms>` (the two newest are kept for
+//!   inspection), one warning is logged, the count shows in `stats().sled.quarantined`,
+//!   and a fresh database opens in its place;
+//! - an I/O error closes the database; it is reopened, at most once a second, by a later
+//!   call, so the tier comes back by itself when the disk has room again;
+//! - a database locked by another process (sled allows one process per database) is
+//!   [`State::Elsewhere`]: this process does not write to sled (the cache sends sled-bound
+//!   values to the file tier, which all processes share), tries to take the lock again
+//!   every few seconds, and leaves a heartbeat file in `<namespace>/sled-waiters/` so that
+//!   the holder sends its new values to the file tier too while others wait.
+//!
+//! Space: sled leaves orphaned blob files and unused segments behind after crashes (and
+//! some without). At open, and at most every few seconds while writing, the tier measures
+//! its folder; when it takes more than twice the live data, the tier *compacts*: it copies
+//! the live entries into a fresh database and swaps the folders (a crash midway leaves the
+//! old database or the complete new one, never a mix).
+//!
+//! Within a process, every cache on the same folder shares one `SledTier` (see
+//! [`SledTier::open`]); the first one opened sets its capacity and durability.
 
 use std::collections::HashMap;
+use std::fs;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, Weak};
+use std::time::{Duration, Instant};
 
 use super::access::{access_id, AccessTable};
 use super::{too_large, Address, Gauge, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
 use crate::entry::{self, EntryMeta, Expect};
-use crate::{CacheError, Cacheable, Result, Tier};
+use crate::{paths, CacheError, Cacheable, Result, Tier};
 
 /// Encoded keys up to this length are sled keys themselves; longer ones are hashed.
 const MAX_DIRECT_KEY: usize = 64;
@@ -32,20 +58,61 @@ const MAX_DIRECT_KEY: usize = 64;
 const USAGE_KEY: &[u8] = b"usage";
 /// How long to wait for a sled lock released by a closing database.
 const LOCK_WAIT: Duration = Duration::from_millis(500);
+/// How often a failed database is reopened, at most.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
+/// How often a process without the lock tries to take it, at most.
+const RELOCK_EVERY: Duration = Duration::from_secs(2);
+/// A waiter's heartbeat older than this is a waiter that left.
+const WAITER_FRESH: Duration = Duration::from_secs(30);
+/// How often the holder looks for waiters, at most.
+const WAITERS_EVERY: Duration = Duration::from_secs(1);
+/// How often the tier measures its folder while writing, at most.
+const MEASURE_EVERY: Duration = Duration::from_secs(5);
+/// A folder smaller than this is never compacted.
+const COMPACT_FLOOR: u64 = 8 << 20;
+/// Quarantined stores kept for inspection.
+const KEEP_QUARANTINED: usize = 2;
 
-/// The sled tier of one namespace folder.
-pub(crate) struct SledTier {
-    path: PathBuf,
+/// An open sled database and its trees.
+struct Handles {
     db: sled::Db,
     entries: sled::Tree,
     meta: sled::Tree,
+}
+
+/// What the tier's database is now.
+enum State {
+    /// Open and usable.
+    Open(Handles),
+    /// Closed after a failure; reopened by a call after `since + REOPEN_EVERY`.
+    Down { since: Instant, quarantine: bool },
+    /// Locked by another process since `since`; retried after `RELOCK_EVERY`.
+    Elsewhere { since: Instant },
+}
+
+/// The sled tier of one namespace folder.
+pub(crate) struct SledTier {
+    /// The sled folder, `<namespace>/sled`.
+    path: PathBuf,
+    /// `<namespace>`: quarantine, compaction and waiter files live beside the database.
+    namespace_dir: PathBuf,
     capacity: u64,
     durability: Durability,
     secure: bool,
+    state: RwLock<State>,
     gauge: Gauge,
     /// Reads since the last write of access times to `meta`.
     touched: AccessTable,
     evicting: Mutex<()>,
+    /// Stores set aside as broken.
+    quarantined: AtomicU64,
+    /// Bytes the folder took when last measured.
+    disk_bytes: AtomicU64,
+    /// When the folder was last measured (ms on the coarse clock).
+    measured_ms: AtomicU64,
+    /// Whether other processes wait for this database, and when that was last checked.
+    others_waiting: AtomicBool,
+    waiters_checked_ms: AtomicU64,
 }
 
 /// Open sled tiers of this process, by folder.
@@ -79,11 +146,149 @@ fn parse_u64(v: &[u8], at: usize) -> Option<u64> {
 
 fn is_lock_error(e: &sled::Error) -> bool {
     matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
-        || io.to_string().contains("lock"))
+        || io.to_string().contains("could not acquire lock"))
+}
+
+/// Whether sled reports a damaged store (then set aside) rather than a passing failure.
+fn is_corruption(e: &sled::Error) -> bool {
+    matches!(
+        e,
+        sled::Error::Corruption { .. } | sled::Error::ReportableBug(_)
+    )
+}
+
+/// Whether an error leaves the database unusable until it is reopened.
+fn closes_database(e: &sled::Error) -> bool {
+    is_corruption(e) || matches!(e, sled::Error::Io(_))
+}
+
+/// Whether an I/O error is a passing condition of the machine (a full disk, a quota,
+/// a file-size limit, permissions, resources) rather than a sign of a damaged store.
+fn is_transient(e: &sled::Error) -> bool {
+    let sled::Error::Io(io) = e else {
+        return false;
+    };
+    use std::io::ErrorKind::*;
+    if matches!(
+        io.kind(),
+        PermissionDenied | OutOfMemory | Interrupted | WouldBlock | TimedOut
+    ) {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        const TRANSIENT: [i32; 9] = [
+            libc::ENOSPC,
+            libc::EDQUOT,
+            libc::EFBIG,
+            libc::EIO,
+            libc::EMFILE,
+            libc::ENFILE,
+            libc::ENOMEM,
+            libc::EROFS,
+            libc::EAGAIN,
+        ];
+        io.raw_os_error()
+            .is_some_and(|code| TRANSIENT.contains(&code))
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// The message of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// How one attempt to open a database ended.
+enum Opened {
+    Open(Handles, (u64, u64)),
+    Locked,
+    /// sled panicked or reported corruption: the store must be set aside.
+    Damaged(String),
+    Failed(sled::Error),
+}
+
+/// Opens the database in `path` and counts its entries, containing sled's panics.
+fn open_db(path: &Path) -> Opened {
+    let started = Instant::now();
+    loop {
+        let attempt = catch_unwind(|| -> sled::Result<(Handles, (u64, u64))> {
+            let db = sled::Config::new()
+                .path(path)
+                .cache_capacity(64 << 20)
+                .open()?;
+            let entries = db.open_tree("entries")?;
+            let meta = db.open_tree("meta")?;
+            let handles = Handles { db, entries, meta };
+            let usage = handles.load_usage()?;
+            Ok((handles, usage))
+        });
+        return match attempt {
+            Ok(Ok((handles, usage))) => Opened::Open(handles, usage),
+            // A database this process just closed may hold its lock a moment longer.
+            Ok(Err(e)) if is_lock_error(&e) && started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            Ok(Err(e)) if is_lock_error(&e) => Opened::Locked,
+            Ok(Err(e)) if is_transient(&e) => Opened::Failed(e),
+            Ok(Err(e)) => Opened::Damaged(e.to_string()),
+            Err(panic) => Opened::Damaged(format!("sled panicked: {}", panic_message(&*panic))),
+        };
+    }
+}
+
+/// Drops a database, containing a panic of sled's (its flush on close).
+fn close(handles: Handles) {
+    if catch_unwind(AssertUnwindSafe(move || drop(handles))).is_err() {
+        tracing::warn!("sled tier: the database panicked while closing");
+    }
+}
+
+impl Handles {
+    /// The entry count and bytes from the record a clean close left, or by counting the
+    /// entries; then marks the record unclean until the tier closes.
+    fn load_usage(&self) -> sled::Result<(u64, u64)> {
+        let record = self.meta.get(USAGE_KEY)?;
+        let clean = record
+            .as_deref()
+            .and_then(|v| Some((parse_u64(v, 0)?, parse_u64(v, 8)?, *v.get(16)? == 1)))
+            .filter(|&(_, _, clean)| clean);
+        let (count, bytes) = match clean {
+            Some((count, bytes, _)) => (count, bytes),
+            None => {
+                let (mut count, mut bytes) = (0u64, 0u64);
+                for item in self.entries.iter() {
+                    let (_, v) = item?;
+                    count += 1;
+                    bytes += v.len() as u64;
+                }
+                (count, bytes)
+            }
+        };
+        self.write_usage(count, bytes, false)?;
+        Ok((count, bytes))
+    }
+
+    fn write_usage(&self, count: u64, bytes: u64, clean: bool) -> sled::Result<()> {
+        let mut record = u64_pair(count, bytes).to_vec();
+        record.push(u8::from(clean));
+        self.meta.insert(USAGE_KEY, record).map(|_| ())
+    }
 }
 
 impl SledTier {
     /// Opens the sled database in `path`, or returns the one this process already has open.
+    /// A damaged database is set aside and replaced; one locked by another process gives a
+    /// tier that does not take writes (see the module docs). Fails when the folder is
+    /// unusable or sled cannot open a fresh database (I/O).
     pub fn open(path: &Path, config: &CacheConfig) -> Result<Arc<SledTier>> {
         let mut open = registry().lock().unwrap_or_else(|p| p.into_inner());
         open.retain(|_, tier| tier.strong_count() > 0);
@@ -96,98 +301,450 @@ impl SledTier {
     }
 
     fn open_new(path: &Path, config: &CacheConfig) -> Result<SledTier> {
-        crate::paths::ensure_usable_dir(path, config.secure)?;
-        let error = |source: sled::Error| {
-            if is_lock_error(&source) {
-                CacheError::Locked {
-                    path: path.to_path_buf(),
-                }
-            } else {
-                CacheError::Sled {
-                    path: path.to_path_buf(),
-                    source,
-                }
-            }
-        };
-        let started = std::time::Instant::now();
-        let db = loop {
-            match sled::Config::new()
-                .path(path)
-                .cache_capacity(64 << 20)
-                .open()
-            {
-                // A database this process just closed may hold its lock a moment longer.
-                Err(e) if is_lock_error(&e) && started.elapsed() < LOCK_WAIT => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                other => break other.map_err(error)?,
-            }
-        };
+        paths::ensure_usable_dir(path, config.secure)?;
         if config.secure {
-            // sled creates its files with the process umask; the folder is already 0700.
-            crate::paths::restrict_tree(path).map_err(|e| CacheError::io(Tier::Sled, path, e))?;
+            // sled creates its files with the process umask: files created in this folder
+            // (and its subfolders) are owner-only from the start.
+            paths::owner_only_by_default(path);
         }
-        let entries = db.open_tree("entries").map_err(error)?;
-        let meta = db.open_tree("meta").map_err(error)?;
         let tier = SledTier {
             path: path.to_path_buf(),
-            db,
-            entries,
-            meta,
+            namespace_dir: path.parent().unwrap_or(path).to_path_buf(),
             capacity: config.disk_capacity,
             durability: config.durability,
             secure: config.secure,
+            state: RwLock::new(State::Down {
+                since: Instant::now(),
+                quarantine: false,
+            }),
             gauge: Gauge::default(),
             touched: AccessTable::new(),
             evicting: Mutex::new(()),
+            quarantined: AtomicU64::new(0),
+            disk_bytes: AtomicU64::new(0),
+            measured_ms: AtomicU64::new(0),
+            others_waiting: AtomicBool::new(false),
+            waiters_checked_ms: AtomicU64::new(0),
         };
-        tier.load_usage()?;
+        let mut state = tier.state_mut();
+        tier.finish_compaction();
+        match tier.reopen(&mut state) {
+            Ok(()) => {}
+            Err(e) => return Err(e),
+        }
+        let compact = matches!(&*state, State::Open(_)) && tier.wants_compaction();
+        if compact {
+            tier.compact(&mut state);
+        }
+        drop(state);
         Ok(tier)
     }
 
+    fn state_mut(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn error(&self, source: sled::Error) -> CacheError {
-        CacheError::Sled {
-            path: self.path.clone(),
-            source,
+        match source {
+            sled::Error::Io(io) => CacheError::io(Tier::Sled, &self.path, io),
+            source => CacheError::Sled {
+                path: self.path.clone(),
+                source,
+            },
         }
     }
 
-    /// Sets the counters from the record a clean close left, or by counting the entries;
-    /// then marks the record unclean until this tier closes.
-    fn load_usage(&self) -> Result<()> {
-        let record = self.meta.get(USAGE_KEY).map_err(|e| self.error(e))?;
-        let clean = record
-            .as_deref()
-            .and_then(|v| Some((parse_u64(v, 0)?, parse_u64(v, 8)?, *v.get(16)? == 1)))
-            .filter(|&(_, _, clean)| clean);
-        let (count, bytes) = match clean {
-            Some((count, bytes, _)) => (count, bytes),
-            None => {
-                let (mut count, mut bytes) = (0u64, 0u64);
-                for item in self.entries.iter() {
-                    let (_, v) = item.map_err(|e| self.error(e))?;
-                    count += 1;
-                    bytes += v.len() as u64;
-                }
-                (count, bytes)
-            }
-        };
-        self.gauge.set(count, bytes);
-        self.write_usage(false)
+    fn unavailable(reason: &'static str) -> CacheError {
+        CacheError::TierUnavailable {
+            tier: Tier::Sled,
+            reason,
+        }
     }
 
-    fn write_usage(&self, clean: bool) -> Result<()> {
-        let usage = self.gauge.usage();
-        let mut record = u64_pair(usage.entries, usage.bytes).to_vec();
-        record.push(u8::from(clean));
-        self.meta
-            .insert(USAGE_KEY, record)
-            .map(|_| ())
-            .map_err(|e| self.error(e))
+    /// Opens the database into `state` (which is not open): on damage, sets the store
+    /// aside and opens a fresh one. `Err` only for an I/O failure of the fresh open.
+    fn reopen(&self, state: &mut State) -> Result<()> {
+        let quarantine_first = matches!(
+            state,
+            State::Down {
+                quarantine: true,
+                ..
+            }
+        );
+        if quarantine_first {
+            self.quarantine("it failed while open (see the earlier warning)");
+        }
+        let mut opened = open_db(&self.path);
+        if let Opened::Damaged(reason) = &opened {
+            self.quarantine(reason);
+            opened = open_db(&self.path);
+        }
+        match opened {
+            Opened::Open(handles, (count, bytes)) => {
+                if let State::Elsewhere { .. } = state {
+                    tracing::info!(path = %self.path.display(), "sled tier: the lock was released; this process uses sled again");
+                    self.leave_waiters();
+                }
+                self.gauge.set(count, bytes);
+                self.touched.clear();
+                *state = State::Open(handles);
+                self.measure();
+                Ok(())
+            }
+            Opened::Locked => {
+                if !matches!(state, State::Elsewhere { .. }) {
+                    tracing::warn!(path = %self.path.display(),
+                        "sled tier: another process holds this sled database; values bound for sled go to the file tier, shared by all processes, until the lock is free");
+                }
+                self.join_waiters();
+                *state = State::Elsewhere {
+                    since: Instant::now(),
+                };
+                Ok(())
+            }
+            Opened::Damaged(reason) => {
+                tracing::warn!(path = %self.path.display(), reason = %reason, "sled tier: a fresh database failed too");
+                *state = State::Down {
+                    since: Instant::now(),
+                    quarantine: true,
+                };
+                Err(Self::unavailable(
+                    "a fresh sled database could not be opened either (see the warning logged)",
+                ))
+            }
+            Opened::Failed(e) => {
+                *state = State::Down {
+                    since: Instant::now(),
+                    quarantine: false,
+                };
+                Err(self.error(e))
+            }
+        }
     }
+
+    /// Moves the sled folder to `<namespace>/quarantine/sled-<ms>` and keeps the newest
+    /// few quarantined stores; removes it when it cannot be moved.
+    fn quarantine(&self, reason: &str) {
+        let dir = self.namespace_dir.join("quarantine");
+        let target = dir.join(format!("sled-{}", entry::now_ms()));
+        let moved =
+            paths::create_dir(&dir, self.secure).and_then(|()| fs::rename(&self.path, &target));
+        match moved {
+            Ok(()) => {
+                tracing::warn!(path = %self.path.display(), moved_to = %target.display(), reason = %reason,
+                    "sled tier: the database is damaged; it was set aside and a fresh one opened");
+            }
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), reason = %reason, error = %e,
+                    "sled tier: the database is damaged and cannot be moved aside; it is deleted");
+                if let Err(e) = fs::remove_dir_all(&self.path) {
+                    tracing::warn!(path = %self.path.display(), error = %e, "sled tier: cannot delete the damaged database");
+                }
+            }
+        }
+        self.quarantined.fetch_add(1, Relaxed);
+        paths::keep_newest(&dir, KEEP_QUARANTINED);
+        if let Err(e) = paths::create_dir(&self.path, self.secure) {
+            tracing::warn!(path = %self.path.display(), error = %e, "sled tier: cannot recreate the folder");
+        } else if self.secure {
+            paths::owner_only_by_default(&self.path);
+        }
+    }
+
+    /// The open database, reopening it first if it is due. `Ok(None)` when another process
+    /// holds it.
+    fn handles(&self) -> Result<Option<RwLockReadGuard<'_, State>>> {
+        {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            match &*state {
+                State::Open(_) => return Ok(Some(state)),
+                State::Elsewhere { since } if since.elapsed() < RELOCK_EVERY => return Ok(None),
+                State::Down { since, .. } if since.elapsed() < REOPEN_EVERY => {
+                    return Err(Self::unavailable(
+                        "it failed and is reopened at most once a second (see the warning logged)",
+                    ))
+                }
+                _ => {}
+            }
+        }
+        {
+            let mut state = self.state_mut();
+            let due = match &*state {
+                State::Open(_) => false,
+                State::Elsewhere { since } => since.elapsed() >= RELOCK_EVERY,
+                State::Down { since, .. } => since.elapsed() >= REOPEN_EVERY,
+            };
+            if due {
+                self.reopen(&mut state)?;
+            }
+        }
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        match &*state {
+            State::Open(_) => Ok(Some(state)),
+            State::Elsewhere { .. } => Ok(None),
+            State::Down { .. } => Err(Self::unavailable(
+                "it failed and is reopened at most once a second (see the warning logged)",
+            )),
+        }
+    }
+
+    /// Runs `op` on the open database, containing sled's panics: a panic or a fatal error
+    /// closes the database (see the module docs). `Ok(None)` when another process holds it.
+    fn run<R>(&self, op: impl FnOnce(&Handles) -> sled::Result<R>) -> Result<Option<R>> {
+        let Some(state) = self.handles()? else {
+            return Ok(None);
+        };
+        let State::Open(handles) = &*state else {
+            return Err(Self::unavailable("it closed meanwhile"));
+        };
+        match catch_unwind(AssertUnwindSafe(|| op(handles))) {
+            Ok(Ok(r)) => Ok(Some(r)),
+            Ok(Err(e)) => {
+                drop(state);
+                if closes_database(&e) {
+                    self.fail(&e.to_string(), !is_transient(&e));
+                }
+                Err(self.error(e))
+            }
+            Err(panic) => {
+                drop(state);
+                let reason = format!("sled panicked: {}", panic_message(&*panic));
+                self.fail(&reason, true);
+                Err(Self::unavailable(
+                    "sled panicked on its database, which is set aside and replaced (see the warning logged)",
+                ))
+            }
+        }
+    }
+
+    /// Closes the database after a failure; a damaged one is set aside when reopened.
+    fn fail(&self, reason: &str, damaged: bool) {
+        let mut state = self.state_mut();
+        if let State::Open(_) = &*state {
+            tracing::warn!(path = %self.path.display(), reason = %reason, damaged,
+                "sled tier: database closed after a failure; it is reopened by a later call");
+            let old = std::mem::replace(
+                &mut *state,
+                State::Down {
+                    since: Instant::now(),
+                    quarantine: damaged,
+                },
+            );
+            if let State::Open(handles) = old {
+                close(handles);
+            }
+        }
+    }
+
+    /// Whether the tier takes writes now: open, and no other process waits for it.
+    pub fn accepts_writes(&self) -> bool {
+        match self.handles() {
+            Ok(Some(_)) => !self.others_waiting(),
+            _ => false,
+        }
+    }
+
+    // ---- processes waiting for the lock ----------------------------------------------
+
+    fn waiters_dir(&self) -> PathBuf {
+        self.namespace_dir.join("sled-waiters")
+    }
+
+    /// Leaves (or refreshes) this process's heartbeat among the waiters.
+    fn join_waiters(&self) {
+        let dir = self.waiters_dir();
+        let file = dir.join(std::process::id().to_string());
+        let written =
+            paths::create_dir(&dir, self.secure).and_then(|()| {
+                match paths::create_file(&file, self.secure) {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => fs::File::options()
+                        .write(true)
+                        .open(&file)?
+                        .set_modified(std::time::SystemTime::now()),
+                    Err(e) => Err(e),
+                }
+            });
+        if let Err(e) = written {
+            tracing::debug!(path = %file.display(), error = %e, "sled tier: cannot leave a waiter heartbeat");
+        }
+    }
+
+    fn leave_waiters(&self) {
+        let _ = fs::remove_file(self.waiters_dir().join(std::process::id().to_string()));
+    }
+
+    /// Whether another process has waited for this database recently (checked at most
+    /// once a second); old heartbeats are removed.
+    fn others_waiting(&self) -> bool {
+        let now = entry::coarse_now_ms();
+        let checked = self.waiters_checked_ms.load(Relaxed);
+        if now.saturating_sub(checked) < WAITERS_EVERY.as_millis() as u64 {
+            return self.others_waiting.load(Relaxed);
+        }
+        self.waiters_checked_ms.store(now, Relaxed);
+        let me = std::process::id().to_string();
+        let mut waiting = false;
+        if let Ok(files) = fs::read_dir(self.waiters_dir()) {
+            for file in files.flatten() {
+                let age = file
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|m| m.elapsed().ok());
+                match age {
+                    Some(age) if age < WAITER_FRESH => waiting |= file.file_name() != *me,
+                    Some(_) => {
+                        let _ = fs::remove_file(file.path());
+                    }
+                    None => {}
+                }
+            }
+        }
+        let was = self.others_waiting.swap(waiting, Relaxed);
+        if waiting && !was {
+            tracing::info!(path = %self.path.display(), "sled tier: other processes use this namespace; new values bound for sled go to the shared file tier");
+        }
+        waiting
+    }
+
+    // ---- space ---------------------------------------------------------------------
+
+    /// Measures the folder (files vanishing meanwhile are skipped).
+    fn measure(&self) -> u64 {
+        let bytes = paths::tree_size(&self.path);
+        self.disk_bytes.store(bytes, Relaxed);
+        self.measured_ms.store(entry::coarse_now_ms(), Relaxed);
+        bytes
+    }
+
+    /// Whether the folder takes more than twice the live data (and is worth compacting).
+    fn wants_compaction(&self) -> bool {
+        let disk = self.disk_bytes.load(Relaxed);
+        disk > COMPACT_FLOOR && disk > self.gauge.bytes().saturating_mul(2)
+    }
+
+    /// The folder a compaction builds the new database in.
+    fn compact_path(&self) -> PathBuf {
+        self.namespace_dir.join("sled.compact")
+    }
+
+    /// The folder the old database waits in while a compaction swaps them.
+    fn old_path(&self) -> PathBuf {
+        self.namespace_dir.join("sled.old")
+    }
+
+    /// Completes or undoes a compaction that a crash interrupted: the new database is
+    /// complete once the old one has moved to `sled.old`.
+    fn finish_compaction(&self) {
+        let (new, old) = (self.compact_path(), self.old_path());
+        if new.exists() {
+            if !self.path.exists() && old.exists() {
+                if let Err(e) = fs::rename(&new, &self.path) {
+                    tracing::warn!(path = %new.display(), error = %e, "sled tier: cannot finish an interrupted compaction");
+                }
+            } else if let Err(e) = fs::remove_dir_all(&new) {
+                tracing::warn!(path = %new.display(), error = %e, "sled tier: cannot remove an incomplete compaction");
+            }
+        }
+        if old.exists() && self.path.exists() {
+            if let Err(e) = fs::remove_dir_all(&old) {
+                tracing::warn!(path = %old.display(), error = %e, "sled tier: cannot remove the database a compaction replaced");
+            }
+        }
+    }
+
+    /// Copies the live entries of the open database into a fresh one and swaps the folders.
+    /// On failure the old database stays in use.
+    fn compact(&self, state: &mut State) {
+        let State::Open(handles) = &*state else {
+            return;
+        };
+        let before = self.disk_bytes.load(Relaxed);
+        let new = self.compact_path();
+        let _ = fs::remove_dir_all(&new);
+        let copied = catch_unwind(AssertUnwindSafe(|| -> std::result::Result<(), String> {
+            paths::create_dir(&new, self.secure).map_err(|e| e.to_string())?;
+            if self.secure {
+                paths::owner_only_by_default(&new);
+            }
+            let _ = self.flush_touched_into(handles);
+            let db = sled::Config::new()
+                .path(&new)
+                .open()
+                .map_err(|e| e.to_string())?;
+            for name in ["entries", "meta"] {
+                let from = handles.db.open_tree(name).map_err(|e| e.to_string())?;
+                let to = db.open_tree(name).map_err(|e| e.to_string())?;
+                for item in from.iter() {
+                    let (k, v) = item.map_err(|e| e.to_string())?;
+                    to.insert(k, v).map_err(|e| e.to_string())?;
+                }
+            }
+            db.flush().map_err(|e| e.to_string())?;
+            Ok(())
+        }));
+        let copied = match copied {
+            Ok(result) => result,
+            Err(panic) => Err(format!("sled panicked: {}", panic_message(&*panic))),
+        };
+        if let Err(e) = copied {
+            tracing::warn!(path = %self.path.display(), error = %e, "sled tier: compaction failed; the database stays as it is");
+            let _ = fs::remove_dir_all(&new);
+            return;
+        }
+        let old = std::mem::replace(
+            state,
+            State::Down {
+                since: Instant::now(),
+                quarantine: false,
+            },
+        );
+        if let State::Open(handles) = old {
+            close(handles);
+        }
+        let swapped =
+            fs::rename(&self.path, self.old_path()).and_then(|()| fs::rename(&new, &self.path));
+        if let Err(e) = swapped {
+            tracing::warn!(path = %self.path.display(), error = %e, "sled tier: cannot swap in the compacted database");
+        }
+        self.finish_compaction();
+        match self.reopen(state) {
+            Ok(()) => {
+                tracing::info!(path = %self.path.display(), before, after = self.disk_bytes.load(Relaxed),
+                "sled tier: compacted")
+            }
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "sled tier: cannot reopen after compaction")
+            }
+        }
+    }
+
+    /// After a write: measures the folder when due, and compacts when it is bloated.
+    fn check_space(&self) {
+        let now = entry::coarse_now_ms();
+        if now.saturating_sub(self.measured_ms.load(Relaxed)) < MEASURE_EVERY.as_millis() as u64 {
+            return;
+        }
+        self.measured_ms.store(now, Relaxed);
+        let Ok(_only_one) = self.evicting.try_lock() else {
+            return;
+        };
+        self.measure();
+        if self.wants_compaction() {
+            let mut state = self.state_mut();
+            self.compact(&mut state);
+        }
+    }
+
+    // ---- access records and eviction -----------------------------------------------
 
     /// Writes the access times recorded in memory to `meta`.
     fn flush_touched(&self) -> Result<()> {
+        self.run(|h| self.flush_touched_into(h)).map(|_| ())
+    }
+
+    fn flush_touched_into(&self, handles: &Handles) -> sled::Result<()> {
         let touched = self.touched.take();
         if touched.is_empty() {
             return Ok(());
@@ -196,19 +753,18 @@ impl SledTier {
         for &(id, access) in &touched {
             batch.insert(&id.to_be_bytes(), &access.to_le_bytes());
         }
-        self.meta.apply_batch(batch).map_err(|e| self.error(e))?;
+        handles.meta.apply_batch(batch)?;
         self.touched.written(&touched);
         Ok(())
     }
 
     /// The last access of an entry: read in this process, recorded in `meta`, or written.
-    fn last_access(&self, id: u64, created_ms: u64) -> Result<u64> {
+    fn last_access(&self, handles: &Handles, id: u64, created_ms: u64) -> sled::Result<u64> {
         let recorded = match self.touched.get(id) {
             Some(t) => Some(t),
-            None => self
+            None => handles
                 .meta
-                .get(id.to_be_bytes())
-                .map_err(|e| self.error(e))?
+                .get(id.to_be_bytes())?
                 .and_then(|v| parse_u64(&v, 0)),
         };
         Ok(recorded.unwrap_or(0).max(created_ms))
@@ -220,71 +776,77 @@ impl SledTier {
         let Ok(_only_one) = self.evicting.try_lock() else {
             return Ok(()); // another thread is evicting
         };
-        self.flush_touched()?;
-        let mut all = Vec::new();
-        let (mut count, mut bytes) = (0u64, 0u64);
-        for item in self.entries.iter() {
-            let (k, v) = item.map_err(|e| self.error(e))?;
-            count += 1;
-            bytes += v.len() as u64;
-            if &*k == keep {
-                continue;
+        self.run(|h| {
+            self.flush_touched_into(h)?;
+            let mut all = Vec::new();
+            let (mut count, mut bytes) = (0u64, 0u64);
+            for item in h.entries.iter() {
+                let (k, v) = item?;
+                count += 1;
+                bytes += v.len() as u64;
+                if &*k == keep {
+                    continue;
+                }
+                let created = entry::created_ms_of(&v).unwrap_or(0);
+                let access = self.last_access(h, access_id(&k), created)?;
+                all.push((access, k));
             }
-            let created = parse_u64(&v, 24).unwrap_or(0);
-            let access = self.last_access(access_id(&k), created)?;
-            all.push((access, k));
-        }
-        // The scan saw every entry: correct any drift in the counters before deciding.
-        self.gauge.set(count, bytes);
-        all.sort_unstable();
-        let target = self.capacity / 10 * 9;
-        for (_, k) in all {
-            if self.gauge.bytes() <= target {
-                break;
+            // The scan saw every entry: correct any drift in the counters before deciding.
+            self.gauge.set(count, bytes);
+            all.sort_unstable();
+            let target = self.capacity / 10 * 9;
+            for (_, k) in all {
+                if self.gauge.bytes() <= target {
+                    break;
+                }
+                if Self::remove_key_in(self, h, &k)? {
+                    self.gauge.evicted();
+                }
             }
-            if self.remove_key(&k)? {
-                self.gauge.evicted();
-            }
-        }
-        Ok(())
+            Ok(())
+        })
+        .map(|_| ())
     }
 
-    fn remove_key(&self, key: &[u8]) -> Result<bool> {
-        let old = self.entries.remove(key).map_err(|e| self.error(e))?;
+    fn remove_key_in(&self, handles: &Handles, key: &[u8]) -> sled::Result<bool> {
+        let old = handles.entries.remove(key)?;
         let id = access_id(key);
         self.touched.forget(id);
-        self.meta
-            .remove(id.to_be_bytes())
-            .map_err(|e| self.error(e))?;
-        match old {
+        handles.meta.remove(id.to_be_bytes())?;
+        Ok(match old {
             Some(old) => {
                 self.gauge.removed(old.len() as u64);
-                Ok(true)
+                true
             }
-            None => Ok(false),
-        }
+            None => false,
+        })
     }
 
     /// Checks the time to idle of an entry just read, and records the access.
     fn access(
         &self,
+        handles: &Handles,
         key: &[u8],
         created_ms: u64,
         expect: &Expect<'_>,
-    ) -> std::result::Result<(), LoadError> {
+    ) -> sled::Result<std::result::Result<(), LoadError>> {
         let id = access_id(key);
         if let Some(tti) = expect.tti {
-            let last = self.last_access(id, created_ms)?;
-            let tti_ms = u64::try_from(tti.as_millis()).unwrap_or(u64::MAX);
-            if last.saturating_add(tti_ms) <= expect.now.ms() {
-                return Err(LoadError::Expired);
+            let last = self.last_access(handles, id, created_ms)?;
+            if idle_out(last, tti, expect.now.ms()) {
+                return Ok(Err(LoadError::Expired));
             }
         }
         if self.touched.record(id, expect.now.coarse_ms()) {
-            self.flush_touched()?;
+            self.flush_touched_into(handles)?;
         }
-        Ok(())
+        Ok(Ok(()))
     }
+}
+
+/// Whether an entry last read at `last_ms` has idled out at `now_ms`.
+fn idle_out(last_ms: u64, tti: Duration, now_ms: u64) -> bool {
+    last_ms.saturating_add(u64::try_from(tti.as_millis()).unwrap_or(u64::MAX)) <= now_ms
 }
 
 impl Store for SledTier {
@@ -296,19 +858,26 @@ impl Store for SledTier {
             return Err(too_large(Tier::Sled, len, self.capacity));
         }
         let key = sled_key(address);
-        let old = self
-            .entries
-            .insert(&key, bytes)
-            .map_err(|e| self.error(e))?;
-        self.gauge.stored(old.map(|old| old.len() as u64), len);
-        if self.durability == Durability::Fsync {
-            self.db.flush().map_err(|e| self.error(e))?;
-        }
+        let durability = self.durability;
+        let stored = self.run(|h| {
+            let old = h.entries.insert(&key, bytes)?;
+            if durability == Durability::Fsync {
+                h.db.flush()?;
+            }
+            Ok(old.map(|old| old.len() as u64))
+        })?;
+        let Some(old) = stored else {
+            return Err(Self::unavailable(
+                "another process holds the sled database (values bound for sled go to the file tier)",
+            ));
+        };
+        self.gauge.stored(old, len);
         if self.gauge.bytes() > self.capacity {
             if let Err(e) = self.evict(&key) {
                 tracing::warn!(path = %self.path.display(), error = %e, "sled tier: eviction failed");
             }
         }
+        self.check_space();
         Ok(len)
     }
 
@@ -318,38 +887,56 @@ impl Store for SledTier {
         expect: &Expect<'_>,
     ) -> Result<Option<Loaded<V>>, LoadError> {
         let key = sled_key(address);
-        let Some(bytes) = self.entries.get(&key).map_err(|e| self.error(e))? else {
-            return Ok(None);
-        };
-        let (value, header) = entry::decode_slice::<V, V::Codec>(&bytes, expect)
-            .map_err(|r| LoadError::refused(r, Tier::Sled, &self.path))?;
-        self.access(&key, header.created_ms, expect)?;
-        Ok(Some(Loaded {
-            value,
-            expires_ms: header.expires_ms,
-        }))
+        let read = self.run(|h| {
+            let Some(bytes) = h.entries.get(&key)? else {
+                return Ok(None);
+            };
+            let (value, header) = match entry::decode_slice::<V, V::Codec>(&bytes, expect) {
+                Ok(decoded) => decoded,
+                Err(refusal) => {
+                    return Ok(Some(Err(LoadError::refused(
+                        refusal,
+                        Tier::Sled,
+                        &self.path,
+                    ))))
+                }
+            };
+            Ok(Some(self.access(h, &key, header.created_ms, expect)?.map(
+                |()| Loaded {
+                    value,
+                    expires_ms: header.expires_ms,
+                },
+            )))
+        })?;
+        read.flatten().transpose()
     }
 
     fn probe(&self, address: &Address, expect: &Expect<'_>) -> Result<bool, LoadError> {
         let key = sled_key(address);
-        let Some(bytes) = self.entries.get(&key).map_err(|e| self.error(e))? else {
-            return Ok(false);
-        };
-        let header = entry::check_slice(&bytes, expect)
-            .map_err(|r| LoadError::refused(r, Tier::Sled, &self.path))?;
-        if let Some(tti) = expect.tti {
-            let last = self.last_access(access_id(&key), header.created_ms)?;
-            if last.saturating_add(u64::try_from(tti.as_millis()).unwrap_or(u64::MAX))
-                <= expect.now.ms()
-            {
-                return Err(LoadError::Expired);
+        let probed = self.run(|h| {
+            let Some(bytes) = h.entries.get(&key)? else {
+                return Ok(Ok(false));
+            };
+            let header = match entry::check_slice(&bytes, expect) {
+                Ok(header) => header,
+                Err(refusal) => {
+                    return Ok(Err(LoadError::refused(refusal, Tier::Sled, &self.path)))
+                }
+            };
+            if let Some(tti) = expect.tti {
+                let last = self.last_access(h, access_id(&key), header.created_ms)?;
+                if idle_out(last, tti, expect.now.ms()) {
+                    return Ok(Err(LoadError::Expired));
+                }
             }
-        }
-        Ok(true)
+            Ok(Ok(true))
+        })?;
+        probed.unwrap_or(Ok(false))
     }
 
     fn remove(&self, address: &Address) -> Result<bool> {
-        self.remove_key(&sled_key(address))
+        let key = sled_key(address);
+        Ok(self.run(|h| self.remove_key_in(h, &key))?.unwrap_or(false))
     }
 
     fn touch(&self, address: &Address, now_ms: u64) {
@@ -362,37 +949,63 @@ impl Store for SledTier {
     }
 
     fn clear(&self) -> Result<()> {
-        self.entries.clear().map_err(|e| self.error(e))?;
-        self.meta.clear().map_err(|e| self.error(e))?;
-        self.touched.clear();
-        self.gauge.set(0, 0);
-        self.write_usage(false)
+        self.run(|h| {
+            h.entries.clear()?;
+            h.meta.clear()?;
+            self.touched.clear();
+            self.gauge.set(0, 0);
+            h.write_usage(0, 0, false)
+        })?;
+        Ok(())
     }
 
     fn flush(&self) -> Result<()> {
-        self.flush_touched()?;
-        self.db.flush().map_err(|e| self.error(e))?;
-        if self.secure {
-            // Files sled created since it opened (snapshots) follow the umask.
-            crate::paths::restrict_tree(&self.path)
-                .map_err(|e| CacheError::io(Tier::Sled, &self.path, e))?;
-        }
+        self.run(|h| {
+            self.flush_touched_into(h)?;
+            h.db.flush().map(|_| ())
+        })?;
         Ok(())
     }
 
     fn usage(&self) -> Usage {
-        self.gauge.usage()
+        Usage {
+            disk_bytes: self.disk_bytes.load(Relaxed),
+            quarantined: self.quarantined.load(Relaxed),
+            ..self.gauge.usage()
+        }
     }
 }
 
 impl Drop for SledTier {
     fn drop(&mut self) {
-        let closed = self
-            .flush_touched()
-            .and_then(|()| self.write_usage(true))
-            .and_then(|()| self.flush());
-        if let Err(e) = closed {
-            tracing::warn!(path = %self.path.display(), error = %e, "sled tier: flush on close failed");
+        let state = std::mem::replace(
+            self.state.get_mut().unwrap_or_else(|p| p.into_inner()),
+            State::Down {
+                since: Instant::now(),
+                quarantine: false,
+            },
+        );
+        match state {
+            State::Open(handles) => {
+                let usage = self.gauge.usage();
+                let closed = catch_unwind(AssertUnwindSafe(|| -> sled::Result<()> {
+                    self.flush_touched_into(&handles)?;
+                    handles.write_usage(usage.entries, usage.bytes, true)?;
+                    handles.db.flush().map(|_| ())
+                }));
+                match closed {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(path = %self.path.display(), error = %e, "sled tier: flush on close failed")
+                    }
+                    Err(_) => {
+                        tracing::warn!(path = %self.path.display(), "sled tier: sled panicked while closing")
+                    }
+                }
+                close(handles);
+            }
+            State::Elsewhere { .. } => self.leave_waiters(),
+            State::Down { .. } => {}
         }
     }
 }
