@@ -72,6 +72,10 @@ const MEASURE_EVERY: Duration = Duration::from_secs(5);
 const COMPACT_FLOOR: u64 = 8 << 20;
 /// Quarantined stores kept for inspection.
 const KEEP_QUARANTINED: usize = 2;
+/// How long a flush may take before the database counts as stuck.
+const FLUSH_WAIT: Duration = Duration::from_secs(30);
+/// How long closing a database may take before it counts as stuck.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// An open sled database and its trees.
 struct Handles {
@@ -113,6 +117,9 @@ pub(crate) struct SledTier {
     /// Whether other processes wait for this database, and when that was last checked.
     others_waiting: AtomicBool,
     waiters_checked_ms: AtomicU64,
+    /// The I/O error that closed the database, repeated (as I/O, with its path) to the
+    /// calls that find it closed.
+    last_io_error: Mutex<Option<(std::io::ErrorKind, Option<i32>, String)>>,
 }
 
 /// Open sled tiers of this process, by folder.
@@ -171,7 +178,15 @@ fn is_transient(e: &sled::Error) -> bool {
     use std::io::ErrorKind::*;
     if matches!(
         io.kind(),
-        PermissionDenied | OutOfMemory | Interrupted | WouldBlock | TimedOut
+        PermissionDenied
+            | OutOfMemory
+            | Interrupted
+            | WouldBlock
+            | TimedOut
+            | StorageFull
+            | FileTooLarge
+            | QuotaExceeded
+            | ReadOnlyFilesystem
     ) {
         return true;
     }
@@ -245,10 +260,59 @@ fn open_db(path: &Path) -> Opened {
     }
 }
 
-/// Drops a database, containing a panic of sled's (its flush on close).
-fn close(handles: Handles) {
-    if catch_unwind(AssertUnwindSafe(move || drop(handles))).is_err() {
-        tracing::warn!("sled tier: the database panicked while closing");
+/// Runs `work` on a thread of its own and waits for it at most `limit`. sled 0.34 can
+/// block forever in a flush (which its close also runs) after some write failures: a
+/// failed blob write leaves a claimed log slot that is never completed. `None` when the
+/// work did not finish in time (the thread is left to it); a panic is contained.
+fn within<R: Send + 'static>(
+    limit: Duration,
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Option<std::thread::Result<R>> {
+    let (done, wait) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("smartcache-sled".into())
+        .spawn(move || {
+            let _ = done.send(catch_unwind(AssertUnwindSafe(work)));
+        });
+    match spawned {
+        Ok(_) => wait.recv_timeout(limit).ok(),
+        Err(e) => {
+            tracing::warn!(error = %e, "sled tier: cannot start a thread");
+            None
+        }
+    }
+}
+
+/// Flushes a database, at most for [`FLUSH_WAIT`].
+fn flush_db(db: &sled::Db) -> sled::Result<()> {
+    let db = db.clone();
+    match within(FLUSH_WAIT, move || db.flush()) {
+        Some(Ok(flushed)) => flushed.map(|_| ()),
+        Some(Err(panic)) => Err(sled::Error::ReportableBug(format!(
+            "sled panicked in a flush: {}",
+            panic_message(&*panic)
+        ))),
+        None => Err(sled::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "sled did not finish a flush in time (its log is stuck after a failed write)",
+        ))),
+    }
+}
+
+/// Drops a database (sled flushes on close), containing its panics, waiting at most
+/// [`CLOSE_WAIT`]. `false` when it did not close in time: it is stuck, and keeps its
+/// folder locked for as long as this process runs.
+fn close<T: Send + 'static>(handles: T) -> bool {
+    match within(CLOSE_WAIT, move || drop(handles)) {
+        Some(Ok(())) => true,
+        Some(Err(_)) => {
+            tracing::warn!("sled tier: the database panicked while closing");
+            true
+        }
+        None => {
+            tracing::warn!("sled tier: the database did not close in time; it is set aside");
+            false
+        }
     }
 }
 
@@ -325,6 +389,7 @@ impl SledTier {
             measured_ms: AtomicU64::new(0),
             others_waiting: AtomicBool::new(false),
             waiters_checked_ms: AtomicU64::new(0),
+            last_io_error: Mutex::new(None),
         };
         let mut state = tier.state_mut();
         tier.finish_compaction();
@@ -381,6 +446,7 @@ impl SledTier {
         }
         match opened {
             Opened::Open(handles, (count, bytes)) => {
+                *self.last_io_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 if let State::Elsewhere { .. } = state {
                     tracing::info!(path = %self.path.display(), "sled tier: the lock was released; this process uses sled again");
                     self.leave_waiters();
@@ -413,6 +479,7 @@ impl SledTier {
                 ))
             }
             Opened::Failed(e) => {
+                self.note_io_error(&e);
                 *state = State::Down {
                     since: Instant::now(),
                     quarantine: false,
@@ -460,9 +527,7 @@ impl SledTier {
                 State::Open(_) => return Ok(Some(state)),
                 State::Elsewhere { since } if since.elapsed() < RELOCK_EVERY => return Ok(None),
                 State::Down { since, .. } if since.elapsed() < REOPEN_EVERY => {
-                    return Err(Self::unavailable(
-                        "it failed and is reopened at most once a second (see the warning logged)",
-                    ))
+                    return Err(self.down_error())
                 }
                 _ => {}
             }
@@ -482,9 +547,37 @@ impl SledTier {
         match &*state {
             State::Open(_) => Ok(Some(state)),
             State::Elsewhere { .. } => Ok(None),
-            State::Down { .. } => Err(Self::unavailable(
+            State::Down { .. } => Err(self.down_error()),
+        }
+    }
+
+    /// Remembers the I/O error that closed the database.
+    fn note_io_error(&self, e: &sled::Error) {
+        let mut last = self.last_io_error.lock().unwrap_or_else(|p| p.into_inner());
+        *last = match e {
+            sled::Error::Io(io) => Some((io.kind(), io.raw_os_error(), io.to_string())),
+            _ => None,
+        };
+    }
+
+    /// The error for a call that finds the database closed: the I/O error that closed it,
+    /// with the path, or why it is closed.
+    fn down_error(&self) -> CacheError {
+        let last = self.last_io_error.lock().unwrap_or_else(|p| p.into_inner());
+        match &*last {
+            Some((_, Some(code), _)) => CacheError::io(
+                Tier::Sled,
+                &self.path,
+                std::io::Error::from_raw_os_error(*code),
+            ),
+            Some((kind, None, message)) => CacheError::io(
+                Tier::Sled,
+                &self.path,
+                std::io::Error::new(*kind, message.clone()),
+            ),
+            None => Self::unavailable(
                 "it failed and is reopened at most once a second (see the warning logged)",
-            )),
+            ),
         }
     }
 
@@ -502,6 +595,7 @@ impl SledTier {
             Ok(Err(e)) => {
                 drop(state);
                 if closes_database(&e) {
+                    self.note_io_error(&e);
                     self.fail(&e.to_string(), !is_transient(&e));
                 }
                 Err(self.error(e))
@@ -531,7 +625,13 @@ impl SledTier {
                 },
             );
             if let State::Open(handles) = old {
-                close(handles);
+                if !close(handles) {
+                    // Still locked by the stuck database: only a fresh one can serve.
+                    *state = State::Down {
+                        since: Instant::now(),
+                        quarantine: true,
+                    };
+                }
             }
         }
     }
@@ -681,8 +781,12 @@ impl SledTier {
                     to.insert(k, v).map_err(|e| e.to_string())?;
                 }
             }
-            db.flush().map_err(|e| e.to_string())?;
-            Ok(())
+            flush_db(&db).map_err(|e| e.to_string())?;
+            if close(db) {
+                Ok(())
+            } else {
+                Err("the new database did not close in time".into())
+            }
         }));
         let copied = match copied {
             Ok(result) => result,
@@ -701,7 +805,14 @@ impl SledTier {
             },
         );
         if let State::Open(handles) = old {
-            close(handles);
+            if !close(handles) {
+                let _ = fs::remove_dir_all(&new);
+                *state = State::Down {
+                    since: Instant::now(),
+                    quarantine: true,
+                };
+                return;
+            }
         }
         let swapped =
             fs::rename(&self.path, self.old_path()).and_then(|()| fs::rename(&new, &self.path));
@@ -862,7 +973,7 @@ impl Store for SledTier {
         let stored = self.run(|h| {
             let old = h.entries.insert(&key, bytes)?;
             if durability == Durability::Fsync {
-                h.db.flush()?;
+                flush_db(&h.db)?;
             }
             Ok(old.map(|old| old.len() as u64))
         })?;
@@ -962,7 +1073,7 @@ impl Store for SledTier {
     fn flush(&self) -> Result<()> {
         self.run(|h| {
             self.flush_touched_into(h)?;
-            h.db.flush().map(|_| ())
+            flush_db(&h.db)
         })?;
         Ok(())
     }
@@ -991,7 +1102,7 @@ impl Drop for SledTier {
                 let closed = catch_unwind(AssertUnwindSafe(|| -> sled::Result<()> {
                     self.flush_touched_into(&handles)?;
                     handles.write_usage(usage.entries, usage.bytes, true)?;
-                    handles.db.flush().map(|_| ())
+                    flush_db(&handles.db)
                 }));
                 match closed {
                     Ok(Ok(())) => {}
