@@ -925,4 +925,53 @@ mod tests {
             Err(Refusal::Expired)
         ));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// No input panics the decoders, and none decodes to a value unless it is exactly
+        /// an entry this module wrote.
+        #[test]
+        fn arbitrary_bytes_never_panic_and_never_decode(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let key = b"k";
+            let decoded = decode_slice::<String, Bincode>(&bytes, &expect(key));
+            proptest::prop_assert!(decoded.is_err());
+            let _ = check_slice(&bytes, &expect(key));
+            let mut reader = Cursor::new(&bytes);
+            if let Ok((header, _)) = read_header(&mut reader) {
+                let _ = read_payload::<String, Bincode, _>(&mut reader, &header);
+            }
+        }
+
+        /// A real entry with any bytes changed, cut or appended is refused, never
+        /// decoded to another value, and never panics.
+        #[test]
+        fn damaged_entries_are_refused(
+            value in ".{0,200}",
+            zstd in proptest::prelude::any::<bool>(),
+            flips in proptest::collection::vec((proptest::prelude::any::<usize>(), 1u8..=255), 1..8),
+            cut in proptest::option::of(proptest::prelude::any::<usize>()),
+        ) {
+            let compression = if zstd { Compression::Zstd(3) } else { Compression::None };
+            let good = entry(compression, &value);
+            let mut bad = good.clone();
+            for (at, mask) in flips {
+                let at = at % bad.len();
+                bad[at] ^= mask;
+            }
+            if let Some(cut) = cut {
+                bad.truncate(cut % bad.len());
+            }
+            let decoded = decode_slice::<String, Bincode>(&bad, &expect(b"key"));
+            if bad != good {
+                proptest::prop_assert!(decoded.is_err(), "a damaged entry decoded");
+            }
+            let mut reader = Cursor::new(&bad);
+            if let Ok((header, _)) = read_header(&mut reader) {
+                if let Ok(v) = read_payload::<String, Bincode, _>(&mut reader, &header) {
+                    proptest::prop_assert_eq!(v, value);
+                }
+            }
+        }
+    }
 }
