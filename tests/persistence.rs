@@ -285,7 +285,7 @@ fn a_second_process_shares_a_namespace_whose_sled_is_held() {
         "the holder's value, written while this process waited"
     );
 
-    let mut child = guard.0.take().expect("child");
+    let child = guard.0.take().expect("child");
     drop(stdin); // lets the child finish
     let output = child.wait_with_output().expect("wait for the lock holder");
     assert!(
