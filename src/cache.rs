@@ -845,6 +845,9 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             };
             if tier == Tier::Sled && !self.sled_takes_writes() {
                 home = Tier::File;
+                if let Some(sled) = self.sled.get() {
+                    self.share_sled_entries(sled);
+                }
             }
             if self.router.persistent_tiers::<V>().len() > 1 {
                 // An earlier value of this key may be in another tier.
@@ -911,9 +914,43 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     }
 
     /// Whether other processes share this namespace, so that the file tier (which they
-    /// all see) holds the newest values and is read before sled.
+    /// all see) holds the newest values and is read before sled. Moves a batch of sled
+    /// entries to the file tier meanwhile, so that the others see those too.
     fn sled_is_shared(&self) -> bool {
-        self.sled.get().is_some_and(|sled| !sled.accepts_writes())
+        let Some(sled) = self.sled.get() else {
+            return false;
+        };
+        if sled.accepts_writes() {
+            return false;
+        }
+        self.share_sled_entries(sled);
+        true
+    }
+
+    /// Moves up to a batch of entries from sled, which other processes cannot read, to
+    /// the file tier, as they are (times, type and all). An entry already in the file
+    /// tier is newer and stays; a moved entry leaves sled only if it did not change.
+    fn share_sled_entries(&self, sled: &SledTier) {
+        const BATCH: usize = 32;
+        let entries = sled.entries_to_share(BATCH);
+        if entries.is_empty() {
+            return;
+        }
+        let files = match self.open(Tier::File) {
+            Ok(Persistent::File(files)) => files,
+            _ => return,
+        };
+        for (sled_key, stored) in entries {
+            if let Some((key, relaid)) = crate::entry::relaid_for_file(&stored) {
+                let hash = key::address_of_encoded(&self.namespace, &key).hash();
+                if let Err(e) = files.adopt(hash, &relaid) {
+                    tracing::debug!(error = %e, "cannot move a sled entry to the file tier");
+                    return;
+                }
+            }
+            // Moved, or not an entry anyone could read: either way it leaves sled.
+            sled.remove_moved(&sled_key, &stored);
+        }
     }
 
     /// Counts a value that went to `home` instead of `tier`, and logs when rerouting

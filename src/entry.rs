@@ -344,6 +344,37 @@ pub(crate) fn read_header<R: Read>(input: &mut R) -> Result<(Header, Vec<u8>), R
     Ok((header, head))
 }
 
+/// An entry as sled holds it (payload right after the header checksum), checked and laid
+/// out again as the file tier writes entries (payload aligned to [`PAYLOAD_ALIGN`]),
+/// with its key: for moving an entry between tiers as it is, times and all. `None` when
+/// the entry does not check out.
+pub(crate) fn relaid_for_file(entry: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let fixed: &[u8; HEADER_LEN] = entry.get(..HEADER_LEN)?.try_into().ok()?;
+    let mut header = Header::parse(fixed).ok()?;
+    let key_end = HEADER_LEN + header.key_len as usize;
+    let key = entry.get(HEADER_LEN..key_end)?;
+    let checksum = entry.get(key_end..key_end + CHECKSUM_LEN)?;
+    if hash64(&entry[..key_end]).to_le_bytes() != checksum {
+        return None;
+    }
+    let pad = entry.get(key_end + CHECKSUM_LEN..usize::try_from(header.payload_offset()).ok()?)?;
+    check_padding(pad).ok()?;
+    let payload = header.payload_of(entry)?;
+    if payload.len() as u64 != header.stored_len || hash64(payload) != header.payload_hash {
+        return None;
+    }
+    let unaligned = (key_end + CHECKSUM_LEN) as u64 % PAYLOAD_ALIGN;
+    header.pad = ((PAYLOAD_ALIGN - unaligned) % PAYLOAD_ALIGN) as u8;
+    let mut out = Vec::with_capacity(usize::try_from(header.entry_len()).ok()?);
+    out.extend_from_slice(&header.to_bytes());
+    out.extend_from_slice(key);
+    let checksum = hash64(&out);
+    out.extend_from_slice(&checksum.to_le_bytes());
+    out.resize(out.len() + usize::from(header.pad), 0);
+    out.extend_from_slice(payload);
+    Some((key.to_vec(), out))
+}
+
 /// Padding is zeros: anything else is damage.
 fn check_padding(pad: &[u8]) -> Result<(), Refusal> {
     if pad.iter().all(|&b| b == 0) {
@@ -924,6 +955,30 @@ mod tests {
             decode_slice::<String, Bincode>(out.get_ref(), &expect(b"key")),
             Err(Refusal::Expired)
         ));
+    }
+
+    #[test]
+    fn sled_entries_are_relaid_for_files_unchanged_but_for_padding() {
+        let value = "moved".to_string();
+        let sled =
+            to_vec::<String, Bincode>(&meta(Compression::None), b"key", &value, 8).expect("encode");
+        let (key, file) = relaid_for_file(&sled).expect("a good entry is relaid");
+        assert_eq!(key, b"key");
+        let mut reader = Cursor::new(&file);
+        let (header, read_key) = read_header(&mut reader).expect("header");
+        assert_eq!(
+            (read_key.as_slice(), header.payload_offset() % PAYLOAD_ALIGN),
+            (&b"key"[..], 0)
+        );
+        let read = read_payload::<String, Bincode, _>(&mut reader, &header).expect("payload");
+        assert_eq!(read, value);
+        let mut bad = sled.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(
+            relaid_for_file(&bad).is_none(),
+            "a damaged entry was relaid"
+        );
     }
 
     proptest::proptest! {

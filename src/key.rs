@@ -59,6 +59,16 @@ pub(crate) fn address<K: Serialize>(namespace: &str, key: &K) -> Result<Address>
     Ok(Address::new(bytes, key_at))
 }
 
+/// The address of an already encoded key in `namespace` (read back from an entry).
+pub(crate) fn address_of_encoded(namespace: &str, key: &[u8]) -> Address {
+    let mut bytes = Vec::with_capacity(namespace.len() + 1 + key.len());
+    bytes.extend_from_slice(namespace.as_bytes());
+    bytes.push(0);
+    let key_at = bytes.len();
+    bytes.extend_from_slice(key);
+    Address::new(bytes, key_at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +96,7 @@ mod tests {
         // Pinned: a change of this value orphans every persisted entry.
         assert_eq!(a.hash(), PINNED_HASH, "{:#x}", a.hash());
         assert_eq!(a.key(), b"\0\0\0\0\0\0\0\x03key");
+        assert_eq!(address_of_encoded("ns", a.key()).hash(), PINNED_HASH);
         assert_eq!(
             address("ns", &258u64).expect("address").key(),
             258u64.to_be_bytes()

@@ -50,6 +50,14 @@ fn child_worker() {
         .parse()
         .expect("a number");
     let cache = cache(&dir);
+    // Keys written before the others may have started: the one that holds sled has
+    // these in sled, and must make them visible to the others once they arrive.
+    for i in 0..20 {
+        let key = 20_000 * (me + 1) + i;
+        cache
+            .insert(key, value_of(key))
+            .expect("insert an early key");
+    }
     std::fs::write(dir.join(format!("started-{me}")), b"").expect("mark");
     wait_for_files(&dir, "started");
     // Every process has opened the cache: the waiters have told the sled holder.
@@ -85,8 +93,11 @@ fn child_worker() {
     std::fs::write(dir.join(format!("wrote-{me}")), b"").expect("mark");
     wait_for_files(&dir, "wrote");
     for other in 0..WORKERS {
-        for i in 0..50 {
-            let key = 10_000 * (other + 1) + i;
+        for i in (0..50)
+            .map(|i| 10_000 * (other + 1) + i)
+            .chain((0..20).map(|i| 20_000 * (other + 1) + i))
+        {
+            let key = i;
             let v = cache.get(&key);
             assert!(
                 v.as_deref() == Some(&value_of(key)),
@@ -122,7 +133,10 @@ fn four_processes_share_one_namespace() {
     }
     // And a fifth process, now that all have left, reads everything right.
     let cache = cache(dir.path());
-    for key in (0..400).chain((1..=WORKERS).flat_map(|w| 10_000 * w..10_000 * w + 50)) {
+    for key in (0..400)
+        .chain((1..=WORKERS).flat_map(|w| 10_000 * w..10_000 * w + 50))
+        .chain((1..=WORKERS).flat_map(|w| 20_000 * w..20_000 * w + 20))
+    {
         if let Some(v) = cache.get(&key) {
             assert!(
                 *v == value_of(key),

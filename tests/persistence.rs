@@ -284,6 +284,11 @@ fn a_second_process_shares_a_namespace_whose_sled_is_held() {
         Some(&InSled(medium(9))),
         "the holder's value, written while this process waited"
     );
+    assert_eq!(
+        cache.get(&7).as_deref(),
+        Some(&InSled(medium(7))),
+        "the holder's value from before this process came, moved to the shared file tier"
+    );
 
     let child = guard.0.take().expect("child");
     drop(stdin); // lets the child finish

@@ -325,27 +325,36 @@ impl FileTier {
     }
 }
 
-impl Store for FileTier {
-    fn store<V: Cacheable>(&self, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
-        let path = self.path_of(address.hash());
-        // The old entry goes first: its pages return to the system before the new entry
-        // needs as many (measured: writing 321 MB over an entry takes about twice as
-        // long when the old file is replaced only at the end). Readers meanwhile see a
-        // miss, never a mix, and a failed insert leaves the key absent.
-        if let Ok(old) = fs::metadata(&path) {
-            match fs::remove_file(&path) {
-                Ok(()) => self.gauge.removed(old.len()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(self.io_error(&path, e)),
+impl FileTier {
+    /// Writes an entry with `write` into a fresh temporary file, then places it at
+    /// `hash`'s path: replacing what is there, or (`replace == false`) only if nothing
+    /// is. `Ok(None)` when an entry was there and was kept.
+    fn place(
+        &self,
+        hash: u128,
+        replace: bool,
+        write: impl FnOnce(&Path) -> Result<u64>,
+    ) -> Result<Option<u64>> {
+        let path = self.path_of(hash);
+        if replace {
+            // The old entry goes first: its pages return to the system before the new
+            // entry needs as many (measured: writing 321 MB over an entry takes about
+            // twice as long when the old file is replaced only at the end). Readers
+            // meanwhile see a miss, never a mix, and a failed insert leaves the key absent.
+            if let Ok(old) = fs::metadata(&path) {
+                match fs::remove_file(&path) {
+                    Ok(()) => self.gauge.removed(old.len()),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(self.io_error(&path, e)),
+                }
             }
         }
         let tmp = self.tmp.join(format!(
-            "{:032x}.{}.{}",
-            address.hash(),
+            "{hash:032x}.{}.{}",
             std::process::id(),
             TMP_SEQ.fetch_add(1, Relaxed)
         ));
-        let written = self.write_tmp(&tmp, address, meta, value).and_then(|len| {
+        let written = write(&tmp).and_then(|len| {
             if len > self.capacity {
                 return Err(too_large(Tier::File, len, self.capacity));
             }
@@ -360,12 +369,24 @@ impl Store for FileTier {
         };
         let shard = path.parent().unwrap_or(&self.root);
         let placed = paths::create_dir(shard, self.secure).and_then(|()| {
-            let old = fs::metadata(&path).ok().map(|m| m.len());
-            fs::rename(&tmp, &path)?;
-            Ok(old)
+            if replace {
+                let old = fs::metadata(&path).ok().map(|m| m.len());
+                fs::rename(&tmp, &path)?;
+                Ok(Some(old))
+            } else {
+                // A hard link never replaces: an entry there is newer, and stays.
+                let linked = match fs::hard_link(&tmp, &path) {
+                    Ok(()) => Ok(Some(None)),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+                    Err(e) => Err(e),
+                };
+                let _ = fs::remove_file(&tmp);
+                linked
+            }
         });
         let old = match placed {
-            Ok(old) => old,
+            Ok(Some(old)) => old,
+            Ok(None) => return Ok(None),
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
                 return Err(self.io_error(&path, e));
@@ -381,7 +402,31 @@ impl Store for FileTier {
             }
         }
         self.clean_tmp_if_due();
-        Ok(len)
+        Ok(Some(len))
+    }
+
+    /// Stores a whole entry laid out for files (see `entry::relaid_for_file`) at `hash`,
+    /// unless an entry is there already. `Ok(false)` when one was.
+    pub(crate) fn adopt(&self, hash: u128, entry: &[u8]) -> Result<bool> {
+        let placed = self.place(hash, false, |tmp| {
+            let mut file =
+                paths::create_file(tmp, self.secure).map_err(|e| self.io_error(tmp, e))?;
+            std::io::Write::write_all(&mut file, entry).map_err(|e| self.io_error(tmp, e))?;
+            if self.durability == Durability::Fsync {
+                file.sync_all().map_err(|e| self.io_error(tmp, e))?;
+            }
+            Ok(entry.len() as u64)
+        })?;
+        Ok(placed.is_some())
+    }
+}
+
+impl Store for FileTier {
+    fn store<V: Cacheable>(&self, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
+        let placed = self.place(address.hash(), true, |tmp| {
+            self.write_tmp(tmp, address, meta, value)
+        })?;
+        Ok(placed.unwrap_or(0))
     }
 
     fn load<V: Cacheable>(

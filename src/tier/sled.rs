@@ -117,6 +117,8 @@ pub(crate) struct SledTier {
     /// Whether other processes wait for this database, and when that was last checked.
     others_waiting: AtomicBool,
     waiters_checked_ms: AtomicU64,
+    /// Whether every entry has moved to the file tier since other processes began to wait.
+    shared_all: AtomicBool,
     /// The I/O error that closed the database, repeated (as I/O, with its path) to the
     /// calls that find it closed.
     last_io_error: Mutex<Option<(std::io::ErrorKind, Option<i32>, String)>>,
@@ -389,6 +391,7 @@ impl SledTier {
             measured_ms: AtomicU64::new(0),
             others_waiting: AtomicBool::new(false),
             waiters_checked_ms: AtomicU64::new(0),
+            shared_all: AtomicBool::new(false),
             last_io_error: Mutex::new(None),
         };
         let mut state = tier.state_mut();
@@ -703,9 +706,50 @@ impl SledTier {
         }
         let was = self.others_waiting.swap(waiting, Relaxed);
         if waiting && !was {
+            self.shared_all.store(false, Relaxed);
             tracing::info!(path = %self.path.display(), "sled tier: other processes use this namespace; new values bound for sled go to the shared file tier");
         }
         waiting
+    }
+
+    /// Up to `max` entries to move to the file tier while other processes wait for the
+    /// database (so that they see them): `(sled key, entry)`. Empty when there are none
+    /// left, or none need moving.
+    pub fn entries_to_share(&self, max: usize) -> Vec<(sled::IVec, sled::IVec)> {
+        if !self.others_waiting() || self.shared_all.load(Relaxed) {
+            return Vec::new();
+        }
+        let taken = self.run(|h| h.entries.iter().take(max).collect::<sled::Result<Vec<_>>>());
+        match taken {
+            Ok(Some(entries)) => {
+                if entries.is_empty() {
+                    self.shared_all.store(true, Relaxed);
+                }
+                entries
+            }
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                tracing::debug!(error = %e, "sled tier: cannot list entries to share");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Removes the entry at `key` if it still holds `entry` (it has been moved).
+    pub fn remove_moved(&self, key: &[u8], entry: &sled::IVec) {
+        let removed = self.run(|h| {
+            let swapped = h
+                .entries
+                .compare_and_swap(key, Some(entry), None::<&[u8]>)?;
+            if swapped.is_ok() {
+                self.gauge.removed(entry.len() as u64);
+                self.touched.forget(access_id(key));
+            }
+            Ok(())
+        });
+        if let Err(e) = removed {
+            tracing::debug!(error = %e, "sled tier: cannot remove a moved entry");
+        }
     }
 
     // ---- space ---------------------------------------------------------------------
