@@ -294,3 +294,42 @@ fn new_uses_smartcache_dir() {
         "nothing was stored under it"
     );
 }
+
+#[test]
+fn an_empty_dir_is_refused() {
+    let err = build_err(CacheConfig::default().dir(""));
+    assert_names_fix(&err, "CacheConfig::dir");
+    assert!(err.to_string().contains("empty"), "{err}");
+}
+
+#[test]
+fn a_long_namespace_is_not_echoed_whole() {
+    let err = build_err(CacheConfig::default().namespace("n".repeat(10_000)));
+    let message = err.to_string();
+    assert!(message.len() < 500, "{} bytes of message", message.len());
+    assert!(message.contains("10000 bytes in all"), "{message}");
+}
+
+#[test]
+fn a_key_too_long_to_store_is_named_as_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache: SmartCache<String, Vec<u8>> = CacheConfig::default()
+        .dir(dir.path())
+        .namespace("long-keys")
+        .build()
+        .expect("build");
+    let key = "k".repeat((64 << 20) + 1);
+    let err = cache
+        .insert(key, medium(1))
+        .expect_err("a 64 MiB key was stored");
+    let message = err.to_string();
+    assert!(
+        matches!(&err, CacheError::Encode { what, .. } if what == "key"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("Vec<u8>") && !message.contains("vec"),
+        "{message}"
+    );
+    assert!(message.contains("64 MiB"), "{message}");
+}
