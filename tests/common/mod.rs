@@ -375,3 +375,225 @@ where
     assert_eq!(tier_stats.errors + tier_stats.invalid, 0, "{key}: {stats}");
     assert_eq!(tier_stats.hits, 1, "{key}: {stats}");
 }
+
+// ---- damage, measurement and containment (damaged_sled, crash, bit_rot) ----------------
+
+/// A tiny seeded PRNG (xorshift64*): damage and timings are random but replayable from
+/// the seed a test prints, without a dependency.
+#[derive(Clone, Debug)]
+pub struct XorShift(u64);
+
+impl XorShift {
+    /// A generator for `seed` (any value, zero included).
+    pub fn new(seed: u64) -> Self {
+        XorShift((seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03) | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        assert!(n > 0, "XorShift::below(0)");
+        self.next_u64() % n
+    }
+
+    /// An index in `0..n` (`n > 0`).
+    pub fn index(&mut self, n: usize) -> usize {
+        self.below(n as u64) as usize
+    }
+
+    /// A number in `lo..hi` (`lo < hi`).
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo)
+    }
+
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(n + 8);
+        while out.len() < n {
+            out.extend_from_slice(&self.next_u64().to_le_bytes());
+        }
+        out.truncate(n);
+        out
+    }
+
+    /// A random byte that is not zero (an XOR mask that always changes a byte).
+    pub fn nonzero_byte(&mut self) -> u8 {
+        (self.below(255) + 1) as u8
+    }
+}
+
+/// The seed of a randomised test: `$SMARTCACHE_TEST_SEED` when set (to replay a failure),
+/// else `default`. Printed, so that a failing run names the seed that reproduces it.
+pub fn test_seed(what: &str, default: u64) -> u64 {
+    let seed = std::env::var("SMARTCACHE_TEST_SEED")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(default);
+    println!("{what}: seed {seed} (replay with SMARTCACHE_TEST_SEED={seed})");
+    seed
+}
+
+/// A panic payload as text.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic with a non-text payload)".to_string()
+    }
+}
+
+/// Runs `f` and fails the test if it panicked: a cache must contain its own panics (and
+/// sled's) and turn them into errors or misses, never unwind into the caller.
+pub fn no_panic<R>(what: impl std::fmt::Display, f: impl FnOnce() -> R) -> R {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(out) => out,
+        Err(payload) => panic!(
+            "{what}: a panic escaped the cache: {}",
+            panic_message(&*payload)
+        ),
+    }
+}
+
+/// Every file below `root`, recursively, sorted. Files and folders that vanish during
+/// the walk (another process removing them) are skipped.
+pub fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => folders.push(entry.path()),
+                Ok(t) if t.is_file() => found.push(entry.path()),
+                _ => {}
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The bytes of every file below `root` (files that vanish meanwhile count zero).
+pub fn disk_usage(root: &Path) -> u64 {
+    files_under(root)
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Copies the folder tree `from` to `to` (created), files and folders only.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's folder");
+    for entry in std::fs::read_dir(from)
+        .expect("read the folder to copy")
+        .flatten()
+    {
+        let target = to.join(entry.file_name());
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => copy_tree(&entry.path(), &target),
+            Ok(t) if t.is_file() => {
+                std::fs::copy(entry.path(), &target).expect("copy a file");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A one-line listing of the files below `root` with their sizes, for failure messages.
+pub fn listing(root: &Path) -> String {
+    files_under(root)
+        .iter()
+        .map(|f| {
+            let len = std::fs::metadata(f).map_or(0, |m| m.len());
+            let name = f.strip_prefix(root).unwrap_or(f).display().to_string();
+            format!("{name}={len}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Cuts a file to `len` bytes.
+pub fn truncate_file(path: &Path, len: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_len(len))
+        .unwrap_or_else(|e| panic!("truncate {}: {e}", path.display()));
+}
+
+/// Writes `bytes` over a file from `offset` (in place; the file grows if they run past
+/// its end).
+pub fn overwrite_at(path: &Path, offset: u64, bytes: &[u8]) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    file.seek(SeekFrom::Start(offset))
+        .and_then(|_| file.write_all(bytes))
+        .and_then(|()| file.sync_all())
+        .unwrap_or_else(|e| panic!("write into {}: {e}", path.display()));
+}
+
+/// XORs `count` random bytes of a file with random non-zero masks; returns how many bytes
+/// changed (0 for an empty file).
+pub fn flip_random_bytes(path: &Path, rng: &mut XorShift, count: usize) -> usize {
+    let mut bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    if bytes.is_empty() {
+        return 0;
+    }
+    for _ in 0..count {
+        let at = rng.index(bytes.len());
+        bytes[at] ^= rng.nonzero_byte();
+    }
+    std::fs::write(path, bytes).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    count
+}
+
+/// Aborts the whole test process, with a message, if it is not dropped within `limit`:
+/// a cache that hangs on damaged storage fails the run instead of stalling it.
+pub struct Watchdog {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Watchdog {
+    /// Starts watching `what`.
+    pub fn new(what: impl Into<String>, limit: std::time::Duration) -> Self {
+        use std::sync::atomic::Ordering;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&done);
+        let what = what.into();
+        std::thread::spawn(move || {
+            let until = std::time::Instant::now() + limit;
+            while std::time::Instant::now() < until {
+                if flag.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            if !flag.load(Ordering::Relaxed) {
+                eprintln!("WATCHDOG: {what} still running after {limit:?}: a hang; aborting");
+                std::process::abort();
+            }
+        });
+        Watchdog { done }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
