@@ -334,3 +334,46 @@ fn an_entry_larger_than_disk_capacity_is_refused() {
     );
     assert!(s.sled.bytes <= 10_000 && f.file.bytes <= 10_000);
 }
+
+#[test]
+fn sleds_folder_stays_near_its_disk_capacity() {
+    // 200 KB values: sled stores their pages as blob files and needs well over their
+    // size on disk; the tier accounts for that, measured at its compactions.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let capacity = 24u64 << 20;
+    let open = || -> SmartCache<u64, InSled> {
+        config(dir.path())
+            .disk_capacity(capacity)
+            .build()
+            .expect("build")
+    };
+    for round in 0..3u64 {
+        let cache = open();
+        for key in 0..120u64 {
+            cache
+                .insert(key, InSled(bytes_for(key + round, 200_000)))
+                .expect("insert");
+        }
+    }
+    let cache = open(); // opening measures the folder and compacts it when bloated
+    let stats = cache.stats();
+    let on_disk = disk_usage(&sled_path(&cache_dir(dir.path())));
+    println!("capacity {capacity}, folder {on_disk}\n{stats}");
+    assert!(
+        stats.sled.evictions > 0 || stats.sled.bytes < capacity,
+        "{stats}"
+    );
+    assert!(
+        on_disk <= capacity * 3 / 2,
+        "the sled folder takes {on_disk} bytes for a disk_capacity of {capacity}: {stats}"
+    );
+    assert_eq!(stats.sled.disk_bytes, on_disk, "{stats}");
+    for key in 0..120u64 {
+        if let Some(v) = cache.get(&key) {
+            assert!(
+                *v == InSled(bytes_for(key + 2, 200_000)),
+                "key {key}: a wrong value"
+            );
+        }
+    }
+}

@@ -816,6 +816,13 @@ impl SledTier {
         disk > COMPACT_FLOOR && disk > live.saturating_mul(bar) / 1000
     }
 
+    /// The live bytes the tier may hold so that its folder stays within `disk_capacity`:
+    /// the capacity over sled's own overhead, as measured by the last compaction.
+    fn live_budget(&self) -> u64 {
+        let overhead = self.compacted_ratio_milli.load(Relaxed).clamp(1000, 8000);
+        self.capacity / overhead * 1000
+    }
+
     /// The folder a compaction builds the new database in.
     fn compact_path(&self) -> PathBuf {
         self.namespace_dir.join("sled.compact")
@@ -986,7 +993,7 @@ impl SledTier {
     }
 
     /// Removes the least recently used entries until the tier holds at most 90% of its
-    /// capacity. `keep` (the entry just written) is never evicted.
+    /// live budget. `keep` (the entry just written) is never evicted.
     fn evict(&self, keep: &[u8]) -> Result<()> {
         let Ok(_only_one) = self.evicting.try_lock() else {
             return Ok(()); // another thread is evicting
@@ -1009,7 +1016,7 @@ impl SledTier {
             // The scan saw every entry: correct any drift in the counters before deciding.
             self.gauge.set(count, bytes);
             all.sort_unstable();
-            let target = self.capacity / 10 * 9;
+            let target = self.live_budget() / 10 * 9;
             for (_, k) in all {
                 if self.gauge.bytes() <= target {
                     break;
@@ -1087,7 +1094,7 @@ impl Store for SledTier {
             ));
         };
         self.gauge.stored(old, len);
-        if self.gauge.bytes() > self.capacity {
+        if self.gauge.bytes() > self.live_budget() {
             if let Err(e) = self.evict(&key) {
                 tracing::warn!(path = %self.path.display(), error = %e, "sled tier: eviction failed");
             }
