@@ -65,6 +65,10 @@ struct Inner<K: CacheKey, V: Cacheable> {
     uses_memory: bool,
     /// Whether sled-bound values go to the file tier now (logged when it starts).
     rerouting: std::sync::atomic::AtomicBool,
+    /// Whether the file tier may hold values bound for sled, and when its marker was last
+    /// looked for.
+    sled_values_in_files: std::sync::atomic::AtomicBool,
+    marker_checked_ms: AtomicU64,
     /// Declared last: dropped after the tiers have closed.
     _cleanup: Option<Cleanup>,
 }
@@ -350,6 +354,8 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             uses_memory: !matches!(V::PLACEMENT, Placement::Pinned(t) if t.is_persistent())
                 || config.promote_max > 0,
             rerouting: std::sync::atomic::AtomicBool::new(false),
+            sled_values_in_files: std::sync::atomic::AtomicBool::new(false),
+            marker_checked_ms: AtomicU64::new(0),
             config,
             _cleanup: cleanup,
         };
@@ -357,7 +363,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             if let Ok(dir) = &inner.dir {
                 paths::ensure_usable_dir(dir, inner.config.secure)?;
             }
-            for &tier in inner.router.persistent_tiers::<V>() {
+            for &tier in inner.persistent_tiers() {
                 inner.open(tier)?;
             }
         }
@@ -505,7 +511,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     pub fn remove(&self, key: &K) -> Result<bool> {
         let inner = &*self.inner;
         let mut removed = false;
-        if !inner.router.persistent_tiers::<V>().is_empty() {
+        if !inner.persistent_tiers().is_empty() {
             let address = inner.address(key)?;
             removed |= inner.remove_persistent(&address, None)?;
         }
@@ -529,7 +535,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         }
         let address = inner.address(key).ok()?;
         let expect = inner.expect(&address);
-        for &tier in inner.router.persistent_tiers::<V>() {
+        for &tier in inner.persistent_tiers() {
             let Ok(Some(store)) = inner.open_if_exists(tier) else {
                 continue;
             };
@@ -545,7 +551,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// Deletes every entry of this cache, in every tier.
     pub fn clear(&self) -> Result<()> {
         let inner = &*self.inner;
-        for &tier in inner.router.persistent_tiers::<V>() {
+        for &tier in inner.persistent_tiers() {
             if let Some(store) = inner.open_if_exists(tier)? {
                 store.clear()?;
             }
@@ -771,6 +777,9 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
 
     /// The tier, opened if need be.
     fn open(&self, tier: Tier) -> Result<Persistent<'_>> {
+        if let Some(store) = self.opened(tier) {
+            return Ok(store);
+        }
         match tier {
             Tier::Sled => {
                 let dir = self.tier_dir(tier)?;
@@ -845,11 +854,12 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             };
             if tier == Tier::Sled && !self.sled_takes_writes() {
                 home = Tier::File;
+                self.mark_sled_values_in_files();
                 if let Some(sled) = self.sled.get() {
                     self.share_sled_entries(sled);
                 }
             }
-            if self.router.persistent_tiers::<V>().len() > 1 {
+            if self.persistent_tiers().len() > 1 {
                 // An earlier value of this key may be in another tier.
                 self.remove_persistent(address, Some(home))?;
             }
@@ -913,14 +923,72 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         }
     }
 
-    /// Whether other processes share this namespace, so that the file tier (which they
-    /// all see) holds the newest values and is read before sled. Moves a batch of sled
-    /// entries to the file tier meanwhile, so that the others see those too.
+    /// The persistent tiers that may hold an entry of this cache, in the order to look.
+    /// Values of a type pinned to sled are looked for in the file tier only once some
+    /// process has sent such values there (see [`Inner::files_hold_sled_values`]); while
+    /// other processes share the namespace, the file tier, which they all see, holds the
+    /// newest values and comes first.
+    fn persistent_tiers(&self) -> &'static [Tier] {
+        match self.router.persistent_tiers::<V>() {
+            [Tier::Sled, Tier::File]
+                if V::PLACEMENT == Placement::Pinned(Tier::Sled)
+                    && !self.files_hold_sled_values() =>
+            {
+                &[Tier::Sled]
+            }
+            [Tier::Sled, Tier::File] if self.sled_is_shared() => &[Tier::File, Tier::Sled],
+            tiers => tiers,
+        }
+    }
+
+    /// Whether the file tier may hold values bound for sled: a marker in the namespace
+    /// folder says so, left by the first process that sent one there (looked for at most
+    /// once a second, and remembered once found).
+    fn files_hold_sled_values(&self) -> bool {
+        if self.sled_values_in_files.load(Relaxed) {
+            return true;
+        }
+        let now = crate::entry::coarse_now_ms();
+        if now.saturating_sub(self.marker_checked_ms.load(Relaxed)) < 1000 {
+            return false;
+        }
+        self.marker_checked_ms.store(now, Relaxed);
+        let found = self
+            .dir
+            .as_ref()
+            .is_ok_and(|dir| paths::sled_values_marker(dir).exists());
+        if found {
+            self.sled_values_in_files.store(true, Relaxed);
+        }
+        found
+    }
+
+    /// Leaves the marker that the file tier holds values bound for sled.
+    fn mark_sled_values_in_files(&self) {
+        if self.sled_values_in_files.swap(true, Relaxed) {
+            return;
+        }
+        if let Ok(dir) = &self.dir {
+            let marker = paths::sled_values_marker(dir);
+            match paths::create_file(&marker, self.config.secure) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    tracing::warn!(path = %marker.display(), error = %e, "cannot mark the file tier as holding sled-bound values");
+                    self.sled_values_in_files.store(false, Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Whether other processes share this namespace (see [`Inner::persistent_tiers`]).
+    /// Moves a batch of sled entries to the file tier meanwhile, so that the others see
+    /// those too.
     fn sled_is_shared(&self) -> bool {
         let Some(sled) = self.sled.get() else {
             return false;
         };
-        if sled.accepts_writes() {
+        if !sled.others_waiting() {
             return false;
         }
         self.share_sled_entries(sled);
@@ -940,6 +1008,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             Ok(Persistent::File(files)) => files,
             _ => return,
         };
+        self.mark_sled_values_in_files();
         for (sled_key, stored) in entries {
             if let Some((key, relaid)) = crate::entry::relaid_for_file(&stored) {
                 let hash = key::address_of_encoded(&self.namespace, &key).hash();
@@ -976,7 +1045,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     /// Deletes the key from every persistent tier but `keep`. `Ok(true)` if one held it.
     fn remove_persistent(&self, address: &Address, keep: Option<Tier>) -> Result<bool> {
         let mut removed = false;
-        for &tier in self.router.persistent_tiers::<V>() {
+        for &tier in self.persistent_tiers() {
             if Some(tier) == keep {
                 continue;
             }
@@ -992,16 +1061,11 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         if self.uses_memory {
             Counters::bump(&self.counters.tier(Tier::Memory).misses);
         }
-        let tiers = self.router.persistent_tiers::<V>();
+        let tiers = self.persistent_tiers();
         if tiers.is_empty() {
             Counters::bump(&self.counters.misses);
             return Ok(None);
         }
-        let tiers = match tiers {
-            // Other processes share this namespace: the newest values are in the file tier.
-            [Tier::Sled, Tier::File] if self.sled_is_shared() => &[Tier::File, Tier::Sled],
-            tiers => tiers,
-        };
         let address = self.address(key)?;
         let expect = self.expect(&address);
         let generation = self.uses_memory.then(|| self.generations.current(key));

@@ -170,8 +170,10 @@ impl CacheConfig {
         self
     }
 
-    /// Bytes each persistent tier may hold before it evicts the least recently used
-    /// entries. Default 8 GiB.
+    /// Bytes each persistent tier may take on disk before it evicts the least recently
+    /// used entries. Default 8 GiB. The file tier counts its entry files; the sled tier
+    /// counts its folder, which needs room of its own beyond the entries, so it keeps
+    /// live entries to a quarter of this (the book's persistence chapter has the numbers).
     pub fn disk_capacity(mut self, bytes: u64) -> Self {
         self.disk_capacity = bytes;
         self

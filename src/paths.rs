@@ -17,6 +17,12 @@ pub(crate) fn files_dir(namespace_dir: &Path) -> PathBuf {
     namespace_dir.join("files")
 }
 
+/// The marker, in a namespace folder, that its file tier holds values bound for sled
+/// (sent there while sled was held by another process or had failed).
+pub(crate) fn sled_values_marker(namespace_dir: &Path) -> PathBuf {
+    namespace_dir.join("sled-values-in-files")
+}
+
 /// Creates `path` and its missing parents; with `secure`, the folders this call creates
 /// are owner-only (0700).
 pub(crate) fn create_dir(path: &Path, secure: bool) -> io::Result<()> {
