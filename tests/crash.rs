@@ -10,7 +10,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -43,18 +43,6 @@ fn len_for(key: u64) -> usize {
 /// The one value `key` ever has.
 fn value_for(key: u64) -> Vec<u8> {
     bytes_for(key, len_for(key))
-}
-
-/// Kills the child process it holds if the parent test fails before reaping it.
-struct KillOnDrop(Option<Child>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 #[test]

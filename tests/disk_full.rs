@@ -13,17 +13,33 @@ use std::time::Duration;
 use common::*;
 use smartcache::prelude::*;
 
+/// The value of `key`: sled-bound for even keys, file-bound for odd ones.
+fn value_of(key: u64) -> Vec<u8> {
+    if key % 2 == 0 {
+        medium(key)
+    } else {
+        large(key)
+    }
+}
+
+/// Stores keys 0..6 while there is room, flushed; returns them.
+fn store_with_room(cache: &SmartCache<u64, Vec<u8>>) -> Vec<u64> {
+    for key in 0..6 {
+        cache
+            .insert(key, value_of(key))
+            .expect("insert with room to spare");
+    }
+    cache.flush().expect("flush");
+    (0..6).collect()
+}
+
 /// Inserts sled- and file-bound values until both tiers have failed; returns the keys
 /// that were stored, checking every error on the way.
 fn fill_until_both_fail(cache: &SmartCache<u64, Vec<u8>>, first_key: u64) -> Vec<u64> {
     let mut stored = Vec::new();
     let (mut sled_failed, mut file_failed) = (false, false);
     for key in first_key..first_key + 2_000 {
-        let value = if key % 2 == 0 {
-            medium(key)
-        } else {
-            large(key)
-        };
+        let value = value_of(key);
         match cache.insert(key, value) {
             Ok(_) => stored.push(key),
             Err(e) => {
@@ -66,11 +82,7 @@ fn check_values(cache: &SmartCache<u64, Vec<u8>>, keys: &[u64]) -> usize {
     let mut found = 0;
     for &key in keys {
         if let Some(value) = cache.get(&key) {
-            let expected = if key % 2 == 0 {
-                medium(key)
-            } else {
-                large(key)
-            };
+            let expected = value_of(key);
             assert!(*value == expected, "key {key}: a wrong value");
             found += 1;
         }
@@ -142,17 +154,7 @@ fn a_full_tmpfs_fails_inserts_cleanly_and_recovers_when_space_returns() {
         return;
     };
     let cache: SmartCache<u64, Vec<u8>> = config(fs.path()).build().expect("build on tmpfs");
-    let mut stored = Vec::new();
-    for key in 0..6 {
-        let value = if key % 2 == 0 {
-            medium(key)
-        } else {
-            large(key)
-        };
-        cache.insert(key, value).expect("insert with room to spare");
-        stored.push(key);
-    }
-    cache.flush().expect("flush");
+    let mut stored = store_with_room(&cache);
     // Take most of the room with a file of our own, then fill the rest through the cache.
     let filler = fs.path().join("filler");
     let free = fs2_free(fs.path());
@@ -212,17 +214,7 @@ fn child_file_size_limited() {
         return;
     };
     let cache: SmartCache<u64, Vec<u8>> = config(&dir).build().expect("build");
-    let mut stored = Vec::new();
-    for key in 0..6 {
-        let value = if key % 2 == 0 {
-            medium(key)
-        } else {
-            large(key)
-        };
-        cache.insert(key, value).expect("insert under no limit");
-        stored.push(key);
-    }
-    cache.flush().expect("flush");
+    let mut stored = store_with_room(&cache);
     // Files may not grow past 1 MiB: every file entry (LARGE > 1 MiB) and, soon, sled's
     // log fail with EFBIG.
     set_file_size_limit(Some(1 << 20));
@@ -257,11 +249,7 @@ fn a_file_size_limit_fails_inserts_cleanly_and_recovers_when_lifted() {
     // The child's surviving values are right in a new process too.
     let cache: SmartCache<u64, Vec<u8>> = config(dir.path()).build().expect("reopen");
     for key in 0..6u64 {
-        let expected = if key % 2 == 0 {
-            medium(key)
-        } else {
-            large(key)
-        };
+        let expected = value_of(key);
         let got = cache.get(&key);
         assert!(
             got.as_deref() == Some(&expected),

@@ -10,7 +10,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 
 use common::*;
 use smartcache::prelude::*;
@@ -31,18 +31,6 @@ fn file_cache(dir: &Path) -> SmartCache<u64, InFile> {
 const LOCK_HOLDER_READY: &str = "LOCK-HOLDER-READY";
 /// What the lock holder prints once it has read the parent's value and written its own.
 const HOLDER_WROTE: &str = "HOLDER-WROTE";
-
-/// Kills the child process it holds if the parent test fails before reaping it.
-struct KillOnDrop(Option<Child>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 // ---- children -------------------------------------------------------------------------
 

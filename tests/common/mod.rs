@@ -597,3 +597,15 @@ impl Drop for Watchdog {
         self.done.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// Kills the child process it holds if the parent test fails before reaping it.
+pub struct KillOnDrop(pub Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
