@@ -503,9 +503,11 @@ pub fn copy_tree(from: &Path, to: &Path) {
         let target = to.join(entry.file_name());
         match entry.file_type() {
             Ok(t) if t.is_dir() => copy_tree(&entry.path(), &target),
-            Ok(t) if t.is_file() => {
-                std::fs::copy(entry.path(), &target).expect("copy a file");
-            }
+            Ok(t) if t.is_file() => match std::fs::copy(entry.path(), &target) {
+                Ok(_) => {}
+                Err(e) if vanished(&e) => {}
+                Err(e) => panic!("copy {}: {e}", entry.path().display()),
+            },
             _ => {}
         }
     }
@@ -524,23 +526,34 @@ pub fn listing(root: &Path) -> String {
         .join(" ")
 }
 
-/// Cuts a file to `len` bytes.
+/// Whether an I/O error says the file is gone: sled deletes blob files from a background
+/// thread, which may outlive the database, so a file listed a moment ago may be gone.
+fn vanished(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound
+}
+
+/// Cuts a file to `len` bytes (nothing if it has vanished).
 pub fn truncate_file(path: &Path, len: u64) {
-    std::fs::OpenOptions::new()
+    match std::fs::OpenOptions::new()
         .write(true)
         .open(path)
         .and_then(|f| f.set_len(len))
-        .unwrap_or_else(|e| panic!("truncate {}: {e}", path.display()));
+    {
+        Ok(()) => {}
+        Err(e) if vanished(&e) => {}
+        Err(e) => panic!("truncate {}: {e}", path.display()),
+    }
 }
 
 /// Writes `bytes` over a file from `offset` (in place; the file grows if they run past
-/// its end).
+/// its end; nothing if it has vanished).
 pub fn overwrite_at(path: &Path, offset: u64, bytes: &[u8]) {
     use std::io::{Seek, SeekFrom, Write};
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let mut file = match std::fs::OpenOptions::new().write(true).open(path) {
+        Ok(file) => file,
+        Err(e) if vanished(&e) => return,
+        Err(e) => panic!("open {}: {e}", path.display()),
+    };
     file.seek(SeekFrom::Start(offset))
         .and_then(|_| file.write_all(bytes))
         .and_then(|()| file.sync_all())
@@ -550,7 +563,11 @@ pub fn overwrite_at(path: &Path, offset: u64, bytes: &[u8]) {
 /// XORs `count` random bytes of a file with random non-zero masks; returns how many bytes
 /// changed (0 for an empty file).
 pub fn flip_random_bytes(path: &Path, rng: &mut XorShift, count: usize) -> usize {
-    let mut bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let mut bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if vanished(&e) => return 0,
+        Err(e) => panic!("read {}: {e}", path.display()),
+    };
     if bytes.is_empty() {
         return 0;
     }
