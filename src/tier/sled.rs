@@ -129,6 +129,8 @@ pub(crate) struct SledTier {
     /// The I/O error that closed the database, repeated (as I/O, with its path) to the
     /// calls that find it closed.
     last_io_error: Mutex<Option<(std::io::ErrorKind, Option<i32>, String)>>,
+    /// Why the database last closed, for the warning when it is set aside.
+    last_failure: Mutex<Option<String>>,
 }
 
 /// Open sled tiers of this process, by folder.
@@ -401,6 +403,7 @@ impl SledTier {
             shared_all: AtomicBool::new(false),
             compacted_ratio_milli: AtomicU64::new(1000),
             last_io_error: Mutex::new(None),
+            last_failure: Mutex::new(None),
         };
         let mut state = tier.state_mut();
         tier.finish_compaction();
@@ -638,9 +641,15 @@ impl SledTier {
     /// closed by an I/O error is reopened by a later call, at most once a second.
     fn fail(&self, reason: &str, damaged: bool) {
         let mut state = self.state_mut();
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_string());
         if let State::Open(_) = &*state {
-            tracing::warn!(path = %self.path.display(), reason = %reason, damaged,
-                "sled tier: database closed after a failure");
+            if damaged {
+                // Setting it aside warns, once, with the reason.
+                tracing::debug!(path = %self.path.display(), reason = %reason, "sled tier: damaged database closed");
+            } else {
+                tracing::warn!(path = %self.path.display(), reason = %reason,
+                    "sled tier: database closed after a failure; it is reopened by a later call");
+            }
             let old = std::mem::replace(
                 &mut *state,
                 State::Down {

@@ -186,9 +186,21 @@ pub fn sled_path(cache_path: &Path) -> PathBuf {
 }
 
 /// Opens the sled database of a (closed) cache folder directly and runs `f` on its
-/// `entries` and `meta` trees, then flushes and closes it.
+/// `entries` and `meta` trees, then flushes and closes it. sled's background threads may
+/// hold the folder's lock a moment after the cache closed it: the open waits up to 5 s.
 pub fn with_sled<R>(cache_path: &Path, f: impl FnOnce(&sled::Tree, &sled::Tree) -> R) -> R {
-    let db = sled::open(sled_path(cache_path)).expect("open the cache's sled database directly");
+    let started = std::time::Instant::now();
+    let db = loop {
+        match sled::open(sled_path(cache_path)) {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < std::time::Duration::from_secs(5) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.expect("open the cache's sled database directly"),
+        }
+    };
     let entries = db.open_tree("entries").expect("tree entries");
     let meta = db.open_tree("meta").expect("tree meta");
     let out = f(&entries, &meta);
