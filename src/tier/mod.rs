@@ -1,7 +1,8 @@
 //! Storage tiers: the [`Tier`] names, and the [`Store`] trait that the persistent tiers
 //! (sled, file) implement. The memory tier is the moka front that every cache has.
 //!
-//! One file a tier: `memory.rs`, `sled.rs`, `file.rs`.
+//! One file a tier: `memory.rs`, `sled/` (the tier in `mod.rs`; its fault handling, space,
+//! eviction and processes waiting for its lock beside it), `file.rs`.
 
 use std::fmt;
 

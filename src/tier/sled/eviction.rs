@@ -1,0 +1,115 @@
+//! Access records (for time to idle and least-recently-used order) and eviction of the
+//! sled tier.
+
+use super::*;
+
+impl SledTier {
+    /// Writes the access times recorded in memory to `meta`.
+    pub(super) fn flush_touched(&self) -> Result<()> {
+        self.run(|h| self.flush_touched_into(h)).map(|_| ())
+    }
+
+    pub(super) fn flush_touched_into(&self, handles: &Handles) -> sled::Result<()> {
+        let touched = self.touched.take();
+        if touched.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for &(id, access) in &touched {
+            batch.insert(&id.to_be_bytes(), &access.to_le_bytes());
+        }
+        handles.meta.apply_batch(batch)?;
+        self.touched.written(&touched);
+        Ok(())
+    }
+
+    /// The last access of an entry: read in this process, recorded in `meta`, or written.
+    pub(super) fn last_access(
+        &self,
+        handles: &Handles,
+        id: u64,
+        created_ms: u64,
+    ) -> sled::Result<u64> {
+        let recorded = match self.touched.get(id) {
+            Some(t) => Some(t),
+            None => handles
+                .meta
+                .get(id.to_be_bytes())?
+                .and_then(|v| parse_u64(&v, 0)),
+        };
+        Ok(recorded.unwrap_or(0).max(created_ms))
+    }
+
+    /// Removes the least recently used entries until the tier holds at most 90% of its
+    /// live budget. `keep` (the entry just written) is never evicted.
+    pub(super) fn evict(&self, keep: &[u8]) -> Result<()> {
+        let Ok(_only_one) = self.evicting.try_lock() else {
+            return Ok(()); // another thread is evicting
+        };
+        self.run(|h| {
+            self.flush_touched_into(h)?;
+            let mut all = Vec::new();
+            let (mut count, mut bytes) = (0u64, 0u64);
+            for item in h.entries.iter() {
+                let (k, v) = item?;
+                count += 1;
+                bytes += v.len() as u64;
+                if &*k == keep {
+                    continue;
+                }
+                let created = entry::created_ms_of(&v).unwrap_or(0);
+                let access = self.last_access(h, access_id(&k), created)?;
+                all.push((access, k));
+            }
+            // The scan saw every entry: correct any drift in the counters before deciding.
+            self.gauge.set(count, bytes);
+            all.sort_unstable();
+            let target = self.live_budget() / 10 * 9;
+            for (_, k) in all {
+                if self.gauge.bytes() <= target {
+                    break;
+                }
+                if Self::remove_key_in(self, h, &k)? {
+                    self.gauge.evicted();
+                }
+            }
+            Ok(())
+        })
+        .map(|_| ())
+    }
+
+    pub(super) fn remove_key_in(&self, handles: &Handles, key: &[u8]) -> sled::Result<bool> {
+        let old = handles.entries.remove(key)?;
+        let id = access_id(key);
+        self.touched.forget(id);
+        handles.meta.remove(id.to_be_bytes())?;
+        Ok(match old {
+            Some(old) => {
+                self.gauge.removed(old.len() as u64);
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// Checks the time to idle of an entry just read, and records the access.
+    pub(super) fn access(
+        &self,
+        handles: &Handles,
+        key: &[u8],
+        created_ms: u64,
+        expect: &Expect<'_>,
+    ) -> sled::Result<std::result::Result<(), LoadError>> {
+        let id = access_id(key);
+        if let Some(tti) = expect.tti {
+            let last = self.last_access(handles, id, created_ms)?;
+            if idle_out(last, tti, expect.now.ms()) {
+                return Ok(Err(LoadError::Expired));
+            }
+        }
+        if self.touched.record(id, expect.now.coarse_ms()) {
+            self.flush_touched_into(handles)?;
+        }
+        Ok(Ok(()))
+    }
+}

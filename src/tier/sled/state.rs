@@ -1,0 +1,422 @@
+//! The sled tier's database and the faults it survives: sled's errors sorted into passing
+//! ones (a full disk) and damage, every call contained with `catch_unwind`, flushes and
+//! closes bounded in time, and the [`State`] changes that follow (reopen later, set aside
+//! and replace at once, or leave to the process that holds the lock).
+
+use super::*;
+
+pub(super) fn is_lock_error(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+        || io.to_string().contains("could not acquire lock"))
+}
+
+/// Whether sled reports a damaged store (then set aside) rather than a passing failure.
+pub(super) fn is_corruption(e: &sled::Error) -> bool {
+    matches!(
+        e,
+        sled::Error::Corruption { .. } | sled::Error::ReportableBug(_)
+    )
+}
+
+/// Whether an error leaves the database unusable until it is reopened.
+pub(super) fn closes_database(e: &sled::Error) -> bool {
+    is_corruption(e) || matches!(e, sled::Error::Io(_))
+}
+
+/// Whether an I/O error is a passing condition of the machine (a full disk, a quota,
+/// a file-size limit, permissions, resources) rather than a sign of a damaged store.
+pub(super) fn is_transient(e: &sled::Error) -> bool {
+    let sled::Error::Io(io) = e else {
+        return false;
+    };
+    use std::io::ErrorKind::*;
+    if matches!(
+        io.kind(),
+        PermissionDenied
+            | OutOfMemory
+            | Interrupted
+            | WouldBlock
+            | TimedOut
+            | StorageFull
+            | FileTooLarge
+            | QuotaExceeded
+            | ReadOnlyFilesystem
+    ) {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        const TRANSIENT: [i32; 9] = [
+            libc::ENOSPC,
+            libc::EDQUOT,
+            libc::EFBIG,
+            libc::EIO,
+            libc::EMFILE,
+            libc::ENFILE,
+            libc::ENOMEM,
+            libc::EROFS,
+            libc::EAGAIN,
+        ];
+        io.raw_os_error()
+            .is_some_and(|code| TRANSIENT.contains(&code))
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// The message of a caught panic.
+pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// How one attempt to open a database ended.
+pub(super) enum Opened {
+    Open(Handles, (u64, u64)),
+    Locked,
+    /// sled panicked or reported corruption: the store must be set aside.
+    Damaged(String),
+    Failed(sled::Error),
+}
+
+/// Opens the database in `path` and counts its entries, containing sled's panics.
+pub(super) fn open_db(path: &Path) -> Opened {
+    let started = Instant::now();
+    loop {
+        let attempt = catch_unwind(|| -> sled::Result<(Handles, (u64, u64))> {
+            let db = sled::Config::new()
+                .path(path)
+                .cache_capacity(64 << 20)
+                .open()?;
+            let entries = db.open_tree("entries")?;
+            let meta = db.open_tree("meta")?;
+            let handles = Handles { db, entries, meta };
+            let usage = handles.load_usage()?;
+            Ok((handles, usage))
+        });
+        return match attempt {
+            Ok(Ok((handles, usage))) => Opened::Open(handles, usage),
+            // A database this process just closed may hold its lock a moment longer.
+            Ok(Err(e)) if is_lock_error(&e) && started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            Ok(Err(e)) if is_lock_error(&e) => Opened::Locked,
+            Ok(Err(e)) if is_transient(&e) => Opened::Failed(e),
+            Ok(Err(e)) => Opened::Damaged(e.to_string()),
+            Err(panic) => Opened::Damaged(format!("sled panicked: {}", panic_message(&*panic))),
+        };
+    }
+}
+
+/// Runs `work` on a thread of its own and waits for it at most `limit`. sled 0.34 can
+/// block forever in a flush (which its close also runs) after some write failures: a
+/// failed blob write leaves a claimed log slot that is never completed. `None` when the
+/// work did not finish in time (the thread is left to it); a panic is contained.
+pub(super) fn within<R: Send + 'static>(
+    limit: Duration,
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Option<std::thread::Result<R>> {
+    let (done, wait) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("smartcache-sled".into())
+        .spawn(move || {
+            let _ = done.send(catch_unwind(AssertUnwindSafe(work)));
+        });
+    match spawned {
+        Ok(_) => wait.recv_timeout(limit).ok(),
+        Err(e) => {
+            tracing::warn!(error = %e, "sled tier: cannot start a thread");
+            None
+        }
+    }
+}
+
+/// Flushes a database, at most for [`FLUSH_WAIT`].
+pub(super) fn flush_db(db: &sled::Db) -> sled::Result<()> {
+    let db = db.clone();
+    match within(FLUSH_WAIT, move || db.flush()) {
+        Some(Ok(flushed)) => flushed.map(|_| ()),
+        Some(Err(panic)) => Err(sled::Error::ReportableBug(format!(
+            "sled panicked in a flush: {}",
+            panic_message(&*panic)
+        ))),
+        None => Err(sled::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "sled did not finish a flush in time (its log is stuck after a failed write)",
+        ))),
+    }
+}
+
+/// Drops a database (sled flushes on close), containing its panics, waiting at most
+/// [`CLOSE_WAIT`]. `false` when it did not close in time: it is stuck, and keeps its
+/// folder locked for as long as this process runs.
+pub(super) fn close<T: Send + 'static>(handles: T) -> bool {
+    match within(CLOSE_WAIT, move || drop(handles)) {
+        Some(Ok(())) => true,
+        Some(Err(_)) => {
+            tracing::warn!("sled tier: the database panicked while closing");
+            true
+        }
+        None => {
+            tracing::warn!("sled tier: the database did not close in time; it is set aside");
+            false
+        }
+    }
+}
+
+impl SledTier {
+    /// Opens the database into `state` (which is not open): on damage, sets the store
+    /// aside and opens a fresh one. `Err` only for an I/O failure of the fresh open.
+    pub(super) fn reopen(&self, state: &mut State) -> Result<()> {
+        let quarantine_first = matches!(
+            state,
+            State::Down {
+                quarantine: true,
+                ..
+            }
+        );
+        if quarantine_first {
+            self.quarantine("it failed while open (see the earlier warning)");
+        }
+        let mut opened = open_db(&self.path);
+        if let Opened::Damaged(reason) = &opened {
+            self.quarantine(reason);
+            opened = open_db(&self.path);
+        }
+        match opened {
+            Opened::Open(handles, (count, bytes)) => {
+                *self.last_io_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                if let State::Elsewhere { .. } = state {
+                    tracing::info!(path = %self.path.display(), "sled tier: the lock was released; this process uses sled again");
+                    self.leave_waiters();
+                }
+                self.gauge.set(count, bytes);
+                self.touched.clear();
+                *state = State::Open(handles);
+                self.measure();
+                Ok(())
+            }
+            Opened::Locked => {
+                if !matches!(state, State::Elsewhere { .. }) {
+                    tracing::warn!(path = %self.path.display(),
+                        "sled tier: another process holds this sled database; values bound for sled go to the file tier, shared by all processes, until the lock is free");
+                }
+                self.join_waiters();
+                *state = State::Elsewhere {
+                    since: Instant::now(),
+                };
+                Ok(())
+            }
+            Opened::Damaged(reason) => {
+                tracing::warn!(path = %self.path.display(), reason = %reason, "sled tier: a fresh database failed too");
+                *state = State::Down {
+                    since: Instant::now(),
+                    quarantine: true,
+                };
+                Err(Self::unavailable(
+                    "a fresh sled database could not be opened either (see the warning logged)",
+                ))
+            }
+            Opened::Failed(e) => {
+                self.note_io_error(&e);
+                *state = State::Down {
+                    since: Instant::now(),
+                    quarantine: false,
+                };
+                Err(self.error(e))
+            }
+        }
+    }
+
+    /// Moves the sled folder to `<namespace>/quarantine/sled-<ms>` and keeps the newest
+    /// few quarantined stores; removes it when it cannot be moved.
+    pub(super) fn quarantine(&self, reason: &str) {
+        let dir = self.namespace_dir.join("quarantine");
+        let target = dir.join(format!("sled-{}", entry::now_ms()));
+        let moved =
+            paths::create_dir(&dir, self.secure).and_then(|()| fs::rename(&self.path, &target));
+        match moved {
+            Ok(()) => {
+                tracing::warn!(path = %self.path.display(), moved_to = %target.display(), reason = %reason,
+                    "sled tier: the database is damaged; it was set aside and a fresh one opened");
+            }
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), reason = %reason, error = %e,
+                    "sled tier: the database is damaged and cannot be moved aside; it is deleted");
+                if let Err(e) = fs::remove_dir_all(&self.path) {
+                    tracing::warn!(path = %self.path.display(), error = %e, "sled tier: cannot delete the damaged database");
+                }
+            }
+        }
+        self.quarantined.fetch_add(1, Relaxed);
+        paths::keep_newest(&dir, KEEP_QUARANTINED);
+        if let Err(e) = paths::create_dir(&self.path, self.secure) {
+            tracing::warn!(path = %self.path.display(), error = %e, "sled tier: cannot recreate the folder");
+        } else if self.secure {
+            paths::owner_only_by_default(&self.path);
+        }
+    }
+
+    /// The open database, reopening it first if it is due. `Ok(None)` when another process
+    /// holds it.
+    pub(super) fn handles(&self) -> Result<Option<RwLockReadGuard<'_, State>>> {
+        {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            match &*state {
+                State::Open(_) => return Ok(Some(state)),
+                State::Elsewhere { since } if since.elapsed() < RELOCK_EVERY => return Ok(None),
+                State::Down { since, .. } if since.elapsed() < REOPEN_EVERY => {
+                    return Err(self.down_error())
+                }
+                _ => {}
+            }
+        }
+        {
+            let mut state = self.state_mut();
+            let due = match &*state {
+                State::Open(_) => false,
+                State::Elsewhere { since } => since.elapsed() >= RELOCK_EVERY,
+                State::Down { since, .. } => since.elapsed() >= REOPEN_EVERY,
+            };
+            if due {
+                self.reopen(&mut state)?;
+            }
+        }
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        match &*state {
+            State::Open(_) => Ok(Some(state)),
+            State::Elsewhere { .. } => Ok(None),
+            State::Down { .. } => Err(self.down_error()),
+        }
+    }
+
+    /// Remembers the I/O error that closed the database.
+    pub(super) fn note_io_error(&self, e: &sled::Error) {
+        let mut last = self.last_io_error.lock().unwrap_or_else(|p| p.into_inner());
+        *last = match e {
+            sled::Error::Io(io) => Some((io.kind(), io.raw_os_error(), io.to_string())),
+            _ => None,
+        };
+    }
+
+    /// The error for a call that finds the database closed: the I/O error that closed it,
+    /// with the path, or why it is closed.
+    pub(super) fn down_error(&self) -> CacheError {
+        let last = self.last_io_error.lock().unwrap_or_else(|p| p.into_inner());
+        match &*last {
+            Some((_, Some(code), _)) => CacheError::io(
+                Tier::Sled,
+                &self.path,
+                std::io::Error::from_raw_os_error(*code),
+            ),
+            Some((kind, None, message)) => CacheError::io(
+                Tier::Sled,
+                &self.path,
+                std::io::Error::new(*kind, message.clone()),
+            ),
+            None => Self::unavailable(
+                "it failed and is reopened at most once a second (see the warning logged)",
+            ),
+        }
+    }
+
+    /// Runs `op` on the open database, containing sled's panics: a panic or a fatal error
+    /// closes the database (see the module docs). `Ok(None)` when another process holds it.
+    pub(super) fn run<R>(&self, op: impl FnOnce(&Handles) -> sled::Result<R>) -> Result<Option<R>> {
+        let Some(state) = self.handles()? else {
+            return Ok(None);
+        };
+        let State::Open(handles) = &*state else {
+            return Err(Self::unavailable("it closed meanwhile"));
+        };
+        match catch_unwind(AssertUnwindSafe(|| op(handles))) {
+            Ok(Ok(r)) => Ok(Some(r)),
+            Ok(Err(e)) => {
+                drop(state);
+                if closes_database(&e) {
+                    self.note_io_error(&e);
+                    self.fail(&e.to_string(), !is_transient(&e));
+                }
+                Err(self.error(e))
+            }
+            Err(panic) => {
+                drop(state);
+                let reason = format!("sled panicked: {}", panic_message(&*panic));
+                self.fail(&reason, true);
+                Err(Self::unavailable(
+                    "sled panicked on its database, which is set aside and replaced (see the warning logged)",
+                ))
+            }
+        }
+    }
+
+    /// Closes the database after a failure; a damaged one is set aside when reopened.
+    /// A damaged (or stuck) database is set aside and a fresh one opened at once; one
+    /// closed by an I/O error is reopened by a later call, at most once a second.
+    pub(super) fn fail(&self, reason: &str, damaged: bool) {
+        let mut state = self.state_mut();
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_string());
+        if let State::Open(_) = &*state {
+            if damaged {
+                // Setting it aside warns, once, with the reason.
+                tracing::debug!(path = %self.path.display(), reason = %reason, "sled tier: damaged database closed");
+            } else {
+                tracing::warn!(path = %self.path.display(), reason = %reason,
+                    "sled tier: database closed after a failure; it is reopened by a later call");
+            }
+            let old = std::mem::replace(
+                &mut *state,
+                State::Down {
+                    since: Instant::now(),
+                    quarantine: damaged,
+                },
+            );
+            if let State::Open(handles) = old {
+                if !close(handles) {
+                    // Still locked by the stuck database: only a fresh one can serve.
+                    *state = State::Down {
+                        since: Instant::now(),
+                        quarantine: true,
+                    };
+                }
+            }
+            if matches!(
+                *state,
+                State::Down {
+                    quarantine: true,
+                    ..
+                }
+            ) {
+                if let Err(e) = self.reopen(&mut state) {
+                    tracing::warn!(path = %self.path.display(), error = %e, "sled tier: no fresh database yet; tried again by a later call");
+                }
+            }
+        }
+    }
+
+    /// Whether the database is closed for good: it is set aside when reopened, so that
+    /// nothing in it can be read again.
+    pub(super) fn doomed(&self) -> bool {
+        matches!(
+            *self.state.read().unwrap_or_else(|p| p.into_inner()),
+            State::Down {
+                quarantine: true,
+                ..
+            }
+        )
+    }
+
+    /// Whether the tier takes writes now: open, and no other process waits for it.
+    pub fn accepts_writes(&self) -> bool {
+        match self.handles() {
+            Ok(Some(_)) => !self.others_waiting(),
+            _ => false,
+        }
+    }
+}
