@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::clock::{now_ms, Clock};
 use crate::codec::Codec;
 use crate::config::{derived_namespace, CacheConfig};
-use crate::entry::{now_ms, Clock, EntryMeta, Expect};
+use crate::entry::{EntryMeta, Expect};
 use crate::route::Router;
 use crate::stats::{CacheStats, Counters};
 use crate::tier::file::FileTier;
@@ -948,7 +949,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         if self.sled_values_in_files.load(Relaxed) {
             return true;
         }
-        let now = crate::entry::coarse_now_ms();
+        let now = crate::clock::coarse_now_ms();
         if now.saturating_sub(self.marker_checked_ms.load(Relaxed)) < 1000 {
             return false;
         }

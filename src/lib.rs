@@ -29,6 +29,7 @@
 mod assertions;
 mod cache;
 mod cacheable;
+mod clock;
 pub mod codec;
 mod config;
 mod entry;

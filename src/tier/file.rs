@@ -135,7 +135,7 @@ impl FileTier {
     /// Removes the temporary files of writers that died mid-write: those named by a
     /// process of this machine that no longer runs, and any older than an hour.
     fn clean_tmp(&self) {
-        self.cleaned_ms.store(entry::now_ms(), Relaxed);
+        self.cleaned_ms.store(crate::clock::now_ms(), Relaxed);
         let Ok(files) = fs::read_dir(&self.tmp) else {
             return;
         };
@@ -167,7 +167,7 @@ impl FileTier {
     /// Cleans up temporary files when the last clean-up is old enough.
     fn clean_tmp_if_due(&self) {
         let last = self.cleaned_ms.load(Relaxed);
-        if entry::now_ms().saturating_sub(last) >= CLEAN_EVERY.as_millis() as u64 {
+        if crate::clock::now_ms().saturating_sub(last) >= CLEAN_EVERY.as_millis() as u64 {
             self.clean_tmp();
         }
     }

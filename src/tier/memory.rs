@@ -55,7 +55,7 @@ impl<V: Cacheable> Slot<V> {
         let weight = u32::try_from(size.saturating_add(key_size)).unwrap_or(u32::MAX);
         let disk_access = home
             .is_persistent()
-            .then(|| Arc::new(std::sync::atomic::AtomicU64::new(crate::entry::now_ms())));
+            .then(|| Arc::new(std::sync::atomic::AtomicU64::new(crate::clock::now_ms())));
         Slot {
             value,
             home,

@@ -9,7 +9,8 @@ impl SledTier {
     pub(super) fn measure(&self) -> u64 {
         let bytes = paths::tree_size(&self.path);
         self.disk_bytes.store(bytes, Relaxed);
-        self.measured_ms.store(entry::coarse_now_ms(), Relaxed);
+        self.measured_ms
+            .store(crate::clock::coarse_now_ms(), Relaxed);
         bytes
     }
 
@@ -159,7 +160,7 @@ impl SledTier {
 
     /// After a write: measures the folder when due, and compacts when it is bloated.
     pub(super) fn check_space(&self) {
-        let now = entry::coarse_now_ms();
+        let now = crate::clock::coarse_now_ms();
         if now.saturating_sub(self.measured_ms.load(Relaxed)) < MEASURE_EVERY.as_millis() as u64 {
             return;
         }

@@ -238,7 +238,7 @@ impl SledTier {
     /// few quarantined stores; removes it when it cannot be moved.
     pub(super) fn quarantine(&self, reason: &str) {
         let dir = self.namespace_dir.join("quarantine");
-        let target = dir.join(format!("sled-{}", entry::now_ms()));
+        let target = dir.join(format!("sled-{}", crate::clock::now_ms()));
         let moved =
             paths::create_dir(&dir, self.secure).and_then(|()| fs::rename(&self.path, &target));
         match moved {

@@ -36,7 +36,7 @@ impl SledTier {
     /// Whether another process has waited for this database recently (checked at most
     /// once a second); old heartbeats are removed.
     pub fn others_waiting(&self) -> bool {
-        let now = entry::coarse_now_ms();
+        let now = crate::clock::coarse_now_ms();
         let checked = self.waiters_checked_ms.load(Relaxed);
         if now.saturating_sub(checked) < WAITERS_EVERY.as_millis() as u64 {
             return self.others_waiting.load(Relaxed);

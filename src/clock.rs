@@ -1,0 +1,58 @@
+//! Time: milliseconds since the Unix epoch, precise and coarse, and the [`Clock`] of one
+//! read (taken on first use, then fixed).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch from the coarse clock: a few milliseconds of
+/// resolution, for a fraction of the cost. For access records, which are read back
+/// only for eviction order and time to idle.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(crate) fn coarse_now_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+    let result = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    if result != 0 {
+        return now_ms();
+    }
+    (ts.tv_sec as u64).saturating_mul(1000) + ts.tv_nsec as u64 / 1_000_000
+}
+
+/// Milliseconds since the Unix epoch (the precise clock where no coarse one is known).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn coarse_now_ms() -> u64 {
+    now_ms()
+}
+
+/// The time of one read, taken from the system clock on first use and then fixed.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Clock(std::cell::OnceCell<u64>);
+
+impl Clock {
+    /// A clock fixed at `ms`.
+    #[cfg(test)]
+    pub fn at(ms: u64) -> Self {
+        Clock(std::cell::OnceCell::from(ms))
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn ms(&self) -> u64 {
+        *self.0.get_or_init(now_ms)
+    }
+
+    /// The time of the read if it was taken, else the coarse clock's.
+    pub fn coarse_ms(&self) -> u64 {
+        self.0.get().copied().unwrap_or_else(coarse_now_ms)
+    }
+}
