@@ -118,7 +118,7 @@ impl<K: CacheKey, A: MappableElement, D: Dimension + 'static> SmartCache<K, Arra
     /// ```
     pub fn get_mapped(&self, key: &K) -> Result<Option<MappedArray<A, D>>> {
         self.map_file_entry(key, |map, header, file| {
-            if header.compression != 0 {
+            if header.is_compressed() {
                 return Err(LoadError::Failed(CacheError::config(
                     "get_mapped found a compressed entry, which cannot be viewed in place",
                     "use get for this cache, or build it with CacheConfig::compression(Compression::None)",

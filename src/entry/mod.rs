@@ -93,7 +93,7 @@ pub(crate) struct Expect<'a> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Header {
     pub codec: u16,
-    pub compression: u8,
+    pub packing: Packing,
     pub key_len: u32,
     /// Zero bytes between the header checksum and the payload (file entries align the
     /// payload to [`PAYLOAD_ALIGN`]).
@@ -139,11 +139,35 @@ impl From<CodecError> for Refusal {
     }
 }
 
-fn compression_code(c: Compression) -> u8 {
-    match c {
-        Compression::None => 0,
-        Compression::Lz4 => 1,
-        Compression::Zstd(_) => 2,
+/// How a stored payload is compressed, as its header records it (byte 8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Packing {
+    None,
+    Lz4,
+    Zstd,
+}
+
+impl Packing {
+    fn of(compression: Compression) -> Self {
+        match compression {
+            Compression::None => Packing::None,
+            Compression::Lz4 => Packing::Lz4,
+            Compression::Zstd(_) => Packing::Zstd,
+        }
+    }
+
+    const fn code(self) -> u8 {
+        match self {
+            Packing::None => 0,
+            Packing::Lz4 => 1,
+            Packing::Zstd => 2,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        [Packing::None, Packing::Lz4, Packing::Zstd]
+            .into_iter()
+            .find(|p| p.code() == code)
     }
 }
 
@@ -173,7 +197,7 @@ impl Header {
     ) -> Header {
         Header {
             codec: meta.codec,
-            compression: compression_code(meta.compression),
+            packing: Packing::of(meta.compression),
             key_len,
             pad,
             fingerprint: meta.fingerprint,
@@ -190,7 +214,7 @@ impl Header {
         b[0..4].copy_from_slice(&MAGIC);
         b[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
         b[6..8].copy_from_slice(&self.codec.to_le_bytes());
-        b[8] = self.compression;
+        b[8] = self.packing.code();
         b[9] = self.pad;
         b[12..16].copy_from_slice(&self.key_len.to_le_bytes());
         b[16..24].copy_from_slice(&self.fingerprint.to_le_bytes());
@@ -216,7 +240,8 @@ impl Header {
         }
         let header = Header {
             codec: u16_at(b, 6),
-            compression: b[8],
+            packing: Packing::from_code(b[8])
+                .ok_or_else(|| Refusal::Invalid(format!("unknown compression {}", b[8])))?,
             key_len: u32_at(b, 12),
             pad: b[9],
             fingerprint: u64_at(b, 16),
@@ -268,6 +293,11 @@ impl Header {
     /// when the entry is too short.
     pub fn payload_of<'e>(&self, entry: &'e [u8]) -> Option<&'e [u8]> {
         entry.get(usize::try_from(self.payload_offset()).ok()?..)
+    }
+
+    /// Whether the payload is stored compressed (then it cannot be viewed in place).
+    pub fn is_compressed(&self) -> bool {
+        self.packing != Packing::None
     }
 
     /// Where the payload starts, from the start of the entry.

@@ -117,21 +117,20 @@ where
         hasher: StreamHash::new(),
         len: 0,
     };
-    let value = match header.compression {
-        0 => C::decode_from(&mut hashed, header.raw_len)?,
-        1 => {
+    let value = match header.packing {
+        Packing::None => C::decode_from(&mut hashed, header.raw_len)?,
+        Packing::Lz4 => {
             let mut decoder = lz4_flex::frame::FrameDecoder::new(&mut hashed);
             let value = C::decode_from(&mut decoder, header.raw_len)?;
             io::copy(&mut decoder, &mut io::sink())?;
             value
         }
-        2 => {
+        Packing::Zstd => {
             let mut decoder = zstd::Decoder::new(&mut hashed)?.single_frame();
             let value = C::decode_from(&mut decoder, header.raw_len)?;
             io::copy(&mut decoder, &mut io::sink())?;
             value
         }
-        other => return Err(Refusal::Invalid(format!("unknown compression {other}"))),
     };
     io::copy(&mut hashed, &mut io::sink())?;
     if hashed.len != header.stored_len {
@@ -204,7 +203,7 @@ where
             Err(Refusal::invalid("corrupt payload (checksum mismatch)"))
         }
     };
-    if header.compression == 0 && C::streams() {
+    if !header.is_compressed() && C::streams() {
         // A streaming codec only copies the bytes (into a buffer whose length the checked
         // header vouches for): copy first, then hash the payload while it is in cache. A
         // value whose bytes do not check out is dropped, never returned.
@@ -222,23 +221,22 @@ where
     C: Codec<V>,
 {
     let raw;
-    let encoded = match header.compression {
-        0 => payload,
-        1 => {
+    let encoded = match header.packing {
+        Packing::None => payload,
+        Packing::Lz4 => {
             raw = crate::codec::read_exact_vec(
                 &mut lz4_flex::frame::FrameDecoder::new(payload),
                 header.raw_len,
             )?;
             &raw[..]
         }
-        2 => {
+        Packing::Zstd => {
             raw = crate::codec::read_exact_vec(
                 &mut zstd::Decoder::new(payload)?.single_frame(),
                 header.raw_len,
             )?;
             &raw[..]
         }
-        other => return Err(Refusal::Invalid(format!("unknown compression {other}"))),
     };
     Ok(C::decode(encoded)?)
 }
