@@ -13,12 +13,13 @@ use crate::clock::{now_ms, Clock};
 use crate::codec::Codec;
 use crate::config::{derived_namespace, CacheConfig};
 use crate::entry::{EntryMeta, Expect};
+use crate::key::Address;
 use crate::route::Router;
 use crate::stats::{CacheStats, Counters};
 use crate::tier::file::FileTier;
 use crate::tier::memory::{MemoryTier, Slot};
 use crate::tier::sled::SledTier;
-use crate::tier::{Address, LazyTier, LoadError, Loaded, Store, Usage};
+use crate::tier::{LazyTier, LoadError, Loaded, Store, Usage};
 use crate::{key, paths, CacheError, CacheKey, Cacheable, Placement, Result, Tier};
 
 /// A cache whose values of type `V` go to the tier their type and size call for.

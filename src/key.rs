@@ -1,4 +1,5 @@
-//! Keys: the [`CacheKey`] bound, and the stable address of a key in the persistent tiers.
+//! Keys: the [`CacheKey`] bound, and [`Address`], the stable address of a key in the
+//! persistent tiers.
 //!
 //! A key is encoded with bincode (fixed-width big-endian integers, so that integer keys
 //! sort in order) and hashed with xxh3-128 together with the namespace. The hash names
@@ -10,7 +11,6 @@ use std::hash::Hash;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::tier::Address;
 use crate::{CacheError, Result};
 
 /// What a key must be: hashable and comparable in memory, serializable for the
@@ -28,6 +28,49 @@ pub trait CacheKey:
 impl<T> CacheKey for T where
     T: Hash + Eq + Clone + Serialize + DeserializeOwned + Send + Sync + 'static
 {
+}
+
+/// The address of an entry in a persistent tier: the stable 128-bit hash of
+/// (namespace, encoded key), and the encoded key itself, stored in the entry so that a
+/// hash collision is detected instead of served.
+///
+/// The bytes are kept as one buffer, `namespace, 0, key`, which is also what was hashed;
+/// `0, key` is the key's sled key (see `sled.rs`).
+pub(crate) struct Address {
+    /// Computed on first use: the sled tier needs it only for long keys.
+    hash: std::cell::OnceCell<u128>,
+    bytes: Vec<u8>,
+    key_at: usize,
+}
+
+impl Address {
+    /// `bytes` holds `namespace, 0, key`, with the key starting at `key_at`.
+    pub fn new(bytes: Vec<u8>, key_at: usize) -> Self {
+        debug_assert!(key_at >= 1 && key_at <= bytes.len() && bytes[key_at - 1] == 0);
+        Address {
+            hash: std::cell::OnceCell::new(),
+            bytes,
+            key_at,
+        }
+    }
+
+    /// The stable 128-bit hash of `namespace, 0, key`.
+    #[inline]
+    pub fn hash(&self) -> u128 {
+        *self.hash.get_or_init(|| crate::hash::hash128(&self.bytes))
+    }
+
+    /// The encoded key.
+    #[inline]
+    pub fn key(&self) -> &[u8] {
+        &self.bytes[self.key_at..]
+    }
+
+    /// The encoded key behind a `0` byte.
+    #[inline]
+    pub fn zero_and_key(&self) -> &[u8] {
+        &self.bytes[self.key_at.saturating_sub(1)..]
+    }
 }
 
 /// The address of `key` in `namespace`.

@@ -15,9 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{too_large, Address, Gauge, LoadError, Loaded, Store, Usage};
+use super::{too_large, Gauge, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
 use crate::entry::{self, EntryMeta, Expect};
+use crate::key::Address;
 use crate::paths;
 use crate::{CacheError, Cacheable, Result, Tier};
 

@@ -7,6 +7,7 @@
 use std::fmt;
 
 use crate::entry::{EntryMeta, Expect};
+use crate::key::Address;
 use crate::{CacheError, Cacheable, Result};
 
 pub(crate) mod access;
@@ -56,49 +57,6 @@ impl Tier {
 impl fmt::Display for Tier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// The address of an entry in a persistent tier: the stable 128-bit hash of
-/// (namespace, encoded key), and the encoded key itself, stored in the entry so that a
-/// hash collision is detected instead of served.
-///
-/// The bytes are kept as one buffer, `namespace, 0, key`, which is also what was hashed;
-/// `0, key` is the key's sled key (see `sled.rs`).
-pub(crate) struct Address {
-    /// Computed on first use: the sled tier needs it only for long keys.
-    hash: std::cell::OnceCell<u128>,
-    bytes: Vec<u8>,
-    key_at: usize,
-}
-
-impl Address {
-    /// `bytes` holds `namespace, 0, key`, with the key starting at `key_at`.
-    pub fn new(bytes: Vec<u8>, key_at: usize) -> Self {
-        debug_assert!(key_at >= 1 && key_at <= bytes.len() && bytes[key_at - 1] == 0);
-        Address {
-            hash: std::cell::OnceCell::new(),
-            bytes,
-            key_at,
-        }
-    }
-
-    /// The stable 128-bit hash of `namespace, 0, key`.
-    #[inline]
-    pub fn hash(&self) -> u128 {
-        *self.hash.get_or_init(|| crate::hash::hash128(&self.bytes))
-    }
-
-    /// The encoded key.
-    #[inline]
-    pub fn key(&self) -> &[u8] {
-        &self.bytes[self.key_at..]
-    }
-
-    /// The encoded key behind a `0` byte.
-    #[inline]
-    pub fn zero_and_key(&self) -> &[u8] {
-        &self.bytes[self.key_at.saturating_sub(1)..]
     }
 }
 

@@ -59,9 +59,10 @@ mod waiters;
 
 use self::state::{close, flush_db, panic_message};
 use super::access::{access_id, AccessTable};
-use super::{too_large, Address, Gauge, LoadError, Loaded, Store, Usage};
+use super::{too_large, Gauge, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
 use crate::entry::{self, EntryMeta, Expect};
+use crate::key::Address;
 use crate::{paths, CacheError, Cacheable, Result, Tier};
 
 /// Encoded keys up to this length are sled keys themselves; longer ones are hashed.
