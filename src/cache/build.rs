@@ -1,0 +1,127 @@
+//! Building a cache: the configuration checked, the namespace and folder chosen, storage
+//! opened (or left to first use), and the clean-up of temporary caches.
+
+use super::*;
+
+/// Deletes the storage of a temporary cache when dropped.
+pub(super) enum Cleanup {
+    TempDir(#[allow(dead_code)] tempfile::TempDir),
+    Folder(PathBuf),
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Cleanup::Folder(dir) = self {
+            if let Err(e) = std::fs::remove_dir_all(&*dir) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(dir = %dir.display(), error = %e, "temporary cache: cannot delete its folder");
+                }
+            }
+        }
+    }
+}
+
+impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
+    pub(super) fn build(config: CacheConfig, eager: bool) -> Result<Self> {
+        #[allow(clippy::let_unit_value)] // evaluating the constant is the check
+        let () = crate::assertions::PinnedTierCheck::<V>::OK;
+        config.validate()?;
+        let namespace = match &config.namespace {
+            Some(ns) => ns.clone(),
+            None => {
+                let derived = derived_namespace(std::any::type_name::<K>(), &V::type_tag());
+                match &config.namespace_prefix {
+                    Some(prefix) => format!("{prefix}-{derived}"),
+                    None => derived,
+                }
+            }
+        };
+        let mut cleanup = None;
+        let root = if config.temporary && config.dir.is_none() {
+            let temp = tempfile::Builder::new()
+                .prefix("smartcache-")
+                .tempdir()
+                .map_err(|e| CacheError::BadDirectory {
+                    path: std::env::temp_dir(),
+                    reason: format!("cannot create a temporary folder: {e}"),
+                })?;
+            let path = temp.path().to_path_buf();
+            cleanup = Some(Cleanup::TempDir(temp));
+            Ok(path)
+        } else {
+            config.root()
+        };
+        let dir = match root {
+            Ok(root) => Ok(root.join(&namespace)),
+            Err(e) if eager => return Err(e),
+            Err(e) => Err(e.to_string()),
+        };
+        if let (true, Ok(dir)) = (config.temporary, &dir) {
+            if cleanup.is_none() {
+                cleanup = Some(Cleanup::Folder(dir.clone()));
+            }
+        }
+        let counters = Arc::new(Counters::default());
+        let inner = Inner {
+            router: Router {
+                memory_threshold: config.memory_threshold,
+                file_threshold: config.file_threshold,
+                persist_all: config.persist_all,
+            },
+            // The namespace is part of it: two namespaces that share a folder (on a
+            // case-insensitive file system) never read each other's entries.
+            fingerprint: crate::hash::hash64(
+                &[
+                    &crate::cacheable::fingerprint::<V>().to_le_bytes()[..],
+                    namespace.as_bytes(),
+                ]
+                .concat(),
+            ),
+            memory: MemoryTier::new(&config, Arc::clone(&counters)),
+            counters,
+            namespace,
+            dir,
+            sled: LazyTier::new(),
+            file: LazyTier::new(),
+            flights: Mutex::new(HashMap::new()),
+            generations: Generations::new(),
+            uses_memory: !matches!(V::PLACEMENT, Placement::Pinned(t) if t.is_persistent())
+                || config.promote_max > 0,
+            rerouting: std::sync::atomic::AtomicBool::new(false),
+            sled_values_in_files: std::sync::atomic::AtomicBool::new(false),
+            marker_checked_ms: AtomicU64::new(0),
+            config,
+            _cleanup: cleanup,
+        };
+        if eager {
+            if let Ok(dir) = &inner.dir {
+                paths::ensure_usable_dir(dir, inner.config.secure)?;
+            }
+            for &tier in inner.persistent_tiers() {
+                inner.open(tier)?;
+            }
+        }
+        Ok(SmartCache {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// A cache on `config` whose persistent tiers open on first use: storage problems
+    /// show up as counted errors then, not here. Falls back to the memory tier alone
+    /// when `config` itself is invalid.
+    pub(crate) fn lazy(config: CacheConfig) -> Self {
+        match Self::build(config, false) {
+            Ok(cache) => cache,
+            Err(e) => {
+                tracing::error!(error = %e, "invalid cache configuration; keeping values in memory only");
+                Self::build(
+                    CacheConfig::default()
+                        .memory_threshold(usize::MAX)
+                        .file_threshold(usize::MAX),
+                    false,
+                )
+                .expect("the default configuration is valid and opens nothing when lazy")
+            }
+        }
+    }
+}

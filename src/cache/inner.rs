@@ -1,0 +1,201 @@
+//! The state every clone of a cache shares, the tiers it opens, and its memory front.
+
+use super::*;
+
+pub(super) struct Inner<K: CacheKey, V: Cacheable> {
+    pub(super) config: CacheConfig,
+    pub(super) namespace: String,
+    /// `<root>/<namespace>`, or why there is none (persistent tiers then fail with it).
+    pub(super) dir: std::result::Result<PathBuf, String>,
+    pub(super) router: Router,
+    pub(super) fingerprint: u64,
+    pub(super) counters: Arc<Counters>,
+    pub(super) memory: MemoryTier<K, V>,
+    pub(super) sled: LazyTier<Arc<SledTier>>,
+    pub(super) file: LazyTier<FileTier>,
+    pub(super) flights: Mutex<HashMap<K, Arc<Flight<V>>>>,
+    pub(super) generations: Generations,
+    /// Whether the memory tier can hold values of this cache (not for a type pinned to a
+    /// persistent tier with `promote_max(0)`).
+    pub(super) uses_memory: bool,
+    /// Whether sled-bound values go to the file tier now (logged when it starts).
+    pub(super) rerouting: std::sync::atomic::AtomicBool,
+    /// Whether the file tier may hold values bound for sled, and when its marker was last
+    /// looked for.
+    pub(super) sled_values_in_files: std::sync::atomic::AtomicBool,
+    pub(super) marker_checked_ms: AtomicU64,
+    /// Declared last: dropped after the tiers have closed.
+    pub(super) _cleanup: Option<Cleanup>,
+}
+
+impl<K: CacheKey, V: Cacheable> Inner<K, V> {
+    /// Runs `init` and stores its value. A storage failure is logged, never returned:
+    /// the computed value is handed back all the same.
+    pub(super) fn compute_and_store<E>(
+        &self,
+        key: K,
+        init: impl FnOnce() -> std::result::Result<V, E>,
+    ) -> std::result::Result<Arc<V>, E> {
+        let value = init()?;
+        let size = value.size_hint();
+        let tier = self.router.route::<V>(size);
+        let value = Arc::new(value);
+        if let Err(e) = self.store(key, Arc::clone(&value), size, tier, None) {
+            tracing::warn!(tier = %tier, error = %e, "get_with: the computed value could not be stored");
+        }
+        Ok(value)
+    }
+
+    /// A hit in the memory tier, counted.
+    #[inline]
+    pub(super) fn get_memory(&self, key: &K) -> Option<Arc<V>> {
+        if !self.uses_memory {
+            return None;
+        }
+        let slot = self.memory.get(key)?;
+        self.count_hit(Tier::Memory);
+        if let (Some(tti), Some(last)) = (self.config.tti, &slot.disk_access) {
+            self.keep_alive_below(key, slot.home, last, tti);
+        }
+        Some(slot.value)
+    }
+
+    /// A memory hit on a copy of a persisted value is a read of that value: with a time to
+    /// idle, tell the home tier (at most every quarter of the tti), so that a value kept
+    /// hot in memory does not idle out on disk.
+    #[cold]
+    pub(super) fn keep_alive_below(&self, key: &K, home: Tier, last: &AtomicU64, tti: Duration) {
+        let now = now_ms();
+        let every = u64::try_from((tti / 4).as_millis()).unwrap_or(u64::MAX);
+        if now.saturating_sub(last.load(Relaxed)) < every {
+            return;
+        }
+        last.store(now, Relaxed);
+        let touched = self.address(key).map(|address| {
+            if let Some(store) = self.opened(home) {
+                store.touch(&address, now);
+            }
+        });
+        if let Err(e) = touched {
+            tracing::debug!(tier = %home, error = %e, "cannot record an access");
+        }
+    }
+
+    #[inline]
+    pub(super) fn count_hit(&self, tier: Tier) {
+        Counters::bump(&self.counters.tier(tier).hits);
+    }
+
+    pub(super) fn address(&self, key: &K) -> Result<Address> {
+        key::address(&self.namespace, key)
+    }
+
+    pub(super) fn expect<'a>(&self, address: &'a Address) -> Expect<'a> {
+        Expect {
+            codec: <V::Codec as Codec<V>>::ID,
+            fingerprint: self.fingerprint,
+            key: address.key(),
+            now: Clock::default(),
+            tti: self.config.tti,
+        }
+    }
+
+    pub(super) fn dir(&self, tier: Tier) -> Result<&Path> {
+        match &self.dir {
+            Ok(dir) => Ok(dir),
+            Err(_) => Err(CacheError::TierUnavailable {
+                tier,
+                reason: "no storage folder: set CacheConfig::dir or $SMARTCACHE_DIR",
+            }),
+        }
+    }
+
+    pub(super) fn tier_dir(&self, tier: Tier) -> Result<PathBuf> {
+        let dir = self.dir(tier)?;
+        Ok(match tier {
+            Tier::Sled => paths::sled_dir(dir),
+            _ => paths::files_dir(dir),
+        })
+    }
+
+    /// The tier, opened if need be.
+    pub(super) fn open(&self, tier: Tier) -> Result<Persistent<'_>> {
+        if let Some(store) = self.opened(tier) {
+            return Ok(store);
+        }
+        match tier {
+            Tier::Sled => {
+                let dir = self.tier_dir(tier)?;
+                let sled = self
+                    .sled
+                    .get_or_open(tier, || SledTier::open(&dir, &self.config))?;
+                Ok(Persistent::Sled(sled))
+            }
+            Tier::File => {
+                let dir = self.tier_dir(tier)?;
+                let file = self
+                    .file
+                    .get_or_open(tier, || FileTier::open(&dir, &self.config))?;
+                Ok(Persistent::File(file))
+            }
+            Tier::Redis => Err(CacheError::TierUnavailable {
+                tier,
+                reason: "this build has no Redis support",
+            }),
+            Tier::Memory => Err(CacheError::TierUnavailable {
+                tier,
+                reason: "the memory tier is not a persistent tier",
+            }),
+        }
+    }
+
+    /// The tier if it is open.
+    pub(super) fn opened(&self, tier: Tier) -> Option<Persistent<'_>> {
+        match tier {
+            Tier::Sled => self.sled.get().map(|s| Persistent::Sled(s)),
+            Tier::File => self.file.get().map(Persistent::File),
+            _ => None,
+        }
+    }
+
+    /// The tier if it is open or has a folder on disk: reads never create storage.
+    pub(super) fn open_if_exists(&self, tier: Tier) -> Result<Option<Persistent<'_>>> {
+        if let Some(store) = self.opened(tier) {
+            return Ok(Some(store));
+        }
+        match self.tier_dir(tier) {
+            Ok(dir) if dir.is_dir() => self.open(tier).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The instant of an expiry time in ms since the Unix epoch (0: never).
+pub(super) fn deadline_of(expires_ms: u64) -> Option<Instant> {
+    match expires_ms {
+        0 => None,
+        ms => Instant::now().checked_add(Duration::from_millis(ms.saturating_sub(now_ms()))),
+    }
+}
+
+/// Logs a tier failure met by a read: a tier that is unavailable has logged why once
+/// itself (when it failed), so it is not repeated for every read.
+pub(super) fn log_failure(tier: Tier, error: &CacheError, what: &str) {
+    if matches!(error, CacheError::TierUnavailable { .. }) {
+        tracing::debug!(tier = %tier, error = %error, "{what}");
+    } else {
+        tracing::warn!(tier = %tier, error = %error, "{what}");
+    }
+}
+
+impl<K: CacheKey, V: Cacheable> Drop for Inner<K, V> {
+    fn drop(&mut self) {
+        for tier in [Tier::Sled, Tier::File] {
+            if let Some(store) = self.opened(tier) {
+                if let Err(e) = store.flush() {
+                    tracing::warn!(tier = %tier, error = %e, "flush on drop failed");
+                }
+            }
+        }
+    }
+}

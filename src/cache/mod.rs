@@ -1,0 +1,338 @@
+//! [`SmartCache`]: the cache. It routes each value to its tier, keeps a memory front over
+//! the persistent tiers, turns every bad entry into a counted, logged miss, and runs a
+//! computation once per key however many threads ask for it at the same time.
+//!
+//! This file holds the type and its public methods. Beside it: `build.rs` (opening a
+//! cache from its configuration), `inner.rs` (the shared state and the tiers it opens),
+//! `write.rs` (inserts, and values moved between tiers), `read.rs` (reads below memory),
+//! `flight.rs` (single-flight for `get_with`), `generations.rs` (no stale promotion),
+//! `persistent.rs` (calls to whichever persistent tier), `mapped.rs` (mapped arrays).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::clock::{now_ms, Clock};
+use crate::codec::Codec;
+use crate::config::{derived_namespace, CacheConfig};
+use crate::entry::{EntryMeta, Expect};
+use crate::key::Address;
+use crate::route::Router;
+use crate::stats::{CacheStats, Counters};
+use crate::tier::file::FileTier;
+use crate::tier::memory::{MemoryTier, Slot};
+use crate::tier::sled::SledTier;
+use crate::tier::{LazyTier, LoadError, Loaded, Store, Usage};
+use crate::{key, paths, CacheError, CacheKey, Cacheable, Placement, Result, Tier};
+
+mod build;
+mod flight;
+mod generations;
+mod inner;
+#[cfg(feature = "ndarray")]
+mod mapped;
+mod persistent;
+mod read;
+mod write;
+
+use self::build::Cleanup;
+use self::flight::{Flight, Leader};
+use self::generations::Generations;
+use self::inner::{deadline_of, log_failure, Inner};
+use self::persistent::Persistent;
+
+/// A cache whose values of type `V` go to the tier their type and size call for.
+///
+/// Cloning is cheap: clones share one cache. Dropping the last clone flushes the
+/// persistent tiers (and deletes the storage of a [`CacheConfig::temporary`] cache).
+///
+/// ```
+/// use smartcache::prelude::*;
+///
+/// let cache = CacheConfig::temporary().build::<u32, String>()?;
+/// assert_eq!(cache.insert(1, "one".to_string())?, Tier::Memory); // small: memory
+/// assert_eq!(cache.get(&1).as_deref().map(String::as_str), Some("one"));
+/// let two = cache.get_with(2, || "two".to_string());               // computed once
+/// assert_eq!(*two, "two");
+/// # Ok::<(), smartcache::CacheError>(())
+/// ```
+pub struct SmartCache<K: CacheKey, V: Cacheable> {
+    inner: Arc<Inner<K, V>>,
+}
+
+impl<K: CacheKey, V: Cacheable> Clone for SmartCache<K, V> {
+    fn clone(&self) -> Self {
+        SmartCache {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
+    /// A cache configured by [`configure_for::<V>()`](crate::configure_for). Never fails:
+    /// storage is opened on first use, and a storage problem then is an error of that
+    /// operation (or a miss for [`SmartCache::get`]).
+    pub fn new() -> Self {
+        match Self::build(V::default_config(), false) {
+            Ok(cache) => cache,
+            Err(e) => {
+                tracing::error!(error = %e, value = %V::type_tag(),
+                    "the type's default_config is invalid; using CacheConfig::default()");
+                Self::build(CacheConfig::default(), false)
+                    .expect("CacheConfig::default() is valid and opens nothing when lazy")
+            }
+        }
+    }
+
+    /// A cache with this configuration. Fails when the configuration is invalid or its
+    /// storage cannot be used: the folder is a file or not writable, the sled database is
+    /// locked by another process.
+    pub fn with_config(config: CacheConfig) -> Result<Self> {
+        Self::build(config, true)
+    }
+
+    /// The tier `value` would be stored in.
+    #[inline]
+    pub fn route(&self, value: &V) -> Tier {
+        self.inner.router.route::<V>(value.size_hint())
+    }
+
+    /// Stores `value` under `key` and returns the tier it went to. Replaces any earlier
+    /// value of `key`, in whatever tier that was.
+    pub fn insert(&self, key: K, value: V) -> Result<Tier> {
+        self.insert_arc(key, Arc::new(value))
+    }
+
+    /// Inserts a value already behind an `Arc` (which the memory tier then shares).
+    pub(crate) fn insert_arc(&self, key: K, value: Arc<V>) -> Result<Tier> {
+        let size = value.size_hint();
+        let tier = self.inner.router.route::<V>(size);
+        self.inner.store(key, value, size, tier, None)
+    }
+
+    /// The value of `key`, from the fastest tier that has it. Errors and invalid entries
+    /// are misses (counted in [`SmartCache::stats`] and logged); use
+    /// [`SmartCache::try_get`] to see them.
+    #[inline]
+    pub fn get(&self, key: &K) -> Option<Arc<V>> {
+        if let Some(value) = self.inner.get_memory(key) {
+            return Some(value);
+        }
+        self.inner.get_below(key).unwrap_or_default()
+    }
+
+    /// Like [`SmartCache::get`], but a tier that fails (I/O, a locked database) is an
+    /// error. Invalid entries are still misses.
+    pub fn try_get(&self, key: &K) -> Result<Option<Arc<V>>> {
+        if let Some(value) = self.inner.get_memory(key) {
+            return Ok(Some(value));
+        }
+        self.inner.get_below(key)
+    }
+
+    /// The value of `key`, computed by `init` and stored if no tier has it. However many
+    /// threads ask for the same missing key at once, `init` runs once; the others wait
+    /// for its value. A storage failure never fails the computation: it is logged and
+    /// counted, and the computed value is returned.
+    pub fn get_with(&self, key: K, init: impl FnOnce() -> V) -> Arc<V> {
+        match self.try_get_with(key, || Ok::<V, std::convert::Infallible>(init())) {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Like [`SmartCache::get_with`] for a computation that can fail. An `Err` is returned
+    /// to the caller that ran `init` and is not cached: threads waiting on that
+    /// computation try again themselves.
+    pub fn try_get_with<E>(
+        &self,
+        key: K,
+        init: impl FnOnce() -> std::result::Result<V, E>,
+    ) -> std::result::Result<Arc<V>, E> {
+        let inner = &*self.inner;
+        let mut init = Some(init);
+        let me = std::thread::current().id();
+        loop {
+            if let Some(value) = inner.get_memory(&key) {
+                return Ok(value);
+            }
+            let (flight, leading) = {
+                let mut flights = inner.flights.lock().unwrap_or_else(|p| p.into_inner());
+                match flights.get(&key) {
+                    // `init` asking for its own key would wait for itself: compute instead.
+                    Some(flight) if flight.leader == me => break,
+                    Some(flight) => (Arc::clone(flight), false),
+                    None => {
+                        let flight = Arc::new(Flight {
+                            leader: me,
+                            outcome: Mutex::new(None),
+                            done: Condvar::new(),
+                        });
+                        flights.insert(key.clone(), Arc::clone(&flight));
+                        (flight, true)
+                    }
+                }
+            };
+            if !leading {
+                if let Some(value) = flight.wait() {
+                    Counters::bump(&inner.counters.shared_hits);
+                    return Ok(value);
+                }
+                continue; // the leader failed: try again, perhaps as the leader
+            }
+            let leader = Leader {
+                inner,
+                key: &key,
+                flight,
+            };
+            // The previous leader may have finished between our miss and our lead.
+            if let Some(value) = inner.get_memory(&key) {
+                leader.flight.finish(Some(Arc::clone(&value)));
+                return Ok(value);
+            }
+            if let Some(value) = inner.get_below(&key).unwrap_or_default() {
+                leader.flight.finish(Some(Arc::clone(&value)));
+                return Ok(value);
+            }
+            let Some(init) = init.take() else { break };
+            let value = inner.compute_and_store(key.clone(), init)?;
+            leader.flight.finish(Some(Arc::clone(&value)));
+            return Ok(value);
+        }
+        // Re-entered from `init` for the same key (or `init` was already used): compute
+        // without single-flight.
+        match init.take() {
+            Some(init) => inner.compute_and_store(key, init),
+            None => unreachable_init(),
+        }
+    }
+
+    /// Deletes `key` from every tier. `Ok(true)` when some tier held it.
+    pub fn remove(&self, key: &K) -> Result<bool> {
+        let inner = &*self.inner;
+        let mut removed = false;
+        if !inner.persistent_tiers().is_empty() {
+            let address = inner.address(key)?;
+            removed |= inner.remove_persistent(&address, None)?;
+        }
+        let _write = inner.generations.write(key);
+        removed |= inner.memory.remove(key).is_some();
+        Ok(removed)
+    }
+
+    /// Whether some tier holds a valid, unexpired value for `key` (persistent entries are
+    /// checked by header, without reading their payload).
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.tier_of(key).is_some()
+    }
+
+    /// The tier that holds `key`'s value: its home tier, even when a copy is also in
+    /// memory. `None` when no tier holds it.
+    pub fn tier_of(&self, key: &K) -> Option<Tier> {
+        let inner = &*self.inner;
+        if let Some(slot) = inner.uses_memory.then(|| inner.memory.get(key)).flatten() {
+            return Some(slot.home);
+        }
+        let address = inner.address(key).ok()?;
+        let expect = inner.expect(&address);
+        for &tier in inner.persistent_tiers() {
+            let Ok(Some(store)) = inner.open_if_exists(tier) else {
+                continue;
+            };
+            match store.probe(&address, &expect) {
+                Ok(true) => return Some(tier),
+                Ok(false) | Err(LoadError::Failed(_)) => {}
+                Err(e) => inner.discard(store, &address, e),
+            }
+        }
+        None
+    }
+
+    /// Deletes every entry of this cache, in every tier.
+    pub fn clear(&self) -> Result<()> {
+        let inner = &*self.inner;
+        for &tier in inner.persistent_tiers() {
+            if let Some(store) = inner.open_if_exists(tier)? {
+                store.clear()?;
+            }
+        }
+        inner.generations.bump_all();
+        inner.memory.clear();
+        Ok(())
+    }
+
+    /// Makes every write so far durable (sled flushes; file entries are complete when
+    /// `insert` returns).
+    pub fn flush(&self) -> Result<()> {
+        for tier in [Tier::Sled, Tier::File] {
+            if let Some(store) = self.inner.opened(tier) {
+                store.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A snapshot of the counters, with entries and bytes per tier.
+    pub fn stats(&self) -> CacheStats {
+        let inner = &*self.inner;
+        // Usage first: it runs moka's pending work, which counts evictions and expirations.
+        let (entries, bytes) = inner.memory.usage();
+        let mut stats = inner.counters.snapshot();
+        (stats.memory.entries, stats.memory.bytes) = (entries, bytes);
+        for tier in [Tier::Sled, Tier::File] {
+            if let Some(store) = inner.opened(tier) {
+                let usage = store.usage();
+                let s = match tier {
+                    Tier::Sled => &mut stats.sled,
+                    _ => &mut stats.file,
+                };
+                s.entries = usage.entries;
+                s.bytes = usage.bytes;
+                s.disk_bytes = usage.disk_bytes;
+                s.quarantined = usage.quarantined;
+                s.evictions += usage.evictions;
+            }
+        }
+        stats
+    }
+
+    /// The namespace: the folder under the storage root that holds this cache.
+    pub fn namespace(&self) -> &str {
+        &self.inner.namespace
+    }
+
+    /// The folder that holds this cache's persistent tiers (`<root>/<namespace>`).
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.dir.as_deref().ok()
+    }
+
+    /// The configuration the cache was built with.
+    pub fn config(&self) -> &CacheConfig {
+        &self.inner.config
+    }
+}
+
+impl<K: CacheKey, V: Cacheable> Default for SmartCache<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: CacheKey, V: Cacheable> fmt::Debug for SmartCache<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmartCache")
+            .field("value", &V::type_tag())
+            .field("namespace", &self.inner.namespace)
+            .field("dir", &self.inner.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Never called: `try_get_with` takes `init` once and returns after using it.
+#[cold]
+fn unreachable_init() -> ! {
+    unreachable!("try_get_with used its computation twice")
+}

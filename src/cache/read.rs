@@ -1,0 +1,109 @@
+//! Reads below the memory front: the persistent tiers in order, bad entries counted and
+//! removed, and hits promoted into memory.
+
+use super::*;
+
+impl<K: CacheKey, V: Cacheable> Inner<K, V> {
+    /// Looks below the memory tier (which already missed).
+    pub(super) fn get_below(&self, key: &K) -> Result<Option<Arc<V>>> {
+        if self.uses_memory {
+            Counters::bump(&self.counters.tier(Tier::Memory).misses);
+        }
+        let tiers = self.persistent_tiers();
+        if tiers.is_empty() {
+            Counters::bump(&self.counters.misses);
+            return Ok(None);
+        }
+        let address = self.address(key)?;
+        let expect = self.expect(&address);
+        let generation = self.uses_memory.then(|| self.generations.current(key));
+        let mut failure = None;
+        for &tier in tiers {
+            let store = match self.open_if_exists(tier) {
+                Ok(Some(store)) => store,
+                Ok(None) => continue,
+                Err(e) => {
+                    Counters::bump(&self.counters.tier(tier).errors);
+                    log_failure(tier, &e, "get: tier unavailable");
+                    failure.get_or_insert(e);
+                    continue;
+                }
+            };
+            match store.load::<V>(&address, &expect) {
+                Ok(Some(loaded)) => {
+                    self.count_hit(tier);
+                    return Ok(Some(self.promote(key, loaded, tier, generation)));
+                }
+                Ok(None) => Counters::bump(&self.counters.tier(tier).misses),
+                Err(LoadError::Failed(e)) => {
+                    Counters::bump(&self.counters.tier(tier).errors);
+                    log_failure(tier, &e, "get: read failed");
+                    failure.get_or_insert(e);
+                }
+                Err(e) => {
+                    Counters::bump(&self.counters.tier(tier).misses);
+                    self.discard(store, &address, e);
+                }
+            }
+        }
+        Counters::bump(&self.counters.misses);
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
+    }
+
+    /// Counts, logs and deletes an expired or invalid entry.
+    pub(super) fn discard(&self, store: Persistent<'_>, address: &Address, why: LoadError) {
+        let tier = store.tier();
+        let counters = self.counters.tier(tier);
+        let key_hash = format_args!("{:032x}", address.hash());
+        match &why {
+            LoadError::Expired => {
+                Counters::bump(&counters.expirations);
+                tracing::debug!(tier = %tier, key_hash = %key_hash, "expired entry removed");
+            }
+            LoadError::Invalid(reason) => {
+                Counters::bump(&counters.invalid);
+                tracing::warn!(tier = %tier, key_hash = %key_hash, reason = %reason, "invalid entry treated as a miss and removed");
+            }
+            LoadError::Failed(_) => return,
+        }
+        if let Err(e) = store.remove(address) {
+            Counters::bump(&counters.errors);
+            tracing::warn!(tier = %tier, key_hash = %key_hash, error = %e, "cannot remove a bad entry");
+        }
+    }
+
+    /// Puts a copy of a value read from `tier` in memory, when small enough and when no
+    /// write to the key happened since the read began (`generation`).
+    pub(super) fn promote(
+        &self,
+        key: &K,
+        loaded: Loaded<V>,
+        tier: Tier,
+        generation: Option<u64>,
+    ) -> Arc<V> {
+        let value = Arc::new(loaded.value);
+        let Some(generation) = generation else {
+            return value;
+        };
+        let size = value.size_hint();
+        if size <= self.config.promote_max {
+            let deadline = deadline_of(loaded.expires_ms);
+            if self.memory.admits(deadline) {
+                let slot = Slot::new(
+                    Arc::clone(&value),
+                    size,
+                    std::mem::size_of::<K>(),
+                    tier,
+                    deadline,
+                );
+                self.generations.promote_if_unchanged(key, generation, || {
+                    self.memory.insert(key.clone(), slot)
+                });
+            }
+        }
+        value
+    }
+}
