@@ -15,8 +15,9 @@ pub(crate) mod file;
 pub(crate) mod memory;
 pub(crate) mod sled;
 
-/// Where a value lives.
+/// Where a value lives. More tiers may come: match with a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Tier {
     /// In process memory (moka): the fastest tier, lost when the process ends.
     Memory,
