@@ -85,7 +85,9 @@ pub(super) enum Opened {
 }
 
 /// Opens the database in `path` and counts its entries, containing sled's panics.
-pub(super) fn open_db(path: &Path) -> Opened {
+/// A lock still held is waited for up to `lock_wait`: a database this process has just
+/// closed may hold it a moment longer.
+pub(super) fn open_db(path: &Path, lock_wait: Duration) -> Opened {
     let started = Instant::now();
     loop {
         let attempt = catch_unwind(|| -> sled::Result<(Handles, (u64, u64))> {
@@ -102,7 +104,7 @@ pub(super) fn open_db(path: &Path) -> Opened {
         return match attempt {
             Ok(Ok((handles, usage))) => Opened::Open(handles, usage),
             // A database this process just closed may hold its lock a moment longer.
-            Ok(Err(e)) if is_lock_error(&e) && started.elapsed() < LOCK_WAIT => {
+            Ok(Err(e)) if is_lock_error(&e) && started.elapsed() < lock_wait => {
                 std::thread::sleep(Duration::from_millis(20));
                 continue;
             }
@@ -184,10 +186,16 @@ impl SledTier {
         if quarantine_first {
             self.quarantine("it failed while open (see the earlier warning)");
         }
-        let mut opened = open_db(&self.path);
+        // Another process held the lock at the last try: one try, no waiting, so that
+        // this process's calls do not stall every time it looks again.
+        let lock_wait = match state {
+            State::Elsewhere { .. } => Duration::ZERO,
+            _ => LOCK_WAIT,
+        };
+        let mut opened = open_db(&self.path, lock_wait);
         if let Opened::Damaged(reason) = &opened {
             self.quarantine(reason);
-            opened = open_db(&self.path);
+            opened = open_db(&self.path, lock_wait);
         }
         match opened {
             Opened::Open(handles, (count, bytes)) => {
