@@ -40,7 +40,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         let size = value.size_hint();
         let tier = self.router.route::<V>(size);
         let value = Arc::new(value);
-        if let Err(e) = self.store(key, Arc::clone(&value), size, tier, None) {
+        if let Err(e) = self.store(key, Arc::clone(&value), size, tier) {
             tracing::warn!(tier = %tier, error = %e, "get_with: the computed value could not be stored");
         }
         Ok(value)
@@ -116,6 +116,52 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             Tier::Sled => paths::sled_dir(dir),
             _ => paths::files_dir(dir),
         })
+    }
+
+    /// The persistent tiers that may hold an entry of this cache, in the order to look.
+    /// Values of a type pinned to sled are looked for in the file tier only once some
+    /// process has sent such values there (see [`Inner::files_hold_sled_values`]); while
+    /// other processes share the namespace, the file tier, which they all see, holds the
+    /// newest values and comes first.
+    pub(super) fn persistent_tiers(&self) -> &'static [Tier] {
+        match self.router.persistent_tiers::<V>() {
+            [Tier::Sled, Tier::File]
+                if V::PLACEMENT == Placement::Pinned(Tier::Sled)
+                    && !self.files_hold_sled_values() =>
+            {
+                &[Tier::Sled]
+            }
+            [Tier::Sled, Tier::File] if self.sled_is_shared() => &[Tier::File, Tier::Sled],
+            tiers => tiers,
+        }
+    }
+
+    /// Whether the file tier may hold values bound for sled: a marker in the namespace
+    /// folder says so, left by the first process that sent one there (looked for at most
+    /// once a second, and remembered once found).
+    pub(super) fn files_hold_sled_values(&self) -> bool {
+        if self.sled_values_in_files.load(Relaxed) {
+            return true;
+        }
+        let now = crate::clock::coarse_now_ms();
+        if now.saturating_sub(self.marker_checked_ms.load(Relaxed)) < 1000 {
+            return false;
+        }
+        self.marker_checked_ms.store(now, Relaxed);
+        let found = self
+            .dir
+            .as_ref()
+            .is_ok_and(|dir| paths::sled_values_marker(dir).exists());
+        if found {
+            self.sled_values_in_files.store(true, Relaxed);
+        }
+        found
+    }
+
+    /// Whether other processes share this namespace, so that the file tier, which they
+    /// all see, holds the newest values (see [`Inner::persistent_tiers`]).
+    pub(super) fn sled_is_shared(&self) -> bool {
+        self.sled.get().is_some_and(|sled| sled.others_waiting())
     }
 
     /// The tier, opened if need be.

@@ -110,7 +110,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     pub(crate) fn insert_arc(&self, key: K, value: Arc<V>) -> Result<Tier> {
         let size = value.size_hint();
         let tier = self.inner.router.route::<V>(size);
-        self.inner.store(key, value, size, tier, None)
+        self.inner.store(key, value, size, tier)
     }
 
     /// The value of `key`, from the fastest tier that has it. Errors and invalid entries

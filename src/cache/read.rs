@@ -14,6 +14,11 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             Counters::bump(&self.counters.misses);
             return Ok(None);
         }
+        if let Some(sled) = self.sled.get() {
+            // While other processes wait for sled, each read also hands them a batch of
+            // what sled holds (nothing to do otherwise).
+            self.share_sled_entries(sled);
+        }
         let address = self.address(key)?;
         let expect = self.expect(&address);
         let generation = self.uses_memory.then(|| self.generations.current(key));

@@ -7,19 +7,11 @@ use super::*;
 impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     /// Stores a value in `tier` (and a copy in memory when small), and deletes older
     /// values of the key from the other tiers. Returns the tier the value went to: the
-    /// file tier for a sled-bound value while sled cannot take it. `expires_ms` keeps the
-    /// expiry of a value moved between tiers; `None` computes it from the ttl.
+    /// file tier for a sled-bound value while sled cannot take it.
     ///
     /// An insert that fails changes nothing that could be read back: older values it could
     /// not delete stay consistent with the failed insert, and no stale copy stays in memory.
-    pub(super) fn store(
-        &self,
-        key: K,
-        value: Arc<V>,
-        size: usize,
-        tier: Tier,
-        expires_ms: Option<u64>,
-    ) -> Result<Tier> {
+    pub(super) fn store(&self, key: K, value: Arc<V>, size: usize, tier: Tier) -> Result<Tier> {
         let ttl = self.config.ttl;
         let key_size = std::mem::size_of::<K>();
         let address = match V::PLACEMENT {
@@ -50,11 +42,9 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 codec: <V::Codec as Codec<V>>::ID,
                 fingerprint: self.fingerprint,
                 created_ms: now,
-                expires_ms: expires_ms.unwrap_or_else(|| {
-                    ttl.map_or(0, |ttl| {
-                        now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
-                            .max(1)
-                    })
+                expires_ms: ttl.map_or(0, |ttl| {
+                    now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
+                        .max(1)
                 }),
                 compression: self.config.compression,
                 options: crate::codec::CodecOptions {
@@ -77,10 +67,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         if !self.uses_memory {
             return Ok(home);
         }
-        let deadline = match expires_ms {
-            Some(ms) => deadline_of(ms),
-            None => ttl.and_then(|ttl| Instant::now().checked_add(ttl)),
-        };
+        let deadline = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
         let keep = home == Tier::Memory
             || (size <= self.config.promote_max && self.memory.admits(deadline));
         let _write = self.generations.write(&key);
@@ -102,46 +89,6 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         }
     }
 
-    /// The persistent tiers that may hold an entry of this cache, in the order to look.
-    /// Values of a type pinned to sled are looked for in the file tier only once some
-    /// process has sent such values there (see [`Inner::files_hold_sled_values`]); while
-    /// other processes share the namespace, the file tier, which they all see, holds the
-    /// newest values and comes first.
-    pub(super) fn persistent_tiers(&self) -> &'static [Tier] {
-        match self.router.persistent_tiers::<V>() {
-            [Tier::Sled, Tier::File]
-                if V::PLACEMENT == Placement::Pinned(Tier::Sled)
-                    && !self.files_hold_sled_values() =>
-            {
-                &[Tier::Sled]
-            }
-            [Tier::Sled, Tier::File] if self.sled_is_shared() => &[Tier::File, Tier::Sled],
-            tiers => tiers,
-        }
-    }
-
-    /// Whether the file tier may hold values bound for sled: a marker in the namespace
-    /// folder says so, left by the first process that sent one there (looked for at most
-    /// once a second, and remembered once found).
-    pub(super) fn files_hold_sled_values(&self) -> bool {
-        if self.sled_values_in_files.load(Relaxed) {
-            return true;
-        }
-        let now = crate::clock::coarse_now_ms();
-        if now.saturating_sub(self.marker_checked_ms.load(Relaxed)) < 1000 {
-            return false;
-        }
-        self.marker_checked_ms.store(now, Relaxed);
-        let found = self
-            .dir
-            .as_ref()
-            .is_ok_and(|dir| paths::sled_values_marker(dir).exists());
-        if found {
-            self.sled_values_in_files.store(true, Relaxed);
-        }
-        found
-    }
-
     /// Leaves the marker that the file tier holds values bound for sled.
     pub(super) fn mark_sled_values_in_files(&self) {
         if self.sled_values_in_files.swap(true, Relaxed) {
@@ -158,20 +105,6 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 }
             }
         }
-    }
-
-    /// Whether other processes share this namespace (see [`Inner::persistent_tiers`]).
-    /// Moves a batch of sled entries to the file tier meanwhile, so that the others see
-    /// those too.
-    pub(super) fn sled_is_shared(&self) -> bool {
-        let Some(sled) = self.sled.get() else {
-            return false;
-        };
-        if !sled.others_waiting() {
-            return false;
-        }
-        self.share_sled_entries(sled);
-        true
     }
 
     /// Moves up to a batch of entries from sled, which other processes cannot read, to

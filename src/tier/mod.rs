@@ -2,7 +2,8 @@
 //! (sled, file) implement. The memory tier is the moka front that every cache has.
 //!
 //! One file a tier: `memory.rs`, `sled/` (the tier in `mod.rs`; its fault handling, space,
-//! eviction and processes waiting for its lock beside it), `file.rs`.
+//! eviction and processes waiting for its lock beside it), `file/` (the tier, and reads
+//! through memory maps in `map.rs`).
 
 use std::fmt;
 

@@ -57,7 +57,7 @@ mod space;
 mod state;
 mod waiters;
 
-use self::state::{close, flush_db, panic_message};
+use self::state::{close, flush_db, panic_message, sled_config};
 use super::access::{access_id, AccessTable};
 use super::{too_large, Gauge, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
@@ -100,6 +100,13 @@ struct Handles {
     meta: sled::Tree,
 }
 
+/// Why the database closed.
+struct Closure {
+    reason: String,
+    /// The I/O error's kind, OS code and text, when one closed it.
+    io: Option<(std::io::ErrorKind, Option<i32>, String)>,
+}
+
 /// What the tier's database is now.
 enum State {
     /// Open and usable.
@@ -137,11 +144,9 @@ pub(crate) struct SledTier {
     shared_all: AtomicBool,
     /// Folder size over live bytes right after the last compaction, in thousandths.
     compacted_ratio_milli: AtomicU64,
-    /// The I/O error that closed the database, repeated (as I/O, with its path) to the
-    /// calls that find it closed.
-    last_io_error: Mutex<Option<(std::io::ErrorKind, Option<i32>, String)>>,
-    /// Why the database last closed, for the warning when it is set aside.
-    last_failure: Mutex<Option<String>>,
+    /// Why the database last closed: for the warning when it is set aside, and repeated
+    /// (as I/O, with its path) to the calls that find it closed by an I/O error.
+    closed_by: Mutex<Option<Closure>>,
 }
 
 /// Open sled tiers of this process, by folder.
@@ -248,8 +253,7 @@ impl SledTier {
             waiters_checked_ms: AtomicU64::new(0),
             shared_all: AtomicBool::new(false),
             compacted_ratio_milli: AtomicU64::new(1000),
-            last_io_error: Mutex::new(None),
-            last_failure: Mutex::new(None),
+            closed_by: Mutex::new(None),
         };
         let mut state = tier.state_mut();
         tier.finish_compaction();

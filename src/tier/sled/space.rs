@@ -84,10 +84,7 @@ impl SledTier {
                 paths::owner_only_by_default(&new);
             }
             let _ = self.flush_touched_into(handles);
-            let db = sled::Config::new()
-                .path(&new)
-                .open()
-                .map_err(|e| e.to_string())?;
+            let db = sled_config(&new).open().map_err(|e| e.to_string())?;
             for name in ["entries", "meta"] {
                 let from = handles.db.open_tree(name).map_err(|e| e.to_string())?;
                 let to = db.open_tree(name).map_err(|e| e.to_string())?;

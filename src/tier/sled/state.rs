@@ -75,6 +75,11 @@ pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
+/// How this tier configures every sled database it opens.
+pub(super) fn sled_config(path: &Path) -> sled::Config {
+    sled::Config::new().path(path).cache_capacity(64 << 20)
+}
+
 /// How one attempt to open a database ended.
 pub(super) enum Opened {
     Open(Handles, (u64, u64)),
@@ -91,10 +96,7 @@ pub(super) fn open_db(path: &Path, lock_wait: Duration) -> Opened {
     let started = Instant::now();
     loop {
         let attempt = catch_unwind(|| -> sled::Result<(Handles, (u64, u64))> {
-            let db = sled::Config::new()
-                .path(path)
-                .cache_capacity(64 << 20)
-                .open()?;
+            let db = sled_config(path).open()?;
             let entries = db.open_tree("entries")?;
             let meta = db.open_tree("meta")?;
             let handles = Handles { db, entries, meta };
@@ -184,7 +186,11 @@ impl SledTier {
             }
         );
         if quarantine_first {
-            self.quarantine("it failed while open (see the earlier warning)");
+            let reason = self
+                .closed()
+                .as_ref()
+                .map_or_else(|| "it failed while open".into(), |c| c.reason.clone());
+            self.quarantine(&reason);
         }
         // Another process held the lock at the last try: one try, no waiting, so that
         // this process's calls do not stall every time it looks again.
@@ -199,7 +205,7 @@ impl SledTier {
         }
         match opened {
             Opened::Open(handles, (count, bytes)) => {
-                *self.last_io_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                *self.closed() = None;
                 if let State::Elsewhere { .. } = state {
                     tracing::info!(path = %self.path.display(), "sled tier: the lock was released; this process uses sled again");
                     self.leave_waiters();
@@ -232,7 +238,7 @@ impl SledTier {
                 ))
             }
             Opened::Failed(e) => {
-                self.note_io_error(&e);
+                self.note_closure(&e.to_string(), Some(&e));
                 *state = State::Down {
                     since: Instant::now(),
                     quarantine: false,
@@ -304,20 +310,28 @@ impl SledTier {
         }
     }
 
-    /// Remembers the I/O error that closed the database.
-    pub(super) fn note_io_error(&self, e: &sled::Error) {
-        let mut last = self.last_io_error.lock().unwrap_or_else(|p| p.into_inner());
-        *last = match e {
-            sled::Error::Io(io) => Some((io.kind(), io.raw_os_error(), io.to_string())),
+    /// Why the database last closed.
+    fn closed(&self) -> std::sync::MutexGuard<'_, Option<Closure>> {
+        self.closed_by.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Remembers why the database closed: `reason`, and the error if sled gave one.
+    fn note_closure(&self, reason: &str, error: Option<&sled::Error>) {
+        let io = match error {
+            Some(sled::Error::Io(io)) => Some((io.kind(), io.raw_os_error(), io.to_string())),
             _ => None,
         };
+        *self.closed() = Some(Closure {
+            reason: reason.to_string(),
+            io,
+        });
     }
 
     /// The error for a call that finds the database closed: the I/O error that closed it,
     /// with the path, or why it is closed.
     pub(super) fn down_error(&self) -> CacheError {
-        let last = self.last_io_error.lock().unwrap_or_else(|p| p.into_inner());
-        match &*last {
+        let closed = self.closed();
+        match closed.as_ref().and_then(|c| c.io.as_ref()) {
             Some((_, Some(code), _)) => CacheError::io(
                 Tier::Sled,
                 &self.path,
@@ -348,7 +362,7 @@ impl SledTier {
             Ok(Err(e)) => {
                 drop(state);
                 if closes_database(&e) {
-                    self.note_io_error(&e);
+                    self.note_closure(&e.to_string(), Some(&e));
                     self.fail(&e.to_string(), !is_transient(&e));
                 }
                 Err(self.error(e))
@@ -356,6 +370,7 @@ impl SledTier {
             Err(panic) => {
                 drop(state);
                 let reason = format!("sled panicked: {}", panic_message(&*panic));
+                self.note_closure(&reason, None);
                 self.fail(&reason, true);
                 Err(Self::unavailable(
                     "sled panicked on its database, which is set aside and replaced (see the warning logged)",
@@ -364,12 +379,11 @@ impl SledTier {
         }
     }
 
-    /// Closes the database after a failure; a damaged one is set aside when reopened.
-    /// A damaged (or stuck) database is set aside and a fresh one opened at once; one
-    /// closed by an I/O error is reopened by a later call, at most once a second.
+    /// Closes the database after a failure. A damaged (or stuck) database is set aside
+    /// and a fresh one opened at once; one closed by an I/O error is reopened by a later
+    /// call, at most once a second.
     pub(super) fn fail(&self, reason: &str, damaged: bool) {
         let mut state = self.state_mut();
-        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_string());
         if let State::Open(_) = &*state {
             if damaged {
                 // Setting it aside warns, once, with the reason.

@@ -9,10 +9,15 @@ impl SledTier {
         self.namespace_dir.join("sled-waiters")
     }
 
+    /// This process's heartbeat file among the waiters.
+    fn heartbeat(&self) -> PathBuf {
+        self.waiters_dir().join(std::process::id().to_string())
+    }
+
     /// Leaves (or refreshes) this process's heartbeat among the waiters.
     pub(super) fn join_waiters(&self) {
         let dir = self.waiters_dir();
-        let file = dir.join(std::process::id().to_string());
+        let file = self.heartbeat();
         let written =
             paths::create_dir(&dir, self.secure).and_then(|()| {
                 match paths::create_file(&file, self.secure) {
@@ -30,7 +35,7 @@ impl SledTier {
     }
 
     pub(super) fn leave_waiters(&self) {
-        let _ = fs::remove_file(self.waiters_dir().join(std::process::id().to_string()));
+        let _ = fs::remove_file(self.heartbeat());
     }
 
     /// Whether another process has waited for this database recently (checked at most
