@@ -2,14 +2,12 @@
 //! not compile.
 //!
 //! - every built-in value family makes a `SmartCache` that is `Send + Sync`;
-//! - the codec ids are distinct, and each codec uses its registered id;
-//! - a type pinned to a tier this build does not include is refused (see
-//!   [`PinnedTierCheck`], evaluated for each `SmartCache<K, V>` that is built).
+//! - the codec ids are distinct, and each codec uses its registered id.
 
 use static_assertions::{assert_impl_all, const_assert, const_assert_eq};
 
 use crate::codec::{ids, Bincode, Codec, Raw};
-use crate::{Cacheable, Placement, SmartCache, Tier};
+use crate::SmartCache;
 
 assert_impl_all!(SmartCache<u64, u64>: Send, Sync);
 assert_impl_all!(SmartCache<String, String>: Send, Sync);
@@ -75,21 +73,3 @@ const_assert_eq!(
     <crate::codec::ArrowIpc as Codec<polars::prelude::DataFrame>>::ID,
     ids::ARROW_IPC
 );
-
-/// Refuses, when a `SmartCache<K, V>` is built, a `V` pinned to a tier this build does
-/// not include. Generic, so it cannot be a static assertion: it is a constant evaluated
-/// for each `V` the program uses, and a failed evaluation is a compile error that reads:
-///
-/// ```text
-/// error[E0080]: evaluation panicked: this type is pinned to Tier::Redis, which this
-///               build of smartcache does not include: pin it to another tier
-/// ```
-pub(crate) struct PinnedTierCheck<V>(std::marker::PhantomData<V>);
-
-impl<V: Cacheable> PinnedTierCheck<V> {
-    /// Evaluated (at compile time) by `SmartCache::<K, V>::build`.
-    pub(crate) const OK: () = assert!(
-        !matches!(V::PLACEMENT, Placement::Pinned(Tier::Redis)),
-        "this type is pinned to Tier::Redis, which this build of smartcache does not include: pin it to another tier"
-    );
-}

@@ -118,17 +118,6 @@ macro_rules! __private_require_async {
     () => {};
 }
 
-/// Rejects `tier = "redis"`: this version has no Redis tier.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __private_require_redis {
-    () => {
-        compile_error!(
-            "tier = \"redis\" needs the Redis tier, which this version of smartcache does not have yet: choose \"memory\", \"sled\", \"file\" or \"auto\""
-        );
-    };
-}
-
 /// Rejects `codec = "json"` in a build without the `json` feature.
 #[doc(hidden)]
 #[cfg(not(feature = "json"))]

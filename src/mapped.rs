@@ -117,14 +117,14 @@ impl<K: CacheKey, A: MappableElement, D: Dimension + 'static> SmartCache<K, Arra
     /// # Ok(()) }
     /// ```
     pub fn get_mapped(&self, key: &K) -> Result<Option<MappedArray<A, D>>> {
-        self.map_file_entry(key, |map, header, file| {
-            if header.is_compressed() {
+        self.map_file_entry(key, |mapped| {
+            if mapped.header.is_compressed() {
                 return Err(LoadError::Failed(CacheError::config(
                     "get_mapped found a compressed entry, which cannot be viewed in place",
                     "use get for this cache, or build it with CacheConfig::compression(Compression::None)",
                 )));
             }
-            view_entry::<A, D>(map, header, file)
+            view_entry::<A, D>(mapped.map, &mapped.header, &mapped.file)
         })
     }
 }

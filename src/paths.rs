@@ -7,16 +7,6 @@ use std::path::{Path, PathBuf};
 
 use crate::{CacheError, Result};
 
-/// The sled folder of a namespace folder.
-pub(crate) fn sled_dir(namespace_dir: &Path) -> PathBuf {
-    namespace_dir.join("sled")
-}
-
-/// The file-tier folder of a namespace folder.
-pub(crate) fn files_dir(namespace_dir: &Path) -> PathBuf {
-    namespace_dir.join("files")
-}
-
 /// The marker, in a namespace folder, that its file tier holds values bound for sled
 /// (sent there while sled was held by another process or had failed).
 pub(crate) fn sled_values_marker(namespace_dir: &Path) -> PathBuf {

@@ -9,25 +9,6 @@
 use crate::{Cacheable, Tier};
 
 /// How a type chooses its tier.
-///
-/// A type pinned to a tier this build does not include is refused at compile time, as
-/// soon as a cache of it is built (`#[derive(Cacheable)]` refuses it even earlier):
-///
-/// ```compile_fail,E0080
-/// use serde::{Deserialize, Serialize};
-/// use smartcache::prelude::*;
-///
-/// #[derive(Serialize, Deserialize)]
-/// struct Shared(u64);
-///
-/// impl Cacheable for Shared {
-///     const PLACEMENT: Placement = Placement::Pinned(Tier::Redis); // no Redis tier here
-///     type Codec = smartcache::codec::Bincode;
-///     fn size_hint(&self) -> usize { 8 }
-/// }
-///
-/// let cache = SmartCache::<u64, Shared>::new();
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Placement {
     /// By size at run time: below `memory_threshold` in memory (or sled with
@@ -78,7 +59,6 @@ impl Router {
             Placement::Pinned(Tier::Memory) => &[],
             Placement::Pinned(Tier::Sled) => &[Tier::Sled, Tier::File],
             Placement::Pinned(Tier::File) => &[Tier::File],
-            Placement::Pinned(Tier::Redis) => &[Tier::Redis],
             Placement::Auto => &[Tier::Sled, Tier::File],
         }
     }

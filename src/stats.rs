@@ -38,6 +38,17 @@ pub struct TierStats {
     pub quarantined: u64,
 }
 
+impl TierStats {
+    /// Adds what a persistent tier reports of itself: entries, bytes, evictions.
+    pub(crate) fn add_usage(&mut self, usage: crate::tier::Usage) {
+        self.entries = usage.entries;
+        self.bytes = usage.bytes;
+        self.disk_bytes = usage.disk_bytes;
+        self.quarantined = usage.quarantined;
+        self.evictions += usage.evictions;
+    }
+}
+
 /// A snapshot of a cache's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -52,8 +63,6 @@ pub struct CacheStats {
     pub sled: TierStats,
     /// The file tier.
     pub file: TierStats,
-    /// The Redis tier.
-    pub redis: TierStats,
 }
 
 impl CacheStats {
@@ -63,7 +72,15 @@ impl CacheStats {
             Tier::Memory => &self.memory,
             Tier::Sled => &self.sled,
             Tier::File => &self.file,
-            Tier::Redis => &self.redis,
+        }
+    }
+
+    /// The statistics of one tier, to fill in.
+    pub(crate) fn tier_mut(&mut self, tier: Tier) -> &mut TierStats {
+        match tier {
+            Tier::Memory => &mut self.memory,
+            Tier::Sled => &mut self.sled,
+            Tier::File => &mut self.file,
         }
     }
 
@@ -193,7 +210,6 @@ impl Counters {
             memory: self.tier(Tier::Memory).snapshot(),
             sled: self.tier(Tier::Sled).snapshot(),
             file: self.tier(Tier::File).snapshot(),
-            redis: self.tier(Tier::Redis).snapshot(),
         };
         stats.hits += Tier::ALL.iter().map(|&t| stats.tier(t).hits).sum::<u64>();
         stats

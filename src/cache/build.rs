@@ -24,7 +24,6 @@ impl Drop for Cleanup {
 impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     pub(super) fn build(config: CacheConfig, eager: bool) -> Result<Self> {
         #[allow(clippy::let_unit_value)] // evaluating the constant is the check
-        let () = crate::assertions::PinnedTierCheck::<V>::OK;
         config.validate()?;
         let namespace = match &config.namespace {
             Some(ns) => ns.clone(),
@@ -81,8 +80,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             counters,
             namespace,
             dir,
-            sled: LazyTier::new(),
-            file: LazyTier::new(),
+            stores: std::array::from_fn(|_| LazyTier::new()),
             flights: Mutex::new(HashMap::new()),
             generations: Generations::new(),
             uses_memory: !matches!(V::PLACEMENT, Placement::Pinned(t) if t.is_persistent())

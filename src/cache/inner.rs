@@ -11,8 +11,8 @@ pub(super) struct Inner<K: CacheKey, V: Cacheable> {
     pub(super) fingerprint: u64,
     pub(super) counters: Arc<Counters>,
     pub(super) memory: MemoryTier<K, V>,
-    pub(super) sled: LazyTier<Arc<SledTier>>,
-    pub(super) file: LazyTier<FileTier>,
+    /// The persistent tiers, as [`PERSISTENT`] lists them, each opened on first use.
+    pub(super) stores: [LazyTier<Arc<dyn Store>>; PERSISTENT.len()],
     pub(super) flights: Mutex<HashMap<K, Arc<Flight<V>>>>,
     pub(super) generations: Generations,
     /// Whether the memory tier can hold values of this cache (not for a type pinned to a
@@ -110,14 +110,6 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         }
     }
 
-    pub(super) fn tier_dir(&self, tier: Tier) -> Result<PathBuf> {
-        let dir = self.dir(tier)?;
-        Ok(match tier {
-            Tier::Sled => paths::sled_dir(dir),
-            _ => paths::files_dir(dir),
-        })
-    }
-
     /// The persistent tiers that may hold an entry of this cache, in the order to look.
     /// Values of a type pinned to sled are looked for in the file tier only once some
     /// process has sent such values there (see [`Inner::files_hold_sled_values`]); while
@@ -161,57 +153,52 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     /// Whether other processes share this namespace, so that the file tier, which they
     /// all see, holds the newest values (see [`Inner::persistent_tiers`]).
     pub(super) fn sled_is_shared(&self) -> bool {
-        self.sled.get().is_some_and(|sled| sled.others_waiting())
+        self.opened(Tier::Sled)
+            .is_some_and(|sled| sled.wanted_elsewhere())
     }
 
     /// The tier, opened if need be.
-    pub(super) fn open(&self, tier: Tier) -> Result<Persistent<'_>> {
-        if let Some(store) = self.opened(tier) {
-            return Ok(store);
-        }
-        match tier {
-            Tier::Sled => {
-                let dir = self.tier_dir(tier)?;
-                let sled = self
-                    .sled
-                    .get_or_open(tier, || SledTier::open(&dir, &self.config))?;
-                Ok(Persistent::Sled(sled))
-            }
-            Tier::File => {
-                let dir = self.tier_dir(tier)?;
-                let file = self
-                    .file
-                    .get_or_open(tier, || FileTier::open(&dir, &self.config))?;
-                Ok(Persistent::File(file))
-            }
-            Tier::Redis => Err(CacheError::TierUnavailable {
-                tier,
-                reason: "this build has no Redis support",
-            }),
-            Tier::Memory => Err(CacheError::TierUnavailable {
+    pub(super) fn open(&self, tier: Tier) -> Result<&dyn Store> {
+        let Some((i, kind)) = Kind::of(tier) else {
+            return Err(CacheError::TierUnavailable {
                 tier,
                 reason: "the memory tier is not a persistent tier",
-            }),
+            });
+        };
+        if let Some(store) = self.stores[i].get() {
+            return Ok(&**store);
         }
+        let folder = self.dir(tier)?.join(kind.folder);
+        let store = self.stores[i].get_or_open(tier, || (kind.open)(&folder, &self.config))?;
+        Ok(&**store)
     }
 
     /// The tier if it is open.
-    pub(super) fn opened(&self, tier: Tier) -> Option<Persistent<'_>> {
-        match tier {
-            Tier::Sled => self.sled.get().map(|s| Persistent::Sled(s)),
-            Tier::File => self.file.get().map(Persistent::File),
-            _ => None,
-        }
+    pub(super) fn opened(&self, tier: Tier) -> Option<&dyn Store> {
+        let (i, _) = Kind::of(tier)?;
+        self.stores[i].get().map(|store| &**store)
+    }
+
+    /// The persistent tiers that are open.
+    pub(super) fn open_stores(&self) -> impl Iterator<Item = &dyn Store> {
+        self.stores
+            .iter()
+            .filter_map(|s| s.get())
+            .map(|store| &**store)
     }
 
     /// The tier if it is open or has a folder on disk: reads never create storage.
-    pub(super) fn open_if_exists(&self, tier: Tier) -> Result<Option<Persistent<'_>>> {
+    pub(super) fn open_if_exists(&self, tier: Tier) -> Result<Option<&dyn Store>> {
         if let Some(store) = self.opened(tier) {
             return Ok(Some(store));
         }
-        match self.tier_dir(tier) {
-            Ok(dir) if dir.is_dir() => self.open(tier).map(Some),
-            _ => Ok(None),
+        let exists = Kind::of(tier)
+            .zip(self.dir.as_ref().ok())
+            .is_some_and(|((_, kind), dir)| dir.join(kind.folder).is_dir());
+        if exists {
+            self.open(tier).map(Some)
+        } else {
+            Ok(None)
         }
     }
 }
@@ -236,11 +223,9 @@ pub(super) fn log_failure(tier: Tier, error: &CacheError, what: &str) {
 
 impl<K: CacheKey, V: Cacheable> Drop for Inner<K, V> {
     fn drop(&mut self) {
-        for tier in [Tier::Sled, Tier::File] {
-            if let Some(store) = self.opened(tier) {
-                if let Err(e) = store.flush() {
-                    tracing::warn!(tier = %tier, error = %e, "flush on drop failed");
-                }
+        for store in self.open_stores() {
+            if let Err(e) = store.flush() {
+                tracing::warn!(tier = %store.tier(), error = %e, "flush on drop failed");
             }
         }
     }

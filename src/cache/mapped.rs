@@ -9,28 +9,22 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     pub(crate) fn map_file_entry<T>(
         &self,
         key: &K,
-        view: impl FnOnce(
-            memmap2::Mmap,
-            &crate::entry::Header,
-            &std::fs::Metadata,
-        ) -> std::result::Result<T, LoadError>,
+        view: impl FnOnce(crate::tier::Mapped) -> std::result::Result<T, LoadError>,
     ) -> Result<Option<T>> {
         let inner = &*self.inner;
         let miss = || {
             Counters::bump(&inner.counters.tier(Tier::File).misses);
             Counters::bump(&inner.counters.misses);
         };
-        let Some(store @ Persistent::File(files)) = inner.open_if_exists(Tier::File)? else {
+        let Some(files) = inner.open_if_exists(Tier::File)? else {
             miss();
             return Ok(None);
         };
         let address = inner.address(key)?;
         let expect = inner.expect(&address);
-        let result = files.map(&address, &expect).and_then(|mapped| {
-            mapped
-                .map(|(map, header, meta)| view(map, &header, &meta))
-                .transpose()
-        });
+        let result = files
+            .map(&address, &expect)
+            .and_then(|mapped| mapped.map(view).transpose());
         match result {
             Ok(Some(value)) => {
                 inner.count_hit(Tier::File);
@@ -46,7 +40,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             }
             Err(why) => {
                 miss();
-                inner.discard(store, &address, why);
+                inner.discard(files, &address, why);
                 Ok(None)
             }
         }

@@ -6,7 +6,7 @@
 //! cache from its configuration), `inner.rs` (the shared state and the tiers it opens),
 //! `write.rs` (inserts, and values moved between tiers), `read.rs` (reads below memory),
 //! `flight.rs` (single-flight for `get_with`), `generations.rs` (no stale promotion),
-//! `persistent.rs` (calls to whichever persistent tier), `mapped.rs` (mapped arrays).
+//! `mapped.rs` (mapped arrays). The persistent tiers are `dyn Store`s (see `tier/`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -18,14 +18,12 @@ use std::time::{Duration, Instant};
 use crate::clock::{now_ms, Clock};
 use crate::codec::Codec;
 use crate::config::{derived_namespace, CacheConfig};
-use crate::entry::{EntryMeta, Expect};
+use crate::entry::{EntryMeta, Expect, IncomingValue, OutgoingValue};
 use crate::key::Address;
 use crate::route::Router;
 use crate::stats::{CacheStats, Counters};
-use crate::tier::file::FileTier;
 use crate::tier::memory::{MemoryTier, Slot};
-use crate::tier::sled::SledTier;
-use crate::tier::{LazyTier, LoadError, Loaded, Store, Usage};
+use crate::tier::{Kind, LazyTier, LoadError, Loaded, Store, PERSISTENT};
 use crate::{key, paths, CacheError, CacheKey, Cacheable, Placement, Result, Tier};
 
 mod build;
@@ -34,7 +32,6 @@ mod generations;
 mod inner;
 #[cfg(feature = "ndarray")]
 mod mapped;
-mod persistent;
 mod read;
 mod write;
 
@@ -42,7 +39,6 @@ use self::build::Cleanup;
 use self::flight::{Flight, Leader};
 use self::generations::Generations;
 use self::inner::{deadline_of, log_failure, Inner};
-use self::persistent::Persistent;
 
 /// A cache whose values of type `V` go to the tier their type and size call for.
 ///
@@ -267,10 +263,8 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// Makes every write so far durable (sled flushes; file entries are complete when
     /// `insert` returns).
     pub fn flush(&self) -> Result<()> {
-        for tier in [Tier::Sled, Tier::File] {
-            if let Some(store) = self.inner.opened(tier) {
-                store.flush()?;
-            }
+        for store in self.inner.open_stores() {
+            store.flush()?;
         }
         Ok(())
     }
@@ -282,19 +276,8 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         let (entries, bytes) = inner.memory.usage();
         let mut stats = inner.counters.snapshot();
         (stats.memory.entries, stats.memory.bytes) = (entries, bytes);
-        for tier in [Tier::Sled, Tier::File] {
-            if let Some(store) = inner.opened(tier) {
-                let usage = store.usage();
-                let s = match tier {
-                    Tier::Sled => &mut stats.sled,
-                    _ => &mut stats.file,
-                };
-                s.entries = usage.entries;
-                s.bytes = usage.bytes;
-                s.disk_bytes = usage.disk_bytes;
-                s.quarantined = usage.quarantined;
-                s.evictions += usage.evictions;
-            }
+        for store in inner.open_stores() {
+            stats.tier_mut(store.tier()).add_usage(store.usage());
         }
         stats
     }

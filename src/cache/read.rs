@@ -14,11 +14,9 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             Counters::bump(&self.counters.misses);
             return Ok(None);
         }
-        if let Some(sled) = self.sled.get() {
-            // While other processes wait for sled, each read also hands them a batch of
-            // what sled holds (nothing to do otherwise).
-            self.share_sled_entries(sled);
-        }
+        // While other processes wait for a tier they cannot read (sled), each read also
+        // hands them a batch of what it holds (nothing to do otherwise).
+        self.hand_over_entries();
         let address = self.address(key)?;
         let expect = self.expect(&address);
         let generation = self.uses_memory.then(|| self.generations.current(key));
@@ -34,10 +32,17 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                     continue;
                 }
             };
-            match store.load::<V>(&address, &expect) {
+            let mut into = IncomingValue::<V>(None);
+            match store.load(&address, &expect, &mut into) {
                 Ok(Some(loaded)) => {
+                    let Some(value) = into.0 else {
+                        // A tier that reports a hit has decoded the value.
+                        Counters::bump(&self.counters.tier(tier).errors);
+                        tracing::error!(tier = %tier, "a tier reported a hit without a value");
+                        continue;
+                    };
                     self.count_hit(tier);
-                    return Ok(Some(self.promote(key, loaded, tier, generation)));
+                    return Ok(Some(self.promote(key, value, loaded, tier, generation)));
                 }
                 Ok(None) => Counters::bump(&self.counters.tier(tier).misses),
                 Err(LoadError::Failed(e)) => {
@@ -59,7 +64,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     }
 
     /// Counts, logs and deletes an expired or invalid entry.
-    pub(super) fn discard(&self, store: Persistent<'_>, address: &Address, why: LoadError) {
+    pub(super) fn discard(&self, store: &dyn Store, address: &Address, why: LoadError) {
         let tier = store.tier();
         let counters = self.counters.tier(tier);
         let key_hash = format_args!("{:032x}", address.hash());
@@ -85,11 +90,12 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     pub(super) fn promote(
         &self,
         key: &K,
-        loaded: Loaded<V>,
+        value: V,
+        loaded: Loaded,
         tier: Tier,
         generation: Option<u64>,
     ) -> Arc<V> {
-        let value = Arc::new(loaded.value);
+        let value = Arc::new(value);
         let Some(generation) = generation else {
             return value;
         };

@@ -1,13 +1,13 @@
-//! Writes: a value stored in its tier (or the file tier, while sled cannot take it), older
-//! values of the key removed from the other tiers, and sled entries handed to the shared
-//! file tier while other processes wait for sled.
+//! Writes: a value stored in its tier (or the file tier, while its tier cannot take it),
+//! older values of the key removed from the other tiers, and entries handed to the shared
+//! file tier while other processes want them (sled, held by one process).
 
 use super::*;
 
 impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     /// Stores a value in `tier` (and a copy in memory when small), and deletes older
     /// values of the key from the other tiers. Returns the tier the value went to: the
-    /// file tier for a sled-bound value while sled cannot take it.
+    /// file tier, which every process sees, while the value's tier cannot take writes.
     ///
     /// An insert that fails changes nothing that could be read back: older values it could
     /// not delete stay consistent with the failed insert, and no stale copy stays in memory.
@@ -23,12 +23,12 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             let Some(address) = &address else {
                 return Ok(());
             };
-            if tier == Tier::Sled && !self.sled_takes_writes() {
+            if tier.is_persistent() && tier != Tier::File && !self.takes_writes(tier) {
                 home = Tier::File;
-                self.mark_sled_values_in_files();
-                if let Some(sled) = self.sled.get() {
-                    self.share_sled_entries(sled);
+                if tier == Tier::Sled {
+                    self.mark_sled_values_in_files();
                 }
+                self.hand_over_entries();
             }
             if self.persistent_tiers().len() > 1 {
                 // An earlier value of this key may be in another tier.
@@ -51,7 +51,12 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                     image_format: self.config.image_format,
                 },
             };
-            self.open(home)?.store(address, &meta, &*value).map(|_| ())
+            let entry = OutgoingValue {
+                meta: &meta,
+                key: address.key(),
+                value: &*value,
+            };
+            self.open(home)?.store(address, &entry).map(|_| ())
         })();
         if let Err(e) = result {
             Counters::bump(&self.counters.tier(home).errors);
@@ -80,13 +85,10 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         Ok(home)
     }
 
-    /// Whether the sled tier takes writes now (open, held by this process, and not
+    /// Whether `tier` takes writes now (for sled: open, held by this process, and not
     /// wanted by other processes).
-    pub(super) fn sled_takes_writes(&self) -> bool {
-        match self.open(Tier::Sled) {
-            Ok(Persistent::Sled(sled)) => sled.accepts_writes(),
-            _ => false,
-        }
+    pub(super) fn takes_writes(&self, tier: Tier) -> bool {
+        self.open(tier).is_ok_and(|store| store.takes_writes())
     }
 
     /// Leaves the marker that the file tier holds values bound for sled.
@@ -107,37 +109,41 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         }
     }
 
-    /// Moves up to a batch of entries from sled, which other processes cannot read, to
-    /// the file tier, as they are (times, type and all). An entry already in the file
-    /// tier is newer and stays; a moved entry leaves sled only if it did not change.
-    pub(super) fn share_sled_entries(&self, sled: &SledTier) {
+    /// Moves up to a batch of entries from tiers that other processes want but cannot
+    /// read (sled, while they wait for its lock) to the file tier, as they are (times,
+    /// type and all). An entry already in the file tier is newer and stays; a moved entry
+    /// leaves its tier only if it did not change.
+    pub(super) fn hand_over_entries(&self) {
         const BATCH: usize = 32;
-        let entries = sled.entries_to_share(BATCH);
-        if entries.is_empty() {
-            return;
-        }
-        let files = match self.open(Tier::File) {
-            Ok(Persistent::File(files)) => files,
-            _ => return,
-        };
-        self.mark_sled_values_in_files();
-        for (sled_key, stored) in entries {
-            if let Some((key, relaid)) = crate::entry::relaid_for_file(&stored) {
-                let hash = key::address_of_encoded(&self.namespace, &key).hash();
-                if let Err(e) = files.adopt(hash, &relaid) {
-                    tracing::debug!(error = %e, "cannot move a sled entry to the file tier");
-                    return;
-                }
+        for store in self.open_stores() {
+            let entries = store.entries_to_hand_over(BATCH);
+            if entries.is_empty() {
+                continue;
             }
-            // Moved, or not an entry anyone could read: either way it leaves sled.
-            sled.remove_moved(&sled_key, &stored);
+            let Ok(files) = self.open(Tier::File) else {
+                return;
+            };
+            if store.tier() == Tier::Sled {
+                self.mark_sled_values_in_files();
+            }
+            for moving in entries {
+                if let Some((_, key)) = crate::entry::head_of(&moving.entry) {
+                    let address = key::address_of_encoded(&self.namespace, key);
+                    if let Err(e) = files.adopt(&address, &moving.entry) {
+                        tracing::debug!(tier = %store.tier(), error = %e, "cannot move an entry to the file tier");
+                        return;
+                    }
+                }
+                // Moved, or not an entry anyone could read: either way it leaves its tier.
+                store.handed_over(&moving);
+            }
         }
     }
 
     /// Counts a value that went to `home` instead of `tier`, and logs when rerouting
     /// starts and ends.
     pub(super) fn note_rerouting(&self, tier: Tier, home: Tier) {
-        if tier != Tier::Sled {
+        if !tier.is_persistent() || tier == Tier::File {
             return;
         }
         let rerouted = home != tier;
@@ -146,10 +152,10 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         }
         if self.rerouting.swap(rerouted, Relaxed) != rerouted {
             if rerouted {
-                tracing::warn!(namespace = %self.namespace,
-                    "the sled tier cannot take values now (another process holds it, or it failed): they go to the file tier");
+                tracing::warn!(namespace = %self.namespace, tier = %tier,
+                    "the tier cannot take values now (another process holds it, or it failed): they go to the file tier");
             } else {
-                tracing::info!(namespace = %self.namespace, "the sled tier takes values again");
+                tracing::info!(namespace = %self.namespace, tier = %tier, "the tier takes values again");
             }
         }
     }

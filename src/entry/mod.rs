@@ -25,7 +25,8 @@
 //! handed out. Anything that does not check out is refused with a reason.
 //!
 //! This module is the only code that knows the layout: this file holds the header,
-//! `write.rs` builds entries, `read.rs` checks and decodes them.
+//! `write.rs` builds entries, `read.rs` checks and decodes them, and `typed.rs` hands
+//! the tiers values whose type is erased ([`Outgoing`], [`Incoming`]).
 
 use std::io;
 
@@ -35,12 +36,13 @@ use crate::config::Compression;
 use crate::hash::hash64;
 
 mod read;
+mod typed;
 mod write;
 
-pub(crate) use self::read::{
-    check_slice, decode_slice, decode_verified, read_header, read_payload, relaid_for_file,
-};
-pub(crate) use self::write::{to_vec, write};
+pub(crate) use self::read::{check_slice, head_of, read_header, relaid_for_file};
+use self::read::{decode_slice, decode_verified, read_payload};
+pub(crate) use self::typed::{Incoming, IncomingValue, Outgoing, OutgoingValue};
+use self::write::{to_vec, write};
 
 /// The first four bytes of every entry.
 pub(crate) const MAGIC: [u8; 4] = *b"SMCE";

@@ -33,19 +33,26 @@ pub(crate) fn read_header<R: Read>(input: &mut R) -> Result<(Header, Vec<u8>), R
     Ok((header, head))
 }
 
-/// An entry as sled holds it (payload right after the header checksum), checked and laid
-/// out again as the file tier writes entries (payload aligned to [`PAYLOAD_ALIGN`]),
-/// with its key: for moving an entry between tiers as it is, times and all. `None` when
-/// the entry does not check out.
-pub(crate) fn relaid_for_file(entry: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+/// The header and key of an entry held in memory, if they check out (the payload is not
+/// looked at).
+pub(crate) fn head_of(entry: &[u8]) -> Option<(Header, &[u8])> {
     let fixed: &[u8; HEADER_LEN] = entry.get(..HEADER_LEN)?.try_into().ok()?;
-    let mut header = Header::parse(fixed).ok()?;
+    let header = Header::parse(fixed).ok()?;
     let key_end = HEADER_LEN + header.key_len as usize;
-    let key = entry.get(HEADER_LEN..key_end)?;
     let checksum = entry.get(key_end..key_end + CHECKSUM_LEN)?;
-    if hash64(&entry[..key_end]).to_le_bytes() != checksum {
+    if hash64(entry.get(..key_end)?).to_le_bytes() != checksum {
         return None;
     }
+    Some((header, &entry[HEADER_LEN..key_end]))
+}
+
+/// An entry as sled holds it (payload right after the header checksum), checked and laid
+/// out again as the file tier writes entries (payload aligned to [`PAYLOAD_ALIGN`]): for
+/// moving an entry between tiers as it is, times and all. `None` when the entry does not
+/// check out.
+pub(crate) fn relaid_for_file(entry: &[u8]) -> Option<Vec<u8>> {
+    let (mut header, key) = head_of(entry)?;
+    let key_end = HEADER_LEN + key.len();
     let pad = entry.get(key_end + CHECKSUM_LEN..usize::try_from(header.payload_offset()).ok()?)?;
     check_padding(pad).ok()?;
     let payload = header.payload_of(entry)?;
@@ -61,7 +68,7 @@ pub(crate) fn relaid_for_file(entry: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     out.extend_from_slice(&checksum.to_le_bytes());
     out.resize(out.len() + usize::from(header.pad), 0);
     out.extend_from_slice(payload);
-    Some((key.to_vec(), out))
+    Some(out)
 }
 
 /// Padding is zeros: anything else is damage.

@@ -153,7 +153,7 @@ pub(crate) fn write<V, C, W>(
 ) -> Result<u64, WriteError>
 where
     C: Codec<V>,
-    W: Write + Seek,
+    W: Write + Seek + ?Sized,
 {
     let start = out.stream_position()?;
     let key_len = key_len(key)?;

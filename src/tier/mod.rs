@@ -1,20 +1,34 @@
-//! Storage tiers: the [`Tier`] names, and the [`Store`] trait that the persistent tiers
-//! (sled, file) implement. The memory tier is the moka front that every cache has.
+//! Storage tiers: the [`Tier`] names, the [`Store`] trait that every persistent tier
+//! implements, and [`PERSISTENT`], the list of them. The memory tier is the moka front
+//! that every cache has.
 //!
-//! One file a tier: `memory.rs`, `sled/` (the tier in `mod.rs`; its fault handling, space,
-//! eviction and processes waiting for its lock beside it), `file/` (the tier, and reads
-//! through memory maps in `map.rs`).
+//! One file (or folder) a tier: `memory.rs`, `sled/` (the tier in `mod.rs`; its fault
+//! handling, space, eviction and processes waiting for its lock beside it), `file/` (the
+//! tier, and reads through memory maps in `map.rs`).
+//!
+//! A tier stores and reads enveloped entries by [`Address`], and never sees the type of a
+//! value: it writes an [`Outgoing`] entry and decodes into an [`Incoming`] place (see
+//! `entry/typed.rs`), so the cache holds its tiers as `dyn Store`. Adding a persistent
+//! tier is a file that implements [`Store`] and defines its [`Kind`], a line in
+//! [`PERSISTENT`], and the tier's public name (a [`Tier`] variant, its `CacheStats` field).
 
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 
-use crate::entry::{EntryMeta, Expect};
+use crate::config::CacheConfig;
+use crate::entry::{Expect, Incoming, Outgoing};
 use crate::key::Address;
-use crate::{CacheError, Cacheable, Result};
+use crate::{CacheError, Result};
 
 pub(crate) mod access;
 pub(crate) mod file;
 pub(crate) mod memory;
 pub(crate) mod sled;
+
+/// Every persistent tier, in the order a value of no fixed tier looks for its entry
+/// (smaller values first).
+pub(crate) const PERSISTENT: [Kind; 2] = [sled::KIND, file::KIND];
 
 /// Where a value lives. More tiers may come: match with a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,13 +41,11 @@ pub enum Tier {
     Sled,
     /// One file per entry: large values, persistent, shareable by several processes.
     File,
-    /// A Redis server, shared across machines.
-    Redis,
 }
 
 impl Tier {
     /// All tiers, fastest first.
-    pub const ALL: [Tier; 4] = [Tier::Memory, Tier::Sled, Tier::File, Tier::Redis];
+    pub const ALL: [Tier; 3] = [Tier::Memory, Tier::Sled, Tier::File];
 
     /// The tier's lower-case name, as used in attributes (`tier = "sled"`) and messages.
     pub const fn name(self) -> &'static str {
@@ -41,7 +53,6 @@ impl Tier {
             Tier::Memory => "memory",
             Tier::Sled => "sled",
             Tier::File => "file",
-            Tier::Redis => "redis",
         }
     }
 
@@ -50,7 +61,7 @@ impl Tier {
         !matches!(self, Tier::Memory)
     }
 
-    /// Parses a tier name as written in attributes: `memory`, `sled`, `file` or `redis`.
+    /// Parses a tier name as written in attributes: `memory`, `sled` or `file`.
     pub fn from_name(name: &str) -> Option<Tier> {
         Tier::ALL.into_iter().find(|tier| tier.name() == name)
     }
@@ -59,6 +70,26 @@ impl Tier {
 impl fmt::Display for Tier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// A persistent tier as [`PERSISTENT`] lists it: its name, its folder, how it opens.
+pub(crate) struct Kind {
+    pub tier: Tier,
+    /// Its folder in a namespace folder. A read opens the tier only if the folder exists,
+    /// so that reads never create storage.
+    pub folder: &'static str,
+    /// Opens (creating) the tier in `folder` with the cache's configuration.
+    pub open: fn(folder: &Path, config: &CacheConfig) -> Result<Arc<dyn Store>>,
+}
+
+impl Kind {
+    /// The entry of `tier` in [`PERSISTENT`], with its index there.
+    pub fn of(tier: Tier) -> Option<(usize, &'static Kind)> {
+        PERSISTENT
+            .iter()
+            .enumerate()
+            .find(|(_, kind)| kind.tier == tier)
     }
 }
 
@@ -79,10 +110,9 @@ impl From<CacheError> for LoadError {
     }
 }
 
-/// A value read from a persistent tier, with the expiry time of its entry.
-pub(crate) struct Loaded<V> {
-    pub value: V,
-    /// Milliseconds since the Unix epoch; 0 for never.
+/// What a persistent tier says of an entry it read (the value went to the `Incoming`).
+pub(crate) struct Loaded {
+    /// The entry's expiry time, in milliseconds since the Unix epoch; 0 for never.
     pub expires_ms: u64,
 }
 
@@ -98,17 +128,22 @@ pub(crate) struct Usage {
     pub quarantined: u64,
 }
 
-/// A persistent tier: stores enveloped entries (see `entry.rs`) by address.
+/// A persistent tier: stores enveloped entries (see `entry/`) by address.
 pub(crate) trait Store: Send + Sync + 'static {
-    /// Writes `value` under `address`, replacing what was there. Returns the stored size.
-    fn store<V: Cacheable>(&self, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64>;
+    /// Which tier this is.
+    fn tier(&self) -> Tier;
 
-    /// Reads and validates the entry at `address`. `Ok(None)` when there is none.
-    fn load<V: Cacheable>(
+    /// Writes `entry` under `address`, replacing what was there. Returns the stored size.
+    fn store(&self, address: &Address, entry: &dyn Outgoing) -> Result<u64>;
+
+    /// Reads and validates the entry at `address`, decoding its value into `into`.
+    /// `Ok(None)` when there is none.
+    fn load(
         &self,
         address: &Address,
         expect: &Expect<'_>,
-    ) -> std::result::Result<Option<Loaded<V>>, LoadError>;
+        into: &mut dyn Incoming,
+    ) -> std::result::Result<Option<Loaded>, LoadError>;
 
     /// Validates the header of the entry at `address` without reading its payload.
     fn probe(&self, address: &Address, expect: &Expect<'_>)
@@ -128,6 +163,64 @@ pub(crate) trait Store: Send + Sync + 'static {
 
     /// Entries and bytes held, and evictions made.
     fn usage(&self) -> Usage;
+
+    // What follows concerns tiers that cannot always take writes, and the file tier that
+    // takes them meanwhile (every process sees it). The defaults suit a tier that can.
+
+    /// Whether the tier takes writes now. While it does not, values bound for it go to
+    /// the file tier.
+    fn takes_writes(&self) -> bool {
+        true
+    }
+
+    /// Whether other processes want what this tier holds and cannot read it: the file
+    /// tier, where they write, then has the newest values and is read first.
+    fn wanted_elsewhere(&self) -> bool {
+        false
+    }
+
+    /// Up to `max` entries to hand to the file tier while [`Store::wanted_elsewhere`],
+    /// as they are stored (see [`Store::adopt`]).
+    fn entries_to_hand_over(&self, _max: usize) -> Vec<HandOver> {
+        Vec::new()
+    }
+
+    /// Forgets an entry handed over, unless it changed since.
+    fn handed_over(&self, _entry: &HandOver) {}
+
+    /// Stores an entry handed over by another tier (see `entry::relaid_for_file`),
+    /// unless an entry is there already. `Ok(false)` when one was.
+    fn adopt(&self, _address: &Address, _entry: &[u8]) -> Result<bool> {
+        Err(CacheError::TierUnavailable {
+            tier: self.tier(),
+            reason: "this tier does not take entries from other tiers",
+        })
+    }
+
+    /// Maps the entry at `address` into memory, header checked and payload unread, for
+    /// `get_mapped`. `Ok(None)` when there is none, or the tier keeps no files.
+    #[cfg(feature = "ndarray")]
+    fn map(
+        &self,
+        _address: &Address,
+        _expect: &Expect<'_>,
+    ) -> std::result::Result<Option<Mapped>, LoadError> {
+        Ok(None)
+    }
+}
+
+/// An entry a tier hands to the file tier: its id in the tier, and its bytes as stored.
+pub(crate) struct HandOver {
+    pub id: Vec<u8>,
+    pub entry: Vec<u8>,
+}
+
+/// An entry file mapped into memory (see [`Store::map`]).
+#[cfg(feature = "ndarray")]
+pub(crate) struct Mapped {
+    pub map: memmap2::Mmap,
+    pub header: crate::entry::Header,
+    pub file: std::fs::Metadata,
 }
 
 /// Subtracts from a counter without wrapping below zero.

@@ -25,11 +25,11 @@ impl FileTier {
     /// bytes stay as they were checked for as long as the map lives, even if the entry
     /// is replaced or removed (see `map_file`).
     #[cfg(feature = "ndarray")]
-    pub(crate) fn map(
+    pub(super) fn map_entry(
         &self,
         address: &Address,
         expect: &Expect<'_>,
-    ) -> Result<Option<(memmap2::Mmap, entry::Header, fs::Metadata)>, LoadError> {
+    ) -> Result<Option<super::super::Mapped>, LoadError> {
         let Some((reader, header, modified)) = self.open_entry(address, expect)? else {
             return Ok(None);
         };
@@ -44,25 +44,30 @@ impl FileTier {
                 "entry changed size while being mapped".into(),
             ));
         }
-        self.touch(&file, modified, expect.tti);
-        Ok(Some((map, header, meta)))
+        self.touch_file(&file, modified, expect.tti);
+        Ok(Some(super::super::Mapped {
+            map,
+            header,
+            file: meta,
+        }))
     }
 
     /// Decodes an entry's payload straight from a memory map of its file (checksum
     /// first, then the codec), instead of reading it into a buffer. The caller opted in
     /// to `mmap_reads`, whose documentation gives the cost: an I/O error, or a file
     /// truncated by another program, while the map is read is a SIGBUS.
-    pub(super) fn load_mapped<V: Cacheable>(
+    pub(super) fn load_mapped(
         &self,
         file: &fs::File,
         header: &entry::Header,
         path: &Path,
-    ) -> Result<V, LoadError> {
+        into: &mut dyn Incoming,
+    ) -> Result<(), LoadError> {
         let map = self.map_file(file, path)?;
         let payload = header
             .payload_of(&map)
             .ok_or_else(|| LoadError::Invalid("truncated entry".into()))?;
-        entry::decode_verified::<V, V::Codec>(payload, header)
+        into.decode_payload(payload, header)
             .map_err(|r| LoadError::refused(r, Tier::File, path))
     }
 }

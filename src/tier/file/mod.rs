@@ -17,12 +17,12 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{too_large, Gauge, LoadError, Loaded, Store, Usage};
+use super::{too_large, Gauge, Kind, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
-use crate::entry::{self, EntryMeta, Expect};
+use crate::entry::{self, Expect, Incoming, Outgoing};
 use crate::key::Address;
 use crate::paths;
-use crate::{CacheError, Cacheable, Result, Tier};
+use crate::{CacheError, Result, Tier};
 
 mod map;
 
@@ -33,6 +33,13 @@ const TOUCH_EVERY: Duration = Duration::from_secs(60);
 const STALE_TMP: Duration = Duration::from_secs(3600);
 /// How often writes look for temporary files of dead writers, at most.
 const CLEAN_EVERY: Duration = Duration::from_secs(60);
+
+/// The file tier, as the list of persistent tiers has it.
+pub(crate) const KIND: Kind = Kind {
+    tier: Tier::File,
+    folder: "files",
+    open: |folder, config| Ok(std::sync::Arc::new(FileTier::open(folder, config)?)),
+};
 
 /// The file tier of one namespace folder.
 pub(crate) struct FileTier {
@@ -204,17 +211,10 @@ impl FileTier {
         Ok(())
     }
 
-    fn write_tmp<V: Cacheable>(
-        &self,
-        tmp: &Path,
-        address: &Address,
-        meta: &EntryMeta,
-        value: &V,
-    ) -> Result<u64> {
+    fn write_tmp(&self, tmp: &Path, entry: &dyn Outgoing) -> Result<u64> {
         let file = paths::create_file(tmp, self.secure).map_err(|e| self.io_error(tmp, e))?;
         let mut out = BufWriter::with_capacity(256 << 10, file);
-        let len = entry::write::<V, V::Codec, _>(&mut out, meta, address.key(), value)
-            .map_err(|e| e.into_cache_error::<V>(Tier::File, tmp))?;
+        let len = entry.write_to(&mut out, Tier::File, tmp)?;
         let file = out
             .into_inner()
             .map_err(|e| self.io_error(tmp, e.into_error()))?;
@@ -225,7 +225,7 @@ impl FileTier {
     }
 
     /// Refreshes the access time of an entry that was just read, if it is stale.
-    fn touch(&self, file: &fs::File, modified: SystemTime, tti: Option<Duration>) {
+    fn touch_file(&self, file: &fs::File, modified: SystemTime, tti: Option<Duration>) {
         let every = tti.map_or(TOUCH_EVERY, |tti| (tti / 4).min(TOUCH_EVERY));
         if modified.elapsed().is_ok_and(|age| age >= every) {
             let _ = file.set_modified(SystemTime::now());
@@ -349,49 +349,36 @@ impl FileTier {
         self.clean_tmp_if_due();
         Ok(Some(len))
     }
-
-    /// Stores a whole entry laid out for files (see `entry::relaid_for_file`) at `hash`,
-    /// unless an entry is there already. `Ok(false)` when one was.
-    pub(crate) fn adopt(&self, hash: u128, entry: &[u8]) -> Result<bool> {
-        let placed = self.place(hash, false, |tmp| {
-            let mut file =
-                paths::create_file(tmp, self.secure).map_err(|e| self.io_error(tmp, e))?;
-            std::io::Write::write_all(&mut file, entry).map_err(|e| self.io_error(tmp, e))?;
-            if self.durability == Durability::Fsync {
-                file.sync_all().map_err(|e| self.io_error(tmp, e))?;
-            }
-            Ok(entry.len() as u64)
-        })?;
-        Ok(placed.is_some())
-    }
 }
 
 impl Store for FileTier {
-    fn store<V: Cacheable>(&self, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
-        let placed = self.place(address.hash(), true, |tmp| {
-            self.write_tmp(tmp, address, meta, value)
-        })?;
+    fn tier(&self) -> Tier {
+        Tier::File
+    }
+
+    fn store(&self, address: &Address, entry: &dyn Outgoing) -> Result<u64> {
+        let placed = self.place(address.hash(), true, |tmp| self.write_tmp(tmp, entry))?;
         Ok(placed.unwrap_or(0))
     }
 
-    fn load<V: Cacheable>(
+    fn load(
         &self,
         address: &Address,
         expect: &Expect<'_>,
-    ) -> Result<Option<Loaded<V>>, LoadError> {
+        into: &mut dyn Incoming,
+    ) -> Result<Option<Loaded>, LoadError> {
         let Some((mut reader, header, modified)) = self.open_entry(address, expect)? else {
             return Ok(None);
         };
         let path = self.path_of(address.hash());
-        let value = if self.mmap_reads && header.stored_len >= MMAP_FROM {
-            self.load_mapped::<V>(reader.get_ref(), &header, &path)?
+        if self.mmap_reads && header.stored_len >= MMAP_FROM {
+            self.load_mapped(reader.get_ref(), &header, &path, into)?;
         } else {
-            entry::read_payload::<V, V::Codec, _>(&mut reader, &header)
-                .map_err(|r| LoadError::refused(r, Tier::File, &path))?
-        };
-        self.touch(reader.get_ref(), modified, expect.tti);
+            into.read_payload(&mut reader, &header)
+                .map_err(|r| LoadError::refused(r, Tier::File, &path))?;
+        }
+        self.touch_file(reader.get_ref(), modified, expect.tti);
         Ok(Some(Loaded {
-            value,
             expires_ms: header.expires_ms,
         }))
     }
@@ -447,6 +434,35 @@ impl Store for FileTier {
             disk_bytes: usage.bytes + self.tmp_bytes.load(Relaxed),
             ..usage
         }
+    }
+
+    fn adopt(&self, address: &Address, entry: &[u8]) -> Result<bool> {
+        let Some(entry) = entry::relaid_for_file(entry) else {
+            tracing::debug!(
+                key_hash = %format_args!("{:032x}", address.hash()),
+                "file tier: an entry handed over does not check out; dropped"
+            );
+            return Ok(false);
+        };
+        let placed = self.place(address.hash(), false, |tmp| {
+            let mut file =
+                paths::create_file(tmp, self.secure).map_err(|e| self.io_error(tmp, e))?;
+            std::io::Write::write_all(&mut file, &entry).map_err(|e| self.io_error(tmp, e))?;
+            if self.durability == Durability::Fsync {
+                file.sync_all().map_err(|e| self.io_error(tmp, e))?;
+            }
+            Ok(entry.len() as u64)
+        })?;
+        Ok(placed.is_some())
+    }
+
+    #[cfg(feature = "ndarray")]
+    fn map(
+        &self,
+        address: &Address,
+        expect: &Expect<'_>,
+    ) -> Result<Option<super::Mapped>, LoadError> {
+        self.map_entry(address, expect)
     }
 }
 

@@ -59,11 +59,18 @@ mod waiters;
 
 use self::state::{close, flush_db, panic_message, sled_config};
 use super::access::{access_id, AccessTable};
-use super::{too_large, Gauge, LoadError, Loaded, Store, Usage};
+use super::{too_large, Gauge, HandOver, Kind, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
-use crate::entry::{self, EntryMeta, Expect};
+use crate::entry::{self, Expect, Incoming, Outgoing};
 use crate::key::Address;
-use crate::{paths, CacheError, Cacheable, Result, Tier};
+use crate::{paths, CacheError, Result, Tier};
+
+/// The sled tier, as the list of persistent tiers has it.
+pub(crate) const KIND: Kind = Kind {
+    tier: Tier::Sled,
+    folder: "sled",
+    open: |folder, config| Ok(SledTier::open(folder, config)?),
+};
 
 /// Encoded keys up to this length are sled keys themselves; longer ones are hashed.
 const MAX_DIRECT_KEY: usize = 64;
@@ -308,9 +315,12 @@ fn idle_out(last_ms: u64, tti: Duration, now_ms: u64) -> bool {
 }
 
 impl Store for SledTier {
-    fn store<V: Cacheable>(&self, address: &Address, meta: &EntryMeta, value: &V) -> Result<u64> {
-        let bytes = entry::to_vec::<V, V::Codec>(meta, address.key(), value, value.size_hint())
-            .map_err(|e| e.into_cache_error::<V>(Tier::Sled, &self.path))?;
+    fn tier(&self) -> Tier {
+        Tier::Sled
+    }
+
+    fn store(&self, address: &Address, entry: &dyn Outgoing) -> Result<u64> {
+        let bytes = entry.to_vec(Tier::Sled, &self.path)?;
         let len = bytes.len() as u64;
         if len > self.capacity {
             return Err(too_large(Tier::Sled, len, self.capacity));
@@ -339,18 +349,19 @@ impl Store for SledTier {
         Ok(len)
     }
 
-    fn load<V: Cacheable>(
+    fn load(
         &self,
         address: &Address,
         expect: &Expect<'_>,
-    ) -> Result<Option<Loaded<V>>, LoadError> {
+        into: &mut dyn Incoming,
+    ) -> Result<Option<Loaded>, LoadError> {
         let key = sled_key(address);
         let read = self.run(|h| {
             let Some(bytes) = h.entries.get(&key)? else {
                 return Ok(None);
             };
-            let (value, header) = match entry::decode_slice::<V, V::Codec>(&bytes, expect) {
-                Ok(decoded) => decoded,
+            let header = match into.decode_entry(&bytes, expect) {
+                Ok(header) => header,
                 Err(refusal) => {
                     return Ok(Some(Err(LoadError::refused(
                         refusal,
@@ -361,7 +372,6 @@ impl Store for SledTier {
             };
             Ok(Some(self.access(h, &key, header.created_ms, expect)?.map(
                 |()| Loaded {
-                    value,
                     expires_ms: header.expires_ms,
                 },
             )))
@@ -436,6 +446,22 @@ impl Store for SledTier {
             quarantined: self.quarantined.load(Relaxed),
             ..self.gauge.usage()
         }
+    }
+
+    fn takes_writes(&self) -> bool {
+        self.accepts_writes()
+    }
+
+    fn wanted_elsewhere(&self) -> bool {
+        self.others_waiting()
+    }
+
+    fn entries_to_hand_over(&self, max: usize) -> Vec<HandOver> {
+        self.entries_to_share(max)
+    }
+
+    fn handed_over(&self, entry: &HandOver) {
+        self.remove_moved(entry);
     }
 }
 

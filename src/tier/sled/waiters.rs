@@ -74,13 +74,24 @@ impl SledTier {
     }
 
     /// Up to `max` entries to move to the file tier while other processes wait for the
-    /// database (so that they see them): `(sled key, entry)`. Empty when there are none
-    /// left, or none need moving.
-    pub fn entries_to_share(&self, max: usize) -> Vec<(sled::IVec, sled::IVec)> {
+    /// database (so that they see them). Empty when there are none left, or none need
+    /// moving.
+    pub fn entries_to_share(&self, max: usize) -> Vec<HandOver> {
         if !self.others_waiting() || self.shared_all.load(Relaxed) {
             return Vec::new();
         }
-        let taken = self.run(|h| h.entries.iter().take(max).collect::<sled::Result<Vec<_>>>());
+        let taken = self.run(|h| {
+            h.entries
+                .iter()
+                .take(max)
+                .map(|item| {
+                    item.map(|(id, entry)| HandOver {
+                        id: id.to_vec(),
+                        entry: entry.to_vec(),
+                    })
+                })
+                .collect::<sled::Result<Vec<_>>>()
+        });
         match taken {
             Ok(Some(entries)) => {
                 if entries.is_empty() {
@@ -96,15 +107,15 @@ impl SledTier {
         }
     }
 
-    /// Removes the entry at `key` if it still holds `entry` (it has been moved).
-    pub fn remove_moved(&self, key: &[u8], entry: &sled::IVec) {
+    /// Removes an entry that has been moved, if it did not change since.
+    pub fn remove_moved(&self, moved: &HandOver) {
         let removed = self.run(|h| {
-            let swapped = h
-                .entries
-                .compare_and_swap(key, Some(entry), None::<&[u8]>)?;
+            let swapped =
+                h.entries
+                    .compare_and_swap(&moved.id, Some(&moved.entry[..]), None::<&[u8]>)?;
             if swapped.is_ok() {
-                self.gauge.removed(entry.len() as u64);
-                self.touched.forget(access_id(key));
+                self.gauge.removed(moved.entry.len() as u64);
+                self.touched.forget(access_id(&moved.id));
             }
             Ok(())
         });

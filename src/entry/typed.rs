@@ -1,0 +1,77 @@
+//! Values on their way into and out of the persistent tiers, with their type erased:
+//! [`Outgoing`] is an entry to write, [`Incoming`] the place a read decodes into. The
+//! tiers see only these traits, so a tier is a plain `dyn Store`; the value's type and
+//! codec stay here, where the generic code is built once per cached type.
+
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use super::{EntryMeta, Expect, Header, Refusal};
+use crate::{Cacheable, Result, Tier};
+
+/// A writer that can also seek (files; entries are written with the header last).
+pub(crate) trait WriteSeek: Write + Seek {}
+
+impl<W: Write + Seek> WriteSeek for W {}
+
+/// An entry to store: a value, its metadata and its encoded key.
+pub(crate) trait Outgoing {
+    /// Writes the entry at the current position of `out`, streaming the payload through
+    /// the codec. Returns its length. Errors name `tier` and `path`.
+    fn write_to(&self, out: &mut dyn WriteSeek, tier: Tier, path: &Path) -> Result<u64>;
+
+    /// The whole entry, built in memory. Errors name `tier` and `path`.
+    fn to_vec(&self, tier: Tier, path: &Path) -> Result<Vec<u8>>;
+}
+
+/// The [`Outgoing`] entry of a value of type `V`.
+pub(crate) struct OutgoingValue<'a, V> {
+    pub meta: &'a EntryMeta,
+    pub key: &'a [u8],
+    pub value: &'a V,
+}
+
+impl<V: Cacheable> Outgoing for OutgoingValue<'_, V> {
+    fn write_to(&self, out: &mut dyn WriteSeek, tier: Tier, path: &Path) -> Result<u64> {
+        super::write::<V, V::Codec, _>(out, self.meta, self.key, self.value)
+            .map_err(|e| e.into_cache_error::<V>(tier, path))
+    }
+
+    fn to_vec(&self, tier: Tier, path: &Path) -> Result<Vec<u8>> {
+        super::to_vec::<V, V::Codec>(self.meta, self.key, self.value, self.value.size_hint())
+            .map_err(|e| e.into_cache_error::<V>(tier, path))
+    }
+}
+
+/// Where a read puts the value it decodes.
+pub(crate) trait Incoming {
+    /// Checks and decodes an entry held whole in memory. Returns its header.
+    fn decode_entry(&mut self, entry: &[u8], expect: &Expect<'_>) -> Result<Header, Refusal>;
+
+    /// Decodes the payload that follows `header` in `input` (see `read_payload`).
+    fn read_payload(&mut self, input: &mut dyn Read, header: &Header) -> Result<(), Refusal>;
+
+    /// Decodes a whole stored payload held in memory, checksum first.
+    fn decode_payload(&mut self, payload: &[u8], header: &Header) -> Result<(), Refusal>;
+}
+
+/// The [`Incoming`] place of a value of type `V`: `None` until a read fills it.
+pub(crate) struct IncomingValue<V>(pub Option<V>);
+
+impl<V: Cacheable> Incoming for IncomingValue<V> {
+    fn decode_entry(&mut self, entry: &[u8], expect: &Expect<'_>) -> Result<Header, Refusal> {
+        let (value, header) = super::decode_slice::<V, V::Codec>(entry, expect)?;
+        self.0 = Some(value);
+        Ok(header)
+    }
+
+    fn read_payload(&mut self, input: &mut dyn Read, header: &Header) -> Result<(), Refusal> {
+        self.0 = Some(super::read_payload::<V, V::Codec, _>(input, header)?);
+        Ok(())
+    }
+
+    fn decode_payload(&mut self, payload: &[u8], header: &Header) -> Result<(), Refusal> {
+        self.0 = Some(super::decode_verified::<V, V::Codec>(payload, header)?);
+        Ok(())
+    }
+}
