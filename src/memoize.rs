@@ -1,6 +1,6 @@
 //! The runtime of `#[memoize]`: one [`Memo`] per memoized function, built lazily in a
-//! static by the generated code, holding the function's [`SmartCache`] (and, for
-//! `async fn`, the computations in flight).
+//! static by the generated code, holding the function's [`SmartCache`]. Calls go through
+//! the cache's single-flight, for `fn` and `async fn` alike.
 //!
 //! A memoized function's persisted results are tied to the function's code: the macro
 //! hashes the function's tokens (and its `version`), and [`Memo::new`] clears the
@@ -20,8 +20,6 @@ const FINGERPRINT_FILE: &str = "memoize.fingerprint";
 #[doc(hidden)]
 pub struct Memo<K: CacheKey, V: Cacheable> {
     cache: SmartCache<K, V>,
-    #[cfg(feature = "async")]
-    flights: crate::memoize::flights::Flights<K, V>,
 }
 
 /// Why a result was not stored: the function returned `None`.
@@ -51,11 +49,7 @@ impl<K: CacheKey, V: Cacheable> Memo<K, V> {
                 }
             }));
         }
-        Memo {
-            cache,
-            #[cfg(feature = "async")]
-            flights: Default::default(),
-        }
+        Memo { cache }
     }
 
     /// The function's cache.
@@ -181,97 +175,33 @@ pub const fn assert_key<K: CacheKey>() {}
 pub const fn assert_value<V: Cacheable>() {}
 
 #[cfg(feature = "async")]
-mod flights {
-    //! Single-flight for `async fn`: the first task to miss a key computes it, the others
-    //! await that computation instead of running the body again.
-
-    use std::collections::HashMap;
-    use std::future::Future;
-    use std::sync::{Arc, Mutex, PoisonError};
-
-    use tokio::sync::OnceCell;
-
-    use super::{Memo, NotCached};
-    use crate::{CacheKey, Cacheable};
-
-    type Cell<V> = Arc<OnceCell<Arc<V>>>;
-
-    /// The computations in flight, by key.
-    pub(super) struct Flights<K, V>(Mutex<HashMap<K, Cell<V>>>);
-
-    impl<K, V> Default for Flights<K, V> {
-        fn default() -> Self {
-            Flights(Mutex::new(HashMap::new()))
+impl<K: CacheKey, V: Cacheable> Memo<K, V> {
+    /// The value of `key`, computed by `f` once however many tasks ask.
+    pub async fn call_async(&self, key: K, f: impl std::future::Future<Output = V>) -> Arc<V> {
+        let computed = async { Ok::<V, std::convert::Infallible>(f.await) };
+        match self.cache.try_get_with_async(key, computed).await {
+            Ok(value) => value,
+            Err(never) => match never {},
         }
     }
 
-    impl<K: CacheKey, V: Cacheable> Memo<K, V> {
-        /// The value of `key`, computed by `f` once however many tasks ask.
-        pub async fn call_async(&self, key: K, f: impl Future<Output = V>) -> Arc<V> {
-            match self
-                .call_async_result(key, async { Ok::<V, std::convert::Infallible>(f.await) })
-                .await
-            {
-                Ok(value) => value,
-                Err(never) => match never {},
-            }
-        }
+    /// As [`Memo::call_async`] for an `async fn` returning `Option`.
+    pub async fn call_async_option(
+        &self,
+        key: K,
+        f: impl std::future::Future<Output = Option<V>>,
+    ) -> Option<Arc<V>> {
+        let computed = async { f.await.ok_or(NotCached) };
+        self.cache.try_get_with_async(key, computed).await.ok()
+    }
 
-        /// As [`Memo::call_async`] for an `async fn` returning `Option`.
-        pub async fn call_async_option(
-            &self,
-            key: K,
-            f: impl Future<Output = Option<V>>,
-        ) -> Option<Arc<V>> {
-            self.call_async_result(key, async { f.await.ok_or(NotCached) })
-                .await
-                .ok()
-        }
-
-        /// As [`Memo::call_async`] for an `async fn` returning `Result`: an `Err` is
-        /// returned to its caller, not stored; tasks waiting on it compute again.
-        pub async fn call_async_result<E>(
-            &self,
-            key: K,
-            f: impl Future<Output = Result<V, E>>,
-        ) -> Result<Arc<V>, E> {
-            if let Some(value) = self.cache.get(&key) {
-                return Ok(value);
-            }
-            let cell = {
-                let mut flights = self
-                    .flights
-                    .0
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                Arc::clone(flights.entry(key.clone()).or_default())
-            };
-            let result = cell
-                .get_or_try_init(|| async {
-                    // Another task may have finished between the miss and the lock.
-                    if let Some(value) = self.cache.get(&key) {
-                        return Ok(value);
-                    }
-                    let value = Arc::new(f.await?);
-                    if let Err(e) = self.cache.insert_arc(key.clone(), Arc::clone(&value)) {
-                        tracing::warn!(error = %e, "#[memoize]: the computed value could not be stored");
-                    }
-                    Ok(value)
-                })
-                .await
-                .map(Arc::clone);
-            let mut flights = self
-                .flights
-                .0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            // Done with this computation: forget it once it succeeded, or once no other
-            // task waits on it (the map's reference and ours are the only ones left).
-            let finished = cell.initialized() || Arc::strong_count(&cell) == 2;
-            if finished && flights.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-                flights.remove(&key);
-            }
-            result
-        }
+    /// As [`Memo::call_async`] for an `async fn` returning `Result`: an `Err` is
+    /// returned to its caller, not stored; tasks waiting on it compute again.
+    pub async fn call_async_result<E>(
+        &self,
+        key: K,
+        f: impl std::future::Future<Output = Result<V, E>>,
+    ) -> Result<Arc<V>, E> {
+        self.cache.try_get_with_async(key, f).await
     }
 }

@@ -405,3 +405,80 @@ fn the_last_write_wins_over_concurrent_reads() {
         "a removed value came back after reopening"
     );
 }
+
+/// One single-flight serves `fn` and `async fn` alike: threads calling `get_with` and
+/// tasks awaiting the memoized `async fn` on the same key share one computation, and a
+/// cancelled leader hands the lead to a waiting task.
+#[cfg(feature = "async")]
+mod across_threads_and_tasks {
+    use super::*;
+
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[memoize(tier = "memory")]
+    async fn slow_square(x: u64) -> u64 {
+        RUNS.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        x * x
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn threads_and_tasks_share_one_computation() {
+        let tasks: Vec<_> = (0..4).map(|_| tokio::spawn(slow_square(12))).collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Threads that block in get_with wait for the task that leads.
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                thread::spawn(|| {
+                    *slow_square_cache().get_with(12, || {
+                        RUNS.fetch_add(1, Ordering::SeqCst);
+                        144
+                    })
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.expect("task"), 144);
+        }
+        for t in threads {
+            assert_eq!(t.join().expect("thread"), 144);
+        }
+        assert_eq!(
+            RUNS.load(Ordering::SeqCst),
+            1,
+            "the body ran more than once"
+        );
+        assert!(
+            slow_square_cache().stats().hits >= 4,
+            "followers count as hits"
+        );
+    }
+
+    static CANCELLED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[memoize(tier = "memory")]
+    async fn slow_cube(x: u64) -> u64 {
+        CANCELLED_RUNS.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        x * x * x
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_leader_hands_the_computation_to_a_waiting_task() {
+        let leader = tokio::spawn(slow_cube(3));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let follower = tokio::spawn(slow_cube(3));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        leader.abort();
+        let value = tokio::time::timeout(Duration::from_secs(10), follower)
+            .await
+            .expect("the follower was left waiting")
+            .expect("follower");
+        assert_eq!(value, 27);
+        assert_eq!(
+            CANCELLED_RUNS.load(Ordering::SeqCst),
+            2,
+            "the follower computes after the leader is gone"
+        );
+    }
+}

@@ -1,42 +1,104 @@
-//! Single-flight for `get_with`: one computation per key, the others wait for its value.
+//! Single-flight: one computation per key, however many callers miss it at once. The
+//! first caller leads: it looks below memory, computes and stores; the others wait for
+//! its value, blocking (`get_with`) or awaiting (`#[memoize]` on `async fn`) the same
+//! [`Flight`]. A leader that fails, panics or is cancelled releases them, and one of them
+//! leads again.
+
+use std::future::{poll_fn, Future};
+use std::task::{Poll, Waker};
 
 use super::*;
 
-/// One computation in progress for `get_with`: the leader fills it, followers wait.
+/// One computation in progress: the leader fills it, followers wait.
 pub(super) struct Flight<V> {
-    /// The thread running the computation.
-    pub(super) leader: std::thread::ThreadId,
-    /// `None` while running; `Some(Some(v))` done; `Some(None)` failed or panicked.
-    pub(super) outcome: Mutex<Option<Option<Arc<V>>>>,
-    pub(super) done: Condvar,
+    /// The thread running a blocking computation; `None` for a task, which may move
+    /// between threads.
+    leader: Option<std::thread::ThreadId>,
+    state: Mutex<FlightState<V>>,
+    done: Condvar,
+}
+
+struct FlightState<V> {
+    /// `None` while running; `Some(Some(v))` done; `Some(None)` failed or abandoned.
+    outcome: Option<Option<Arc<V>>>,
+    /// Tasks awaiting the outcome.
+    wakers: Vec<Waker>,
 }
 
 impl<V> Flight<V> {
-    pub(super) fn finish(&self, outcome: Option<Arc<V>>) {
-        let mut slot = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
-            *slot = Some(outcome);
+    fn new(leader: Option<std::thread::ThreadId>) -> Self {
+        Flight {
+            leader,
+            state: Mutex::new(FlightState {
+                outcome: None,
+                wakers: Vec::new(),
+            }),
+            done: Condvar::new(),
         }
-        self.done.notify_all();
     }
 
-    pub(super) fn wait(&self) -> Option<Arc<V>> {
-        let mut slot = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+    fn finish(&self, outcome: Option<Arc<V>>) {
+        let wakers = {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if state.outcome.is_none() {
+                state.outcome = Some(outcome);
+            }
+            std::mem::take(&mut state.wakers)
+        };
+        self.done.notify_all();
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// The leader's value, blocking until it is there. `None` when the leader failed.
+    fn wait(&self) -> Option<Arc<V>> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if let Some(outcome) = &*slot {
+            if let Some(outcome) = &state.outcome {
                 return outcome.clone();
             }
-            slot = self.done.wait(slot).unwrap_or_else(|p| p.into_inner());
+            state = self.done.wait(state).unwrap_or_else(|p| p.into_inner());
         }
+    }
+
+    /// The leader's value, awaited. `None` when the leader failed.
+    fn wait_async(&self) -> impl Future<Output = Option<Arc<V>>> + '_ {
+        poll_fn(|cx| {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(outcome) = &state.outcome {
+                return Poll::Ready(outcome.clone());
+            }
+            if !state.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                state.wakers.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
     }
 }
 
-/// Held by the leader of a flight. Dropping it (also by a panic) releases the followers
-/// and retires the flight.
-pub(super) struct Leader<'a, K: CacheKey, V: Cacheable> {
-    pub(super) inner: &'a Inner<K, V>,
-    pub(super) key: &'a K,
-    pub(super) flight: Arc<Flight<V>>,
+/// What a caller that missed a key does.
+enum Role<'a, K: CacheKey, V: Cacheable> {
+    /// Computes the value.
+    Lead(Leader<'a, K, V>),
+    /// Waits for the leader's value.
+    Follow(Arc<Flight<V>>),
+    /// Computes without single-flight: the leader's own computation asked for its key,
+    /// and waiting would wait for itself.
+    Reentered,
+}
+
+/// Held by the leader of a flight. Dropping it (also by a panic or a cancelled task)
+/// releases the followers and retires the flight.
+struct Leader<'a, K: CacheKey, V: Cacheable> {
+    inner: &'a Inner<K, V>,
+    key: &'a K,
+    flight: Arc<Flight<V>>,
+}
+
+impl<K: CacheKey, V: Cacheable> Leader<'_, K, V> {
+    /// Hands `value` to the followers.
+    fn finish(self, value: &Arc<V>) {
+        self.flight.finish(Some(Arc::clone(value)));
+    }
 }
 
 impl<K: CacheKey, V: Cacheable> Drop for Leader<'_, K, V> {
@@ -53,5 +115,100 @@ impl<K: CacheKey, V: Cacheable> Drop for Leader<'_, K, V> {
             }
         }
         self.flight.finish(None); // no-op when already finished
+    }
+}
+
+impl<K: CacheKey, V: Cacheable> Inner<K, V> {
+    /// Leads the flight of `key`, or joins the one in progress.
+    fn join_flight<'a>(&'a self, key: &'a K, me: Option<std::thread::ThreadId>) -> Role<'a, K, V> {
+        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        match flights.get(key) {
+            Some(flight) if me.is_some() && flight.leader == me => Role::Reentered,
+            Some(flight) => Role::Follow(Arc::clone(flight)),
+            None => {
+                let flight = Arc::new(Flight::new(me));
+                flights.insert(key.clone(), Arc::clone(&flight));
+                Role::Lead(Leader {
+                    inner: self,
+                    key,
+                    flight,
+                })
+            }
+        }
+    }
+
+    /// What a new leader finds before computing: the previous leader may have finished
+    /// between our miss and our lead, or the value is below memory.
+    fn found_by_leader(&self, key: &K) -> Option<Arc<V>> {
+        self.get_memory(key)
+            .or_else(|| self.get_below(key).unwrap_or_default())
+    }
+
+    /// The value of `key`, computed by `init` once however many threads ask.
+    pub(super) fn get_with<E>(
+        &self,
+        key: K,
+        init: impl FnOnce() -> std::result::Result<V, E>,
+    ) -> std::result::Result<Arc<V>, E> {
+        let me = Some(std::thread::current().id());
+        loop {
+            if let Some(value) = self.get_memory(&key) {
+                return Ok(value);
+            }
+            match self.join_flight(&key, me) {
+                Role::Reentered => break,
+                Role::Follow(flight) => {
+                    if let Some(value) = flight.wait() {
+                        Counters::bump(&self.counters.shared_hits);
+                        return Ok(value);
+                    }
+                    // The leader failed: try again, perhaps as the leader.
+                }
+                Role::Lead(leader) => {
+                    if let Some(value) = self.found_by_leader(&key) {
+                        leader.finish(&value);
+                        return Ok(value);
+                    }
+                    let value = self.store_computed(key.clone(), init()?);
+                    leader.finish(&value);
+                    return Ok(value);
+                }
+            }
+        }
+        Ok(self.store_computed(key, init()?))
+    }
+
+    /// The value of `key`, computed by awaiting `init` once however many tasks (or
+    /// threads) ask.
+    #[cfg(feature = "async")]
+    pub(super) async fn get_with_async<E>(
+        &self,
+        key: K,
+        init: impl Future<Output = std::result::Result<V, E>>,
+    ) -> std::result::Result<Arc<V>, E> {
+        loop {
+            if let Some(value) = self.get_memory(&key) {
+                return Ok(value);
+            }
+            match self.join_flight(&key, None) {
+                Role::Reentered => break,
+                Role::Follow(flight) => {
+                    if let Some(value) = flight.wait_async().await {
+                        Counters::bump(&self.counters.shared_hits);
+                        return Ok(value);
+                    }
+                }
+                Role::Lead(leader) => {
+                    if let Some(value) = self.found_by_leader(&key) {
+                        leader.finish(&value);
+                        return Ok(value);
+                    }
+                    let value = self.store_computed(key.clone(), init.await?);
+                    leader.finish(&value);
+                    return Ok(value);
+                }
+            }
+        }
+        Ok(self.store_computed(key, init.await?))
     }
 }

@@ -29,21 +29,16 @@ pub(super) struct Inner<K: CacheKey, V: Cacheable> {
 }
 
 impl<K: CacheKey, V: Cacheable> Inner<K, V> {
-    /// Runs `init` and stores its value. A storage failure is logged, never returned:
-    /// the computed value is handed back all the same.
-    pub(super) fn compute_and_store<E>(
-        &self,
-        key: K,
-        init: impl FnOnce() -> std::result::Result<V, E>,
-    ) -> std::result::Result<Arc<V>, E> {
-        let value = init()?;
+    /// Stores a value just computed. A storage failure is logged, never returned: the
+    /// computed value is handed back all the same.
+    pub(super) fn store_computed(&self, key: K, value: V) -> Arc<V> {
         let size = value.size_hint();
         let tier = self.router.route::<V>(size);
         let value = Arc::new(value);
         if let Err(e) = self.store(key, Arc::clone(&value), size, tier) {
             tracing::warn!(tier = %tier, error = %e, "get_with: the computed value could not be stored");
         }
-        Ok(value)
+        value
     }
 
     /// A hit in the memory tier, counted.

@@ -36,7 +36,7 @@ mod read;
 mod write;
 
 use self::build::Cleanup;
-use self::flight::{Flight, Leader};
+use self::flight::Flight;
 use self::generations::Generations;
 use self::inner::{deadline_of, log_failure, Inner};
 
@@ -148,62 +148,18 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         key: K,
         init: impl FnOnce() -> std::result::Result<V, E>,
     ) -> std::result::Result<Arc<V>, E> {
-        let inner = &*self.inner;
-        let mut init = Some(init);
-        let me = std::thread::current().id();
-        loop {
-            if let Some(value) = inner.get_memory(&key) {
-                return Ok(value);
-            }
-            let (flight, leading) = {
-                let mut flights = inner.flights.lock().unwrap_or_else(|p| p.into_inner());
-                match flights.get(&key) {
-                    // `init` asking for its own key would wait for itself: compute instead.
-                    Some(flight) if flight.leader == me => break,
-                    Some(flight) => (Arc::clone(flight), false),
-                    None => {
-                        let flight = Arc::new(Flight {
-                            leader: me,
-                            outcome: Mutex::new(None),
-                            done: Condvar::new(),
-                        });
-                        flights.insert(key.clone(), Arc::clone(&flight));
-                        (flight, true)
-                    }
-                }
-            };
-            if !leading {
-                if let Some(value) = flight.wait() {
-                    Counters::bump(&inner.counters.shared_hits);
-                    return Ok(value);
-                }
-                continue; // the leader failed: try again, perhaps as the leader
-            }
-            let leader = Leader {
-                inner,
-                key: &key,
-                flight,
-            };
-            // The previous leader may have finished between our miss and our lead.
-            if let Some(value) = inner.get_memory(&key) {
-                leader.flight.finish(Some(Arc::clone(&value)));
-                return Ok(value);
-            }
-            if let Some(value) = inner.get_below(&key).unwrap_or_default() {
-                leader.flight.finish(Some(Arc::clone(&value)));
-                return Ok(value);
-            }
-            let Some(init) = init.take() else { break };
-            let value = inner.compute_and_store(key.clone(), init)?;
-            leader.flight.finish(Some(Arc::clone(&value)));
-            return Ok(value);
-        }
-        // Re-entered from `init` for the same key (or `init` was already used): compute
-        // without single-flight.
-        match init.take() {
-            Some(init) => inner.compute_and_store(key, init),
-            None => unreachable_init(),
-        }
+        self.inner.get_with(key, init)
+    }
+
+    /// Like [`SmartCache::try_get_with`] for a computation that is awaited: tasks and
+    /// threads that ask for the same missing key share one computation.
+    #[cfg(feature = "async")]
+    pub(crate) async fn try_get_with_async<E>(
+        &self,
+        key: K,
+        init: impl std::future::Future<Output = std::result::Result<V, E>>,
+    ) -> std::result::Result<Arc<V>, E> {
+        self.inner.get_with_async(key, init).await
     }
 
     /// Deletes `key` from every tier. `Ok(true)` when some tier held it.
@@ -312,10 +268,4 @@ impl<K: CacheKey, V: Cacheable> fmt::Debug for SmartCache<K, V> {
             .field("dir", &self.inner.dir)
             .finish_non_exhaustive()
     }
-}
-
-/// Never called: `try_get_with` takes `init` once and returns after using it.
-#[cold]
-fn unreachable_init() -> ! {
-    unreachable!("try_get_with used its computation twice")
 }
