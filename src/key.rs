@@ -25,6 +25,9 @@ pub trait CacheKey:
 {
 }
 
+// Not recommended, so that a type that is not a key gets the one message above instead
+// of an error for each bound it misses.
+#[diagnostic::do_not_recommend]
 impl<T> CacheKey for T where
     T: Hash + Eq + Clone + Serialize + DeserializeOwned + Send + Sync + 'static
 {

@@ -49,7 +49,7 @@ mod tier;
 pub use crate::cache::SmartCache;
 pub use crate::cacheable::{configure_for, Cacheable};
 pub use crate::config::{
-    CacheConfig, Compression, Durability, Eviction, ImageFormat, DEFAULT_DISK_CAPACITY,
+    CacheConfig, Compression, Durability, Eviction, ImageFormat, Policy, DEFAULT_DISK_CAPACITY,
     DEFAULT_FILE_THRESHOLD, DEFAULT_MEMORY_CAPACITY, DEFAULT_MEMORY_THRESHOLD,
 };
 pub use crate::error::{CacheError, Result};

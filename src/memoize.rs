@@ -18,8 +18,16 @@ const FINGERPRINT_FILE: &str = "memoize.fingerprint";
 
 /// A memoized function's cache. Built by the code `#[memoize]` generates.
 #[doc(hidden)]
-pub struct Memo<K: CacheKey, V: Cacheable> {
+pub struct Memo<K, V> {
     cache: SmartCache<K, V>,
+}
+
+impl<K, V> Memo<K, V> {
+    /// The function's cache.
+    #[inline]
+    pub fn cache(&self) -> &SmartCache<K, V> {
+        &self.cache
+    }
 }
 
 /// Why a result was not stored: the function returned `None`.
@@ -50,12 +58,6 @@ impl<K: CacheKey, V: Cacheable> Memo<K, V> {
             }));
         }
         Memo { cache }
-    }
-
-    /// The function's cache.
-    #[inline]
-    pub fn cache(&self) -> &SmartCache<K, V> {
-        &self.cache
     }
 
     /// The value of `key`, computed by `f` once (whatever the number of callers).

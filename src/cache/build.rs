@@ -80,7 +80,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             counters,
             namespace,
             dir,
-            stores: std::array::from_fn(|_| LazyTier::new()),
+            stores: Stores::new(),
             flights: Mutex::new(HashMap::new()),
             generations: Generations::new(),
             uses_memory: !matches!(V::PLACEMENT, Placement::Pinned(t) if t.is_persistent())

@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) struct Inner<K: CacheKey, V: Cacheable> {
+pub(super) struct Inner<K, V> {
     pub(super) config: CacheConfig,
     pub(super) namespace: String,
     /// `<root>/<namespace>`, or why there is none (persistent tiers then fail with it).
@@ -12,7 +12,7 @@ pub(super) struct Inner<K: CacheKey, V: Cacheable> {
     pub(super) counters: Arc<Counters>,
     pub(super) memory: MemoryTier<K, V>,
     /// The persistent tiers, as [`PERSISTENT`] lists them, each opened on first use.
-    pub(super) stores: [LazyTier<Arc<dyn Store>>; PERSISTENT.len()],
+    pub(super) stores: Stores,
     pub(super) flights: Mutex<HashMap<K, Arc<Flight<V>>>>,
     pub(super) generations: Generations,
     /// Whether the memory tier can hold values of this cache (not for a type pinned to a
@@ -160,26 +160,23 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 reason: "the memory tier is not a persistent tier",
             });
         };
-        if let Some(store) = self.stores[i].get() {
+        if let Some(store) = self.stores.0[i].get() {
             return Ok(&**store);
         }
         let folder = self.dir(tier)?.join(kind.folder);
-        let store = self.stores[i].get_or_open(tier, || (kind.open)(&folder, &self.config))?;
+        let store = self.stores.0[i].get_or_open(tier, || (kind.open)(&folder, &self.config))?;
         Ok(&**store)
     }
 
     /// The tier if it is open.
     pub(super) fn opened(&self, tier: Tier) -> Option<&dyn Store> {
         let (i, _) = Kind::of(tier)?;
-        self.stores[i].get().map(|store| &**store)
+        self.stores.0[i].get().map(|store| &**store)
     }
 
     /// The persistent tiers that are open.
     pub(super) fn open_stores(&self) -> impl Iterator<Item = &dyn Store> {
-        self.stores
-            .iter()
-            .filter_map(|s| s.get())
-            .map(|store| &**store)
+        self.stores.open()
     }
 
     /// The tier if it is open or has a folder on disk: reads never create storage.
@@ -216,9 +213,24 @@ pub(super) fn log_failure(tier: Tier, error: &CacheError, what: &str) {
     }
 }
 
-impl<K: CacheKey, V: Cacheable> Drop for Inner<K, V> {
+/// The persistent tiers of a cache, as [`PERSISTENT`] lists them, each opened on first
+/// use. Dropped with the cache's last clone: every open tier is flushed.
+pub(super) struct Stores(pub(super) [LazyTier<Arc<dyn Store>>; PERSISTENT.len()]);
+
+impl Stores {
+    pub(super) fn new() -> Self {
+        Stores(std::array::from_fn(|_| LazyTier::new()))
+    }
+
+    /// The tiers that are open.
+    pub(super) fn open(&self) -> impl Iterator<Item = &dyn Store> {
+        self.0.iter().filter_map(|s| s.get()).map(|store| &**store)
+    }
+}
+
+impl Drop for Stores {
     fn drop(&mut self) {
-        for store in self.open_stores() {
+        for store in self.open() {
             if let Err(e) = store.flush() {
                 tracing::warn!(tier = %store.tier(), error = %e, "flush on drop failed");
             }

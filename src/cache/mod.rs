@@ -38,7 +38,7 @@ mod write;
 use self::build::Cleanup;
 use self::flight::Flight;
 use self::generations::Generations;
-use self::inner::{deadline_of, log_failure, Inner};
+use self::inner::{deadline_of, log_failure, Inner, Stores};
 
 /// A cache whose values of type `V` go to the tier their type and size call for.
 ///
@@ -55,11 +55,11 @@ use self::inner::{deadline_of, log_failure, Inner};
 /// assert_eq!(*two, "two");
 /// # Ok::<(), smartcache::CacheError>(())
 /// ```
-pub struct SmartCache<K: CacheKey, V: Cacheable> {
+pub struct SmartCache<K, V> {
     inner: Arc<Inner<K, V>>,
 }
 
-impl<K: CacheKey, V: Cacheable> Clone for SmartCache<K, V> {
+impl<K, V> Clone for SmartCache<K, V> {
     fn clone(&self) -> Self {
         SmartCache {
             inner: Arc::clone(&self.inner),
@@ -237,7 +237,9 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         }
         stats
     }
+}
 
+impl<K, V> SmartCache<K, V> {
     /// The namespace: the folder under the storage root that holds this cache.
     pub fn namespace(&self) -> &str {
         &self.inner.namespace

@@ -1,11 +1,18 @@
-//! [`CacheConfig`]: the builder every cache is made from, its option enums
-//! ([`Compression`], [`Eviction`], [`Durability`]), and the checks that turn a bad
-//! configuration into a clear [`CacheError`] when the cache is built.
+//! [`CacheConfig`]: the builder every cache is made from, and its option enums
+//! ([`Compression`], [`Eviction`], [`Durability`]). Beside it: `policy.rs` (reading a
+//! configuration back, [`Policy`]) and `check.rs` (the checks that turn a bad
+//! configuration into a clear [`CacheError`](crate::CacheError) when the cache is built).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::{CacheError, CacheKey, Cacheable, Result, SmartCache};
+use crate::{CacheKey, Cacheable, Result, SmartCache};
+
+mod check;
+mod policy;
+
+pub(crate) use self::check::derived_namespace;
+pub use self::policy::Policy;
 
 /// Compression of persisted payloads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -224,11 +231,6 @@ impl CacheConfig {
         self
     }
 
-    /// The image format set by [`CacheConfig::image_format`].
-    pub fn image_format_setting(&self) -> ImageFormat {
-        self.image_format
-    }
-
     /// Eviction policy of the memory tier. Default TinyLFU.
     pub fn eviction(mut self, eviction: Eviction) -> Self {
         self.eviction = eviction;
@@ -270,229 +272,13 @@ impl CacheConfig {
         self
     }
 
-    /// The namespace set by [`CacheConfig::namespace`], if any.
-    pub fn namespace_setting(&self) -> Option<&str> {
-        self.namespace.as_deref()
-    }
-
-    /// The prefix set by [`CacheConfig::namespace_prefix`], if any.
-    pub fn namespace_prefix_setting(&self) -> Option<&str> {
-        self.namespace_prefix.as_deref()
-    }
-
-    /// The compression set by [`CacheConfig::compression`].
-    pub fn compression_setting(&self) -> Compression {
-        self.compression
-    }
-
-    /// The routing thresholds: (memory below, file from), in bytes.
-    pub fn threshold_settings(&self) -> (usize, usize) {
-        (self.memory_threshold, self.file_threshold)
-    }
-
-    /// The time to live set by [`CacheConfig::ttl`], if any.
-    pub fn time_to_live(&self) -> Option<Duration> {
-        self.ttl
-    }
-
-    /// The time to idle set by [`CacheConfig::tti`], if any.
-    pub fn time_to_idle(&self) -> Option<Duration> {
-        self.tti
+    /// What this configuration says, option by option (the setters' values, read back).
+    pub fn policy(&self) -> Policy<'_> {
+        Policy(self)
     }
 
     /// Builds the cache: same as [`SmartCache::with_config`].
     pub fn build<K: CacheKey, V: Cacheable>(self) -> Result<SmartCache<K, V>> {
         SmartCache::with_config(self)
-    }
-
-    /// Checks every value that can be checked without touching storage.
-    pub(crate) fn validate(&self) -> Result<()> {
-        if self.memory_capacity == 0 {
-            return Err(CacheError::config(
-                "memory_capacity is 0",
-                "give CacheConfig::memory_capacity a positive number of bytes",
-            ));
-        }
-        if self.disk_capacity == 0 {
-            return Err(CacheError::config(
-                "disk_capacity is 0",
-                "give CacheConfig::disk_capacity a positive number of bytes",
-            ));
-        }
-        if self.ttl == Some(Duration::ZERO) {
-            return Err(CacheError::config(
-                "ttl is zero: nothing could ever be read back",
-                "give CacheConfig::ttl a positive duration, or leave it unset for no expiry",
-            ));
-        }
-        if self.tti == Some(Duration::ZERO) {
-            return Err(CacheError::config(
-                "tti is zero: nothing could ever be read back",
-                "give CacheConfig::tti a positive duration, or leave it unset for no expiry",
-            ));
-        }
-        if self.memory_threshold > self.file_threshold {
-            return Err(CacheError::config(
-                format!(
-                    "memory_threshold ({}) is larger than file_threshold ({})",
-                    self.memory_threshold, self.file_threshold
-                ),
-                "make CacheConfig::memory_threshold at most CacheConfig::file_threshold",
-            ));
-        }
-        if let Compression::Zstd(level) = self.compression {
-            if !(1..=22).contains(&level) {
-                return Err(CacheError::config(
-                    format!("zstd level {level} is out of range"),
-                    "give CacheConfig::compression a Compression::Zstd level from 1 to 22 (3 is a good default)",
-                ));
-            }
-        }
-        if self
-            .dir
-            .as_deref()
-            .is_some_and(|d| d.as_os_str().is_empty())
-        {
-            return Err(CacheError::config(
-                "dir is an empty path, which would put the cache in whatever the current folder is",
-                "give CacheConfig::dir a folder path, or leave it unset for $SMARTCACHE_DIR or the platform cache folder",
-            ));
-        }
-        if let Some(prefix) = &self.namespace_prefix {
-            validate_namespace(prefix)?;
-        }
-        if let Some(namespace) = &self.namespace {
-            validate_namespace(namespace)?;
-        }
-        Ok(())
-    }
-
-    /// The storage root: the configured dir, `$SMARTCACHE_DIR`, or the platform cache dir.
-    pub(crate) fn root(&self) -> Result<PathBuf> {
-        if let Some(dir) = &self.dir {
-            return Ok(dir.clone());
-        }
-        if let Some(dir) = std::env::var_os("SMARTCACHE_DIR").filter(|d| !d.is_empty()) {
-            return Ok(PathBuf::from(dir));
-        }
-        dirs::cache_dir()
-            .map(|d| d.join("smartcache"))
-            .ok_or(CacheError::NoDirectory)
-    }
-}
-
-/// Refuses namespaces that would not be one plain folder under the root.
-pub(crate) fn validate_namespace(namespace: &str) -> Result<()> {
-    let refuse = |reason| {
-        Err(CacheError::InvalidNamespace {
-            namespace: shorten(namespace, 64),
-            reason,
-        })
-    };
-    if namespace.is_empty() {
-        return refuse("it is empty");
-    }
-    if namespace.len() > 200 {
-        return refuse("it is longer than 200 bytes");
-    }
-    if namespace.contains('/') || namespace.contains('\\') {
-        return refuse("it contains a path separator");
-    }
-    if namespace.contains("..") {
-        return refuse("it contains '..'");
-    }
-    if namespace.starts_with('.') {
-        return refuse("it starts with '.'");
-    }
-    if namespace
-        .chars()
-        .any(|c| c.is_control() || c == ':' || c == '\0')
-    {
-        return refuse("it contains a control character or ':'");
-    }
-    Ok(())
-}
-
-/// `text`, or its first `max` characters and how long it was: for echoing user input in
-/// error messages.
-pub(crate) fn shorten(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_string(),
-        Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()),
-    }
-}
-
-/// A folder-safe namespace derived from type names: `u64-vec_u8-1a2b3c4d`.
-pub(crate) fn derived_namespace(key_type: &str, value_tag: &str) -> String {
-    // `Vec<alloc::string::String>` -> `vec_string`: the type names, without module paths.
-    let short = |name: &str| -> String {
-        name.split(|c: char| !c.is_alphanumeric() && c != '_' && c != ':')
-            .filter_map(|segment| segment.rsplit("::").next())
-            .filter(|segment| !segment.is_empty())
-            .map(str::to_lowercase)
-            .collect::<Vec<_>>()
-            .join("_")
-            .chars()
-            .take(40)
-            .collect()
-    };
-    let hash = crate::hash::hash64(format!("{key_type}\u{0}{value_tag}").as_bytes());
-    format!(
-        "{}-{}-{:08x}",
-        short(key_type),
-        short(value_tag),
-        hash as u32
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn namespaces_cannot_escape_the_root() {
-        for bad in [
-            "", "a/b", "..", "a..b", "../x", ".hidden", "c:\\x", "a\\b", "x\u{0}",
-        ] {
-            assert!(validate_namespace(bad).is_err(), "{bad:?} accepted");
-        }
-        for good in ["reports", "my-cache_2", "v1.2"] {
-            assert!(validate_namespace(good).is_ok(), "{good:?} refused");
-        }
-    }
-
-    #[test]
-    fn long_namespaces_are_not_echoed_whole() {
-        let long = "x".repeat(10_000) + "/";
-        let message = validate_namespace(&long).expect_err("accepted").to_string();
-        assert!(message.len() < 400, "{} bytes: {message}", message.len());
-        assert!(message.contains("10001 bytes in all"), "{message}");
-    }
-
-    #[test]
-    fn derived_namespaces_are_valid_and_readable() {
-        let ns = derived_namespace("alloc::string::String", "Vec<u8>");
-        assert!(ns.starts_with("string-vec_u8-"), "{ns}");
-        validate_namespace(&ns).expect("derived namespace is valid");
-    }
-
-    #[test]
-    fn every_bad_value_is_refused_with_its_fix() {
-        let cases = [
-            CacheConfig::default().memory_capacity(0),
-            CacheConfig::default().disk_capacity(0),
-            CacheConfig::default().ttl(Duration::ZERO),
-            CacheConfig::default().tti(Duration::ZERO),
-            CacheConfig::default()
-                .memory_threshold(10)
-                .file_threshold(5),
-            CacheConfig::default().compression(Compression::Zstd(0)),
-            CacheConfig::default().namespace("../etc"),
-            CacheConfig::default().dir(""),
-        ];
-        for config in cases {
-            let err = config.validate().expect_err("bad config accepted");
-            assert!(err.to_string().contains("CacheConfig::"), "{err}");
-        }
     }
 }
