@@ -11,8 +11,8 @@ fn picks<T: Cacheable>() -> (Placement, Compression, Option<String>) {
     let config = configure_for::<T>();
     (
         T::PLACEMENT,
-        config.compression_setting(),
-        config.namespace_prefix_setting().map(str::to_string),
+        config.policy().compression(),
+        config.policy().namespace_prefix().map(str::to_string),
     )
 }
 
@@ -23,7 +23,10 @@ fn strings_keep_the_defaults() {
         (Placement::Auto, Compression::None, None)
     );
     assert_eq!(
-        configure_for::<String>().threshold_settings(),
+        {
+            let c = configure_for::<String>();
+            (c.policy().memory_threshold(), c.policy().file_threshold())
+        },
         (10 << 10, 1 << 20)
     );
 }
@@ -42,7 +45,7 @@ fn a_derived_struct_brings_its_tier_and_ttl() {
         (Placement::Pinned(Tier::Sled), Compression::None, None)
     );
     assert_eq!(
-        configure_for::<Report>().time_to_live(),
+        configure_for::<Report>().policy().time_to_live(),
         Some(Duration::from_secs(3600))
     );
     let dir = tempfile::tempdir().expect("tempdir");
@@ -106,7 +109,7 @@ fn images_are_raw_pixels_with_lz4() {
         (Placement::Auto, Compression::Lz4, Some("image".into()))
     );
     assert_eq!(
-        configure_for::<DynamicImage>().image_format_setting(),
+        configure_for::<DynamicImage>().policy().image_format(),
         ImageFormat::Raw
     );
     assert_eq!(picks::<image::RgbImage>(), picks::<DynamicImage>());

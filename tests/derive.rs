@@ -68,10 +68,10 @@ fn attributes_set_placement_version_and_config() {
     assert_eq!(Marker::VERSION, 0);
     assert_eq!(Shape::PLACEMENT, Placement::Pinned(Tier::Memory));
     assert_eq!(
-        configure_for::<Shape>().time_to_live(),
+        configure_for::<Shape>().policy().time_to_live(),
         Some(Duration::from_secs(3600))
     );
-    assert_eq!(configure_for::<Report>().time_to_live(), None);
+    assert_eq!(configure_for::<Report>().policy().time_to_live(), None);
 }
 
 #[test]

@@ -228,7 +228,7 @@ fn results_expire_after_their_ttl() {
     fleeting(1);
     assert_eq!(TTL_RUNS.load(SeqCst), 2);
     assert_eq!(
-        fleeting_cache().config().time_to_live(),
+        fleeting_cache().config().policy().time_to_live(),
         Some(Duration::from_secs(1))
     );
 }
