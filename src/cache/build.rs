@@ -112,13 +112,8 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             Ok(cache) => cache,
             Err(e) => {
                 tracing::error!(error = %e, "invalid cache configuration; keeping values in memory only");
-                Self::build(
-                    CacheConfig::default()
-                        .memory_threshold(usize::MAX)
-                        .file_threshold(usize::MAX),
-                    false,
-                )
-                .expect("the default configuration is valid and opens nothing when lazy")
+                Self::build(CacheConfig::default().tier(Tier::Memory), false)
+                    .expect("the default configuration is valid and opens nothing when lazy")
             }
         }
     }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::{CacheKey, Cacheable, Result, SmartCache};
+use crate::{CacheKey, Cacheable, Result, SmartCache, Tier};
 
 mod check;
 mod policy;
@@ -210,6 +210,27 @@ impl CacheConfig {
     pub fn file_threshold(mut self, bytes: usize) -> Self {
         self.file_threshold = bytes;
         self
+    }
+
+    /// Sends every [`Placement::Auto`](crate::Placement::Auto) value to `tier`, whatever
+    /// its size: the two thresholds set so that only `tier` is left. A type that pins
+    /// its tier still goes there. `#[memoize(tier = "..")]` is this.
+    ///
+    /// ```
+    /// use smartcache::prelude::*;
+    ///
+    /// let cache = CacheConfig::temporary().tier(Tier::File).build::<u32, String>()?;
+    /// assert_eq!(cache.insert(1, "small, yet in a file".into())?, Tier::File);
+    /// # Ok::<(), smartcache::CacheError>(())
+    /// ```
+    pub fn tier(self, tier: Tier) -> Self {
+        let (memory_below, file_from) = match tier {
+            Tier::Memory => (usize::MAX, usize::MAX),
+            Tier::Sled => (0, usize::MAX),
+            Tier::File => (0, 0),
+        };
+        self.memory_threshold(memory_below)
+            .file_threshold(file_from)
     }
 
     /// Largest value the memory tier keeps a copy of when it is written to or read from a
