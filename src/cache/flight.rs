@@ -86,6 +86,14 @@ enum Role<'a, K: CacheKey, V: Cacheable> {
     Reentered,
 }
 
+/// Where a caller's turn leaves it (see `Inner::turn`).
+enum Turn<'a, K: CacheKey, V: Cacheable> {
+    Found(Arc<V>),
+    Wait(Arc<Flight<V>>),
+    /// Compute the value, and hand it to the followers of the flight if leading one.
+    Compute(Option<Leader<'a, K, V>>),
+}
+
 /// Held by the leader of a flight. Dropping it (also by a panic or a cancelled task)
 /// releases the followers and retires the flight.
 struct Leader<'a, K: CacheKey, V: Cacheable> {
@@ -137,11 +145,45 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         }
     }
 
-    /// What a new leader finds before computing: the previous leader may have finished
-    /// between our miss and our lead, or the value is below memory.
-    fn found_by_leader(&self, key: &K) -> Option<Arc<V>> {
-        self.get_memory(key)
-            .or_else(|| self.get_below(key).unwrap_or_default())
+    /// One turn of a caller that missed `key` in memory: a value found, a flight to
+    /// wait for, or a value to compute (leading a flight, or re-entered from one).
+    fn turn<'a>(&'a self, key: &'a K, me: Option<std::thread::ThreadId>) -> Turn<'a, K, V> {
+        if let Some(value) = self.get_memory(key) {
+            return Turn::Found(value);
+        }
+        match self.join_flight(key, me) {
+            Role::Reentered => Turn::Compute(None),
+            Role::Follow(flight) => Turn::Wait(flight),
+            Role::Lead(leader) => {
+                // The previous leader may have finished between our miss and our lead, or
+                // the value is below memory.
+                let found = self
+                    .get_memory(key)
+                    .or_else(|| self.get_below(key).unwrap_or_default());
+                match found {
+                    Some(value) => {
+                        leader.finish(&value);
+                        Turn::Found(value)
+                    }
+                    None => Turn::Compute(Some(leader)),
+                }
+            }
+        }
+    }
+
+    /// Stores what a turn computed and hands it to the followers.
+    fn computed(&self, key: &K, value: V, leader: Option<Leader<'_, K, V>>) -> Arc<V> {
+        let value = self.store_computed(key.clone(), value);
+        if let Some(leader) = leader {
+            leader.finish(&value);
+        }
+        value
+    }
+
+    /// A follower's value, counted as a hit.
+    fn shared(&self, value: Arc<V>) -> Arc<V> {
+        Counters::bump(&self.counters.shared_hits);
+        value
     }
 
     /// The value of `key`, computed by `init` once however many threads ask.
@@ -152,30 +194,17 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     ) -> std::result::Result<Arc<V>, E> {
         let me = Some(std::thread::current().id());
         loop {
-            if let Some(value) = self.get_memory(&key) {
-                return Ok(value);
-            }
-            match self.join_flight(&key, me) {
-                Role::Reentered => break,
-                Role::Follow(flight) => {
+            match self.turn(&key, me) {
+                Turn::Found(value) => return Ok(value),
+                Turn::Wait(flight) => {
+                    // `None`: the leader failed; try again, perhaps as the leader.
                     if let Some(value) = flight.wait() {
-                        Counters::bump(&self.counters.shared_hits);
-                        return Ok(value);
+                        return Ok(self.shared(value));
                     }
-                    // The leader failed: try again, perhaps as the leader.
                 }
-                Role::Lead(leader) => {
-                    if let Some(value) = self.found_by_leader(&key) {
-                        leader.finish(&value);
-                        return Ok(value);
-                    }
-                    let value = self.store_computed(key.clone(), init()?);
-                    leader.finish(&value);
-                    return Ok(value);
-                }
+                Turn::Compute(leader) => return Ok(self.computed(&key, init()?, leader)),
             }
         }
-        Ok(self.store_computed(key, init()?))
     }
 
     /// The value of `key`, computed by awaiting `init` once however many tasks (or
@@ -187,28 +216,15 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         init: impl Future<Output = std::result::Result<V, E>>,
     ) -> std::result::Result<Arc<V>, E> {
         loop {
-            if let Some(value) = self.get_memory(&key) {
-                return Ok(value);
-            }
-            match self.join_flight(&key, None) {
-                Role::Reentered => break,
-                Role::Follow(flight) => {
+            match self.turn(&key, None) {
+                Turn::Found(value) => return Ok(value),
+                Turn::Wait(flight) => {
                     if let Some(value) = flight.wait_async().await {
-                        Counters::bump(&self.counters.shared_hits);
-                        return Ok(value);
+                        return Ok(self.shared(value));
                     }
                 }
-                Role::Lead(leader) => {
-                    if let Some(value) = self.found_by_leader(&key) {
-                        leader.finish(&value);
-                        return Ok(value);
-                    }
-                    let value = self.store_computed(key.clone(), init.await?);
-                    leader.finish(&value);
-                    return Ok(value);
-                }
+                Turn::Compute(leader) => return Ok(self.computed(&key, init.await?, leader)),
             }
         }
-        Ok(self.store_computed(key, init.await?))
     }
 }
