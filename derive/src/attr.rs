@@ -1,168 +1,160 @@
-//! The `#[cacheable(..)]` attributes, parsed into typed values.
+//! The attribute vocabulary shared by `#[cacheable(..)]` and `#[memoize(..)]`.
+//!
+//! This file owns how each kind of value is read and what a mistake in it says: tier
+//! names, codecs, compressions, integers, durations (`"90s"`, `"10m"`, `"1h"`, `"1d"`),
+//! namespaces and flags, and, for a whole `key = value, ..` list, duplicate keys and unknown
+//! keys (the error lists the valid ones). Each macro says which keys it takes and what it
+//! does with their values: `cacheable/attr.rs` and `memoize/options.rs`.
 
-use proc_macro2::Span;
-use syn::spanned::Spanned;
-use syn::{Attribute, Expr, ExprLit, ExprPath, Lit, LitStr, Meta};
+use std::fmt::Display;
+use std::str::FromStr;
 
-/// Where the derived type goes.
-#[derive(Clone, Copy)]
-pub enum TierChoice {
+use proc_macro2::{TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::meta::ParseNestedMeta;
+use syn::parse::{ParseStream, Parser};
+use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Token};
+
+use crate::ctxt::Ctxt;
+
+/// Where values go: `tier = "auto" | "memory" | "sled" | "file"`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Routed by size.
     Auto,
+    /// The in-memory tier.
     Memory,
+    /// The sled tier.
     Sled,
+    /// The file tier.
     File,
-    Redis,
 }
 
-/// How the derived type becomes bytes.
+/// How values become bytes: `codec = "bincode" | "json"`.
 #[derive(Clone, Copy)]
-pub enum CodecChoice {
+pub enum Codec {
+    /// bincode, the default.
     Bincode,
+    /// JSON (feature `json` of smartcache).
     Json,
 }
 
-/// The attributes on the type.
-#[derive(Default)]
-pub struct TypeAttrs {
-    pub tier: Option<(TierChoice, Span)>,
-    pub version: Option<u32>,
-    pub ttl_secs: Option<u64>,
-    pub codec: Option<CodecChoice>,
-    pub size_with: Option<ExprPath>,
+/// How persisted values are compressed: `compression = "none" | "lz4" | "zstd"`.
+#[derive(Clone, Copy)]
+pub enum Compression {
+    /// Stored as they are.
+    None,
+    /// LZ4 frames.
+    Lz4,
+    /// Zstandard.
+    Zstd,
 }
 
-/// Parses every `#[cacheable(..)]` on the type.
-pub fn type_attrs(attrs: &[Attribute]) -> syn::Result<TypeAttrs> {
-    let mut out = TypeAttrs::default();
-    for attr in attrs.iter().filter(|a| a.path().is_ident("cacheable")) {
-        attr.parse_nested_meta(|meta| {
-            let key = meta
-                .path
-                .get_ident()
-                .map(|i| i.to_string())
-                .unwrap_or_default();
-            let duplicate = || meta.error(format!("duplicate `{key}`: give it once"));
-            match key.as_str() {
-                "tier" => {
-                    let lit: LitStr = meta.value()?.parse()?;
-                    let tier = match lit.value().as_str() {
-                        "auto" => TierChoice::Auto,
-                        "memory" => TierChoice::Memory,
-                        "sled" => TierChoice::Sled,
-                        "file" => TierChoice::File,
-                        "redis" => TierChoice::Redis,
-                        other => {
-                            return Err(syn::Error::new(
-                                lit.span(),
-                                format!(
-                                    "unknown tier `{other}`: use one of \"auto\", \"memory\", \"sled\", \"file\", \"redis\""
-                                ),
-                            ))
-                        }
-                    };
-                    if out.tier.replace((tier, lit.span())).is_some() {
-                        return Err(duplicate());
-                    }
-                }
-                "version" => {
-                    let expr: Expr = meta.value()?.parse()?;
-                    let version = match &expr {
-                        Expr::Lit(ExprLit {
-                            lit: Lit::Int(int), ..
-                        }) => int.base10_parse::<u32>().map_err(|_| {
-                            syn::Error::new(int.span(), "version must fit in a u32, e.g. version = 2")
-                        })?,
-                        _ => {
-                            return Err(syn::Error::new(
-                                expr.span(),
-                                "version must be an integer literal, e.g. version = 2",
-                            ))
-                        }
-                    };
-                    if out.version.replace(version).is_some() {
-                        return Err(duplicate());
-                    }
-                }
-                "ttl" => {
-                    let lit: LitStr = meta.value()?.parse()?;
-                    let secs = parse_duration(&lit.value()).ok_or_else(|| {
-                        syn::Error::new(
-                            lit.span(),
-                            format!(
-                                "bad duration \"{}\": write a whole number and a unit, as in \"90s\", \"10m\", \"1h\" or \"1d\"",
-                                lit.value()
-                            ),
-                        )
-                    })?;
-                    if out.ttl_secs.replace(secs).is_some() {
-                        return Err(duplicate());
-                    }
-                }
-                "codec" => {
-                    let lit: LitStr = meta.value()?.parse()?;
-                    let codec = match lit.value().as_str() {
-                        "bincode" => CodecChoice::Bincode,
-                        "json" => CodecChoice::Json,
-                        other => {
-                            return Err(syn::Error::new(
-                                lit.span(),
-                                format!("unknown codec `{other}`: use \"bincode\" or \"json\""),
-                            ))
-                        }
-                    };
-                    if out.codec.replace(codec).is_some() {
-                        return Err(duplicate());
-                    }
-                }
-                "size_with" => {
-                    let path: ExprPath = meta.value()?.parse()?;
-                    if out.size_with.replace(path).is_some() {
-                        return Err(duplicate());
-                    }
-                }
-                "skip_size" => {
-                    return Err(meta.error(
-                        "`skip_size` goes on a field: #[cacheable(skip_size)] above the field to leave out",
-                    ))
-                }
-                _ => {
-                    return Err(meta.error(format!(
-                        "unknown attribute `{key}`: use tier, version, ttl, codec or size_with"
-                    )))
-                }
-            }
-            Ok(())
-        })?;
-    }
-    Ok(out)
+/// Reads `= "auto" | "memory" | "sled" | "file"`.
+pub fn tier(meta: &ParseNestedMeta) -> syn::Result<Tier> {
+    let tiers = [
+        ("auto", Tier::Auto),
+        ("memory", Tier::Memory),
+        ("sled", Tier::Sled),
+        ("file", Tier::File),
+    ];
+    choice(meta, "tier", &tiers, "memory")
 }
 
-/// Whether a field carries `#[cacheable(skip_size)]`.
-pub fn skip_size(attrs: &[Attribute]) -> syn::Result<bool> {
-    let mut skip = false;
-    for attr in attrs.iter().filter(|a| a.path().is_ident("cacheable")) {
-        if let Meta::Path(_) = &attr.meta {
-            return Err(syn::Error::new(
-                attr.span(),
-                "write #[cacheable(skip_size)]",
-            ));
+/// Reads `= "bincode" | "json"`.
+pub fn codec(meta: &ParseNestedMeta) -> syn::Result<Codec> {
+    let codecs = [("bincode", Codec::Bincode), ("json", Codec::Json)];
+    choice(meta, "codec", &codecs, "json")
+}
+
+/// Reads `= "none" | "lz4" | "zstd"`.
+pub fn compression(meta: &ParseNestedMeta) -> syn::Result<Compression> {
+    let compressions = [
+        ("none", Compression::None),
+        ("lz4", Compression::Lz4),
+        ("zstd", Compression::Zstd),
+    ];
+    choice(meta, "compression", &compressions, "zstd")
+}
+
+/// Reads `= "<name>"`, one of `choices`.
+fn choice<T: Copy>(
+    meta: &ParseNestedMeta,
+    what: &str,
+    choices: &[(&str, T)],
+    example: &str,
+) -> syn::Result<T> {
+    let lit = string(meta, example)?;
+    let text = lit.value();
+    match choices.iter().find(|(name, _)| *name == text) {
+        Some(&(_, value)) => Ok(value),
+        None => {
+            let names = choices.iter().map(|(name, _)| format!("\"{name}\""));
+            Err(syn::Error::new(
+                lit.span(),
+                format!("unknown {what} \"{text}\": use {}", one_of(names)),
+            ))
         }
-        attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("skip_size") {
-                if skip {
-                    return Err(meta.error("duplicate `skip_size`: give it once"));
-                }
-                skip = true;
-                Ok(())
-            } else {
-                Err(meta.error("the only field attribute is #[cacheable(skip_size)]"))
-            }
-        })?;
     }
-    Ok(skip)
 }
 
-/// `"90s"`, `"10m"`, `"1h"`, `"1d"` in seconds.
+/// Reads `= "<text>"`; `example` is a good text to show.
+fn string(meta: &ParseNestedMeta, example: &str) -> syn::Result<LitStr> {
+    let key = key_name(meta);
+    let expr: Expr = meta.value()?.parse()?;
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => Ok(lit),
+        _ => Err(syn::Error::new_spanned(
+            &expr,
+            format!("`{key}` takes a string, e.g. `{key} = \"{example}\"`"),
+        )),
+    }
+}
+
+/// Reads `= N`, an integer literal that fits in `T`; `example` is a good value to show.
+pub fn integer<T>(meta: &ParseNestedMeta, example: &str) -> syn::Result<T>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    let key = key_name(meta);
+    let expr: Expr = meta.value()?.parse()?;
+    match &expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int.base10_parse::<T>().map_err(|_| {
+            syn::Error::new(
+                int.span(),
+                format!(
+                    "`{key}` must fit in a {}, e.g. `{key} = {example}`",
+                    std::any::type_name::<T>()
+                ),
+            )
+        }),
+        _ => Err(syn::Error::new_spanned(
+            &expr,
+            format!("`{key}` must be an integer literal, e.g. `{key} = {example}`"),
+        )),
+    }
+}
+
+/// Reads `= "<duration>"` (see [`parse_duration`]), in seconds.
+pub fn duration_secs(meta: &ParseNestedMeta) -> syn::Result<u64> {
+    let lit = string(meta, "10m")?;
+    parse_duration(&lit.value()).ok_or_else(|| {
+        syn::Error::new(
+            lit.span(),
+            format!(
+                "bad duration \"{}\": write a whole number and a unit, as in \"90s\", \"10m\", \"1h\" or \"1d\"",
+                lit.value()
+            ),
+        )
+    })
+}
+
+/// `"90s"`, `"10m"`, `"1h"`, `"1d"` in seconds; `None` for anything else, and for zero.
 pub fn parse_duration(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit())?;
@@ -176,4 +168,163 @@ pub fn parse_duration(text: &str) -> Option<u64> {
         _ => return None,
     };
     number.checked_mul(scale).filter(|&secs| secs > 0)
+}
+
+/// Reads `= "<name>"`, a plain folder name.
+pub fn namespace(meta: &ParseNestedMeta) -> syn::Result<String> {
+    let lit = string(meta, "reports")?;
+    let name = lit.value();
+    if name.is_empty()
+        || name.contains(['/', '\\', ':'])
+        || name.contains("..")
+        || name.starts_with('.')
+    {
+        return Err(syn::Error::new(
+            lit.span(),
+            "a namespace is a plain folder name: no `/`, `\\`, `:`, `..` or leading `.`",
+        ));
+    }
+    Ok(name)
+}
+
+/// Reads a flag: `name` alone is `true`, else `name = true | false`.
+pub fn flag(meta: &ParseNestedMeta) -> syn::Result<bool> {
+    if meta.input.peek(Token![=]) {
+        let value: syn::LitBool = meta.value()?.parse()?;
+        Ok(value.value)
+    } else {
+        Ok(true)
+    }
+}
+
+/// The keys one list of `key = value` entries takes.
+pub struct Keys {
+    /// What an entry is called in errors, e.g. "#[memoize] option".
+    pub what: &'static str,
+    /// The valid keys, in the order the docs give them.
+    pub valid: &'static [&'static str],
+    /// Keys that belong somewhere else, with the error that says where.
+    pub elsewhere: &'static [(&'static str, &'static str)],
+}
+
+/// Reads `key = value` lists, records every mistake in the `Ctxt` and goes on to the next
+/// entry, so that one build shows them all.
+pub struct KeyParser<'a> {
+    cx: &'a Ctxt,
+    keys: &'static Keys,
+    /// The keys read so far, across every attribute of one item.
+    seen: Vec<String>,
+}
+
+impl<'a> KeyParser<'a> {
+    /// A parser for the entries of `keys`.
+    pub fn new(cx: &'a Ctxt, keys: &'static Keys) -> Self {
+        KeyParser {
+            cx,
+            keys,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads the entries of an attribute such as `#[cacheable(..)]`, handing each valid
+    /// key, read once, to `entry`.
+    pub fn attribute<F>(&mut self, attr: &Attribute, mut entry: F)
+    where
+        F: FnMut(&str, &ParseNestedMeta) -> syn::Result<()>,
+    {
+        let result = attr.parse_nested_meta(|meta| self.entry(&meta, &mut entry));
+        self.cx.ok(result);
+    }
+
+    /// Reads the entries of an attribute macro's arguments, as in `#[memoize(..)]`.
+    pub fn arguments<F>(&mut self, args: TokenStream, mut entry: F)
+    where
+        F: FnMut(&str, &ParseNestedMeta) -> syn::Result<()>,
+    {
+        let cx = self.cx;
+        let parser = syn::meta::parser(|meta| self.entry(&meta, &mut entry));
+        cx.ok(parser.parse2(args));
+    }
+
+    /// One entry. A mistake in it is recorded and the rest of its value passed over, so
+    /// that the list goes on; only a list that cannot be split into entries stops.
+    fn entry<F>(&mut self, meta: &ParseNestedMeta, entry: &mut F) -> syn::Result<()>
+    where
+        F: FnMut(&str, &ParseNestedMeta) -> syn::Result<()>,
+    {
+        let key = key_name(meta);
+        let misplaced = self.keys.elsewhere.iter().find(|(k, _)| *k == key);
+        let result = if let Some((_, error)) = misplaced {
+            Err(meta.error(error))
+        } else if !self.keys.valid.contains(&key.as_str()) {
+            let valid = self.keys.valid.iter().map(ToString::to_string);
+            Err(meta.error(format!(
+                "unknown {} `{key}`: use {}",
+                self.keys.what,
+                one_of(valid)
+            )))
+        } else if self.seen.contains(&key) {
+            skip_value(meta.input)?;
+            Err(meta.error(format!("duplicate `{key}`: give it once")))
+        } else {
+            self.seen.push(key.clone());
+            entry(&key, meta)
+        };
+        if let Err(error) = result {
+            self.cx.syn_error(error);
+            skip_value(meta.input)?;
+        }
+        Ok(())
+    }
+}
+
+/// The key of an entry as written, e.g. `ttl` or `a::b`.
+fn key_name(meta: &ParseNestedMeta) -> String {
+    match meta.path.get_ident() {
+        Some(ident) => ident.to_string(),
+        None => meta.path.to_token_stream().to_string().replace(' ', ""),
+    }
+}
+
+/// Passes over what is left of an entry's value, up to the `,` before the next entry.
+fn skip_value(input: ParseStream) -> syn::Result<()> {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        input.parse::<TokenTree>()?;
+    }
+    Ok(())
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn one_of(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    match items.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_a_whole_positive_number_and_a_unit() {
+        assert_eq!(parse_duration("90s"), Some(90));
+        assert_eq!(parse_duration("10m"), Some(600));
+        assert_eq!(parse_duration(" 1h "), Some(3600));
+        assert_eq!(parse_duration("2d"), Some(172_800));
+        for bad in ["", "0s", "10", "m", "1.5h", "10 minutes", "1w", "-1s"] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_duration("18446744073709551615d"), None);
+    }
+
+    #[test]
+    fn lists_read_as_prose() {
+        let list = |items: &[&str]| one_of(items.iter().map(ToString::to_string));
+        assert_eq!(list(&["a"]), "a");
+        assert_eq!(list(&["a", "b"]), "a or b");
+        assert_eq!(list(&["a", "b", "c"]), "a, b or c");
+    }
 }

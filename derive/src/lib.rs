@@ -4,26 +4,41 @@
 //! re-exports both under the names of the things they implement. Generated code names only
 //! `::smartcache::__private::…`.
 //!
-//! The derive runs in stages, one file each: `attr` parses `#[cacheable(..)]` attributes
-//! into typed values (rejecting duplicates and unknown keys), `expand` writes the impl.
-//! A mistake gives one error that says the fix, plus a fallback impl so that it is the only
-//! error the user sees.
+//! Both macros run in three stages, as serde_derive does:
+//!
+//! 1. **parse** the input into typed values: the shared attribute vocabulary in `attr`
+//!    (tiers, durations, integers, codecs, compressions, namespaces, duplicate and
+//!    unknown keys), used by `cacheable/attr.rs` for `#[cacheable(..)]` and by
+//!    `memoize/options.rs` for `#[memoize(..)]`; the memoized function's arguments and
+//!    return type in `memoize/signature.rs`.
+//! 2. **check** how the parsed parts go together, in `check`.
+//! 3. **expand** into code: `cacheable/expand.rs` writes the `Cacheable` impl;
+//!    `memoize/expand.rs` the memoized function and its companions, with the key from
+//!    `memoize/key.rs`.
+//!
+//! Every stage records its mistakes in one `ctxt::Ctxt` and goes on, so that a build
+//! reports them all at once, each saying the fix. Expansion runs only when there is none;
+//! otherwise the output is the errors plus a stand-in (a fallback impl for the derive, the
+//! function as written for `#[memoize]`), so that they are the only errors the user sees.
+//! `cacheable/mod.rs` and `memoize/mod.rs` run the stages.
 
 use proc_macro::TokenStream;
 
 mod attr;
-mod expand;
+mod cacheable;
+mod check;
+mod ctxt;
 mod memoize;
 
 /// Implements `smartcache::Cacheable` for a struct or enum.
 ///
-/// Type attributes: `#[cacheable(tier = "auto|memory|sled|file|redis", version = N,
+/// Type attributes: `#[cacheable(tier = "auto|memory|sled|file", version = N,
 /// ttl = "90s|10m|1h|1d", codec = "bincode|json", size_with = path)]`. Field attribute:
 /// `#[cacheable(skip_size)]` leaves the field out of the size estimate.
 #[proc_macro_derive(Cacheable, attributes(cacheable))]
 pub fn derive_cacheable(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    expand::derive(&input).into()
+    cacheable::derive(&input).into()
 }
 
 /// Caches a function's results in a `SmartCache`, one cache per function, built on first

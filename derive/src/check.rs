@@ -1,0 +1,60 @@
+//! Check stage: what is wrong only in how parts of the input go together, once each part
+//! has been parsed on its own. The derive's checks look at the shape of the type; the
+//! memoize checks hold the options against the function's arguments. Every problem is
+//! recorded in the `Ctxt`; the expand stages run only when there is none.
+
+use syn::Type;
+
+use crate::cacheable::{Body, Container};
+use crate::ctxt::Ctxt;
+use crate::memoize::options::Options;
+use crate::memoize::signature::Signature;
+
+/// `#[derive(Cacheable)]`: the type is a struct or an enum.
+pub fn cacheable(cx: &Ctxt, container: &Container) {
+    if let Body::Union(data) = &container.body {
+        cx.error_spanned_by(
+            data.union_token,
+            "Cacheable cannot be derived for a union: use a struct or an enum",
+        );
+    }
+}
+
+/// `#[memoize]`: every argument has a name, `ignore` names arguments, and every argument
+/// of the key can be one.
+pub fn memoize(cx: &Ctxt, o: &Options, sig: &Signature) {
+    for arg in sig.args.iter().filter(|arg| arg.name.is_none()) {
+        let message = if o.key_given {
+            "#[memoize] needs plain argument names (destructure inside the body)"
+        } else {
+            "#[memoize] names the key after the arguments: bind this argument to a name, or give `key = <expr>: <Type>`"
+        };
+        cx.error_spanned_by(arg.pat, message);
+    }
+    for ignored in &o.ignore {
+        if !sig.arg_names().any(|name| name == ignored) {
+            cx.error_spanned_by(
+                ignored,
+                format!("`ignore` names `{ignored}`, which is not an argument"),
+            );
+        }
+    }
+    for (_, ty) in sig.key_args(o) {
+        key_arg_type(cx, ty);
+    }
+}
+
+/// An argument of the key is owned or borrowed, and has a type that can be named.
+fn key_arg_type(cx: &Ctxt, ty: &Type) {
+    match ty {
+        Type::Reference(r) if r.mutability.is_some() => cx.error_spanned_by(
+            ty,
+            "a `&mut` argument cannot be part of a key (a hit would skip the body's changes): pass it by value or `&`, or leave it out with `ignore = [..]`",
+        ),
+        Type::ImplTrait(_) => cx.error_spanned_by(
+            ty,
+            "an `impl Trait` argument cannot be part of a key: take a concrete type, or give `key = <expr>: <Type>`",
+        ),
+        _ => {}
+    }
+}

@@ -1,0 +1,283 @@
+//! Expand stage of `#[memoize]`: the items written for a checked function.
+//!
+//! - the function itself, which looks its key up in the memo and runs the body on a miss;
+//! - `<fn>_cache()`, the `SmartCache` behind it;
+//! - `__<fn>_memo()`, the lazily built static `Memo` (hidden);
+//! - `<fn>_uncached(..)`, the original function renamed.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Ident, ItemFn};
+
+use super::key::Key;
+use super::options::Options;
+use super::signature::{Signature, Value, Wrapper};
+use crate::attr::{Compression, Tier};
+
+/// The four items.
+pub fn memoized(function: &ItemFn, o: &Options, sig: &Signature) -> TokenStream {
+    let parts = Parts::new(function, o, sig);
+    let memoized = parts.memoized_fn();
+    let cache = parts.cache_fn();
+    let memo = parts.memo_fn();
+    let uncached = parts.uncached_fn();
+    quote!(#memoized #cache #memo #uncached)
+}
+
+/// What the items are made of.
+struct Parts<'a> {
+    function: &'a ItemFn,
+    o: &'a Options,
+    sig: &'a Signature<'a>,
+    key: Key,
+    value: Value,
+    /// `Memo<K, V>`.
+    memo_type: TokenStream,
+    /// The call that reaches the memo: `__<fn>_memo()` or `Self::__<fn>_memo()`.
+    memo_path: TokenStream,
+    /// `__<fn>_memo`.
+    memo_fn: Ident,
+    /// `<fn>_uncached`.
+    uncached_fn: Ident,
+}
+
+impl<'a> Parts<'a> {
+    fn new(function: &'a ItemFn, o: &'a Options, sig: &'a Signature<'a>) -> Self {
+        let name = &function.sig.ident;
+        let key = Key::new(o, sig);
+        let value = Value::of(&sig.ret, o);
+        let memo_type = {
+            let (key_type, value_type) = (&key.ty, &value.ty);
+            quote!(::smartcache::__private::Memo::<#key_type, #value_type>)
+        };
+        let memo_fn = format_ident!("__{}_memo", name);
+        let memo_path = match sig.receiver {
+            Some(_) => quote!(Self::#memo_fn()),
+            None => quote!(#memo_fn()),
+        };
+        Parts {
+            function,
+            o,
+            sig,
+            key,
+            value,
+            memo_type,
+            memo_path,
+            memo_fn,
+            uncached_fn: format_ident!("{}_uncached", name),
+        }
+    }
+
+    fn is_async(&self) -> bool {
+        self.function.sig.asyncness.is_some()
+    }
+
+    /// The function as the user calls it: the key, then the memo's lookup.
+    fn memoized_fn(&self) -> TokenStream {
+        let ItemFn { attrs, vis, .. } = self.function;
+        let syn::Signature {
+            asyncness,
+            unsafety,
+            ident: name,
+            inputs,
+            output,
+            ..
+        } = &self.function.sig;
+        let async_check = if self.is_async() {
+            quote!(::smartcache::__private_require_async!();)
+        } else {
+            quote!()
+        };
+        let Key {
+            ty: key_type,
+            expr: key_expr,
+            asserts: key_asserts,
+        } = &self.key;
+        let value = &self.value.ty;
+        let value_assert = quote_spanned!(self.sig.ret.span()=> ::smartcache::__private::assert_value::<#value>(););
+        let (memo_type, memo_path) = (&self.memo_type, &self.memo_path);
+        let lookup = self.lookup();
+        quote! {
+            #(#attrs)*
+            #vis #asyncness #unsafety fn #name(#inputs) #output {
+                #async_check
+                #key_asserts
+                #value_assert
+                #[allow(unused_parens, unused_braces)]
+                let __key: #key_type = #key_expr;
+                let __memo: &'static #memo_type = #memo_path;
+                #lookup
+            }
+        }
+    }
+
+    /// The memo's `call..` for the return type, from `__key` and `__memo`.
+    fn lookup(&self) -> TokenStream {
+        let method = match (&self.value.wrapper, self.is_async()) {
+            (Wrapper::Plain, false) => "call",
+            (Wrapper::Option, false) => "call_option",
+            (Wrapper::Result, false) => "call_result",
+            (Wrapper::Plain, true) => "call_async",
+            (Wrapper::Option, true) => "call_async_option",
+            (Wrapper::Result, true) => "call_async_result",
+        };
+        let method = Ident::new(method, Span::call_site());
+        let compute = self.compute();
+        let call = if self.is_async() {
+            quote!(__memo.#method(__key, async { #compute }).await)
+        } else {
+            quote!(__memo.#method(__key, || #compute))
+        };
+        // What a hit hands back: the shared value, or a clone of it.
+        let ret_value = if self.value.shared {
+            quote!(v)
+        } else {
+            quote!((*v).clone())
+        };
+        match self.value.wrapper {
+            Wrapper::Plain => quote! {
+                let v = #call;
+                #ret_value
+            },
+            Wrapper::Option | Wrapper::Result => quote!(#call.map(|v| #ret_value)),
+        }
+    }
+
+    /// The computation, as the memo stores it: `V`, `Option<V>` or `Result<V, E>`, out of
+    /// its `Arc` when the function returns one.
+    fn compute(&self) -> TokenStream {
+        let uncached_fn = &self.uncached_fn;
+        let args = self.sig.arg_names();
+        let call = match self.sig.receiver {
+            Some(_) => quote!(self.#uncached_fn(#(#args),*)),
+            None => quote!(#uncached_fn(#(#args),*)),
+        };
+        let call = if self.is_async() {
+            quote!(#call.await)
+        } else {
+            call
+        };
+        match (self.value.shared, &self.value.wrapper) {
+            (false, _) => call,
+            (true, Wrapper::Plain) => quote!(::smartcache::__private::Arc::unwrap_or_clone(#call)),
+            (true, _) => quote!((#call).map(::smartcache::__private::Arc::unwrap_or_clone)),
+        }
+    }
+
+    /// `<fn>_cache()`.
+    fn cache_fn(&self) -> TokenStream {
+        let vis = &self.function.vis;
+        let name = &self.function.sig.ident;
+        let cache_fn = format_ident!("{}_cache", name);
+        let target = match self.sig.receiver {
+            Some(_) => format!("Self::{name}"),
+            None => format!("{name}()"),
+        };
+        let doc =
+            format!("The cache of [`{name}`]({target}): its `stats()`, `clear()`, `remove(&key)`.");
+        let (key_type, value_type) = (&self.key.ty, &self.value.ty);
+        let memo_path = &self.memo_path;
+        quote! {
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #vis fn #cache_fn() -> &'static ::smartcache::SmartCache<#key_type, #value_type> {
+                #memo_path.cache()
+            }
+        }
+    }
+
+    /// `__<fn>_memo()`: the static memo, built on first call.
+    fn memo_fn(&self) -> TokenStream {
+        let vis = &self.function.vis;
+        let (memo_fn, memo_type) = (&self.memo_fn, &self.memo_type);
+        let config = self.config();
+        let fingerprint = self.fingerprint();
+        let persistent = self.o.tier != Some(Tier::Memory);
+        quote! {
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            #vis fn #memo_fn() -> &'static #memo_type {
+                static MEMO: ::smartcache::__private::LazyLock<#memo_type> =
+                    ::smartcache::__private::LazyLock::new(|| {
+                        ::smartcache::__private::Memo::new(#config, #fingerprint, #persistent)
+                    });
+                &MEMO
+            }
+        }
+    }
+
+    /// `<fn>_uncached(..)`: the function as written, renamed.
+    fn uncached_fn(&self) -> TokenStream {
+        let ItemFn { vis, block, .. } = self.function;
+        let mut sig = self.function.sig.clone();
+        let doc = format!("`{}` without its cache: always runs the body.", sig.ident);
+        sig.ident = self.uncached_fn.clone();
+        quote! {
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #vis #sig #block
+        }
+    }
+
+    /// The `CacheConfig` of the memo's cache, from the options.
+    fn config(&self) -> TokenStream {
+        let o = self.o;
+        let value = &self.value.ty;
+        let name = &self.function.sig.ident;
+        let mut config = quote!(::smartcache::configure_for::<#value>());
+        config = match &o.namespace {
+            Some(ns) => quote!(#config.namespace(#ns)),
+            None => {
+                quote!(#config.namespace(::smartcache::__private::memo_namespace(::core::module_path!(), ::core::stringify!(#name))))
+            }
+        };
+        config = match o.tier {
+            Some(Tier::Memory) => {
+                quote!(#config.memory_threshold(usize::MAX).file_threshold(usize::MAX))
+            }
+            Some(Tier::Sled) => quote!(#config.memory_threshold(0).file_threshold(usize::MAX)),
+            Some(Tier::File) => quote!(#config.memory_threshold(0).file_threshold(0)),
+            Some(Tier::Auto) | None => config,
+        };
+        if let Some(secs) = o.ttl_secs {
+            config = quote!(#config.ttl(::core::time::Duration::from_secs(#secs)));
+        }
+        if let Some(bytes) = o.capacity {
+            config = quote!(#config.memory_capacity(#bytes));
+        }
+        if let Some(bytes) = o.disk_capacity {
+            config = quote!(#config.disk_capacity(#bytes));
+        }
+        if let Some(compression) = o.compression {
+            let compression = match compression {
+                Compression::None => quote!(::smartcache::Compression::None),
+                Compression::Lz4 => quote!(::smartcache::Compression::Lz4),
+                Compression::Zstd => quote!(::smartcache::Compression::Zstd(3)),
+            };
+            config = quote!(#config.compression(#compression));
+        }
+        if let Some(dir) = &o.dir {
+            config = quote!(#config.dir(#dir));
+        }
+        config
+    }
+
+    /// The fingerprint of the function's code: its signature, body and version. Stored
+    /// results of another fingerprint are dropped.
+    fn fingerprint(&self) -> u64 {
+        let ItemFn { sig, block, .. } = self.function;
+        let text = format!("{} {} v{}", quote!(#sig), quote!(#block), self.o.version);
+        fnv1a(text.as_bytes())
+    }
+}
+
+/// FNV-1a, 64 bits: a stable hash of the function's tokens.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}

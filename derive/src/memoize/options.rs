@@ -1,0 +1,145 @@
+//! Parse stage of `#[memoize(..)]`: its options, read with the shared vocabulary of
+//! `crate::attr`.
+
+use proc_macro2::TokenStream;
+use syn::meta::ParseNestedMeta;
+use syn::{Expr, Ident, Type};
+
+use crate::attr::{self, Compression, KeyParser, Keys, Tier};
+use crate::ctxt::Ctxt;
+
+/// The options of `#[memoize(..)]`.
+const OPTIONS: Keys = Keys {
+    what: "#[memoize] option",
+    valid: &[
+        "tier",
+        "ttl",
+        "capacity",
+        "disk_capacity",
+        "namespace",
+        "dir",
+        "compression",
+        "key",
+        "ignore",
+        "cache_none",
+        "cache_err",
+        "version",
+    ],
+    elsewhere: &[],
+};
+
+/// The parsed options; what a mistake left out keeps its default.
+#[derive(Default)]
+pub struct Options {
+    /// `tier = ".."`.
+    pub tier: Option<Tier>,
+    /// `ttl = ".."`, in seconds.
+    pub ttl_secs: Option<u64>,
+    /// `capacity = N`, bytes of memory.
+    pub capacity: Option<u64>,
+    /// `disk_capacity = N`, bytes of disk per persistent tier.
+    pub disk_capacity: Option<u64>,
+    /// `namespace = ".."`.
+    pub namespace: Option<String>,
+    /// `dir = <expr>`.
+    pub dir: Option<Expr>,
+    /// `compression = ".."`.
+    pub compression: Option<Compression>,
+    /// `key = <expr>: <Type>`.
+    pub key: Option<KeyOption>,
+    /// Whether `key` is given, even if it could not be read: then the arguments are not
+    /// the key, and are not checked as if they were.
+    pub key_given: bool,
+    /// `ignore = [arg, ..]`.
+    pub ignore: Vec<Ident>,
+    /// `cache_none`.
+    pub cache_none: bool,
+    /// `cache_err`.
+    pub cache_err: bool,
+    /// `version = N`, 0 by default.
+    pub version: u32,
+}
+
+/// `key = <expr>: <Type>`.
+pub struct KeyOption {
+    /// The expression, of the arguments, that makes the key.
+    pub expr: Expr,
+    /// The key's type.
+    pub ty: Type,
+}
+
+impl Options {
+    /// Reads the arguments of `#[memoize(..)]`.
+    pub fn parse(cx: &Ctxt, args: TokenStream) -> Self {
+        let mut o = Options::default();
+        KeyParser::new(cx, &OPTIONS).arguments(args, |name, meta| {
+            match name {
+                "tier" => o.tier = Some(attr::tier(meta)?),
+                "ttl" => o.ttl_secs = Some(attr::duration_secs(meta)?),
+                "capacity" => o.capacity = Some(bytes(meta)?),
+                "disk_capacity" => o.disk_capacity = Some(bytes(meta)?),
+                "namespace" => o.namespace = Some(attr::namespace(meta)?),
+                "dir" => o.dir = Some(meta.value()?.parse()?),
+                "compression" => o.compression = Some(attr::compression(meta)?),
+                "key" => {
+                    o.key_given = true;
+                    o.key = Some(key(meta)?);
+                }
+                "ignore" => o.ignore = ignore(cx, meta)?,
+                "cache_none" => o.cache_none = attr::flag(meta)?,
+                "cache_err" => o.cache_err = attr::flag(meta)?,
+                "version" => o.version = attr::integer(meta, "2")?,
+                other => unreachable!("`{other}` is not in OPTIONS"),
+            }
+            Ok(())
+        });
+        o
+    }
+}
+
+/// `= N`, a positive number of bytes.
+fn bytes(meta: &ParseNestedMeta) -> syn::Result<u64> {
+    let bytes: u64 = attr::integer(meta, "1048576")?;
+    if bytes == 0 {
+        let name = meta
+            .path
+            .get_ident()
+            .map(Ident::to_string)
+            .unwrap_or_default();
+        return Err(meta.error(format!("`{name}` is 0: give a positive number of bytes")));
+    }
+    Ok(bytes)
+}
+
+/// `= <expr>: <Type>`.
+fn key(meta: &ParseNestedMeta) -> syn::Result<KeyOption> {
+    let input = meta.value()?;
+    let expr: Expr = input.parse()?;
+    if !input.peek(syn::Token![:]) {
+        return Err(syn::Error::new_spanned(
+            &expr,
+            "give the key's type after it: `key = <expr>: <Type>`, e.g. `key = (a, b.len()): (u32, usize)`",
+        ));
+    }
+    input.parse::<syn::Token![:]>()?;
+    let ty = input.parse()?;
+    Ok(KeyOption { expr, ty })
+}
+
+/// `= [arg, ..]`; an item that is not a name is recorded, and the others kept.
+fn ignore(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Vec<Ident>> {
+    let list: syn::ExprArray = meta.value()?.parse()?;
+    let mut names = Vec::new();
+    for item in &list.elems {
+        match item {
+            Expr::Path(p) if p.path.get_ident().is_some() => {
+                names.extend(p.path.get_ident().cloned());
+            }
+            other => cx.error_spanned_by(
+                other,
+                "`ignore` lists argument names: `ignore = [verbose, log]`",
+            ),
+        }
+    }
+    Ok(names)
+}
