@@ -67,11 +67,11 @@ pub mod __private {
     pub use crate::codec::Bincode;
     #[cfg(feature = "json")]
     pub use crate::codec::Json;
-    pub use crate::memoize::{assert_key, assert_value, namespace as memo_namespace, Memo};
+    pub use crate::memoize::{namespace as memo_namespace, Memo, MemoClone, MemoKey};
     pub use serde::de::DeserializeOwned;
     pub use serde::Serialize;
     pub use std::borrow::Cow;
-    pub use std::sync::{Arc, LazyLock};
+    pub use std::sync::{Arc, OnceLock};
 
     /// The codec of a derive that failed: it refuses every value, so that the derive's
     /// own error is the only one the user sees.

@@ -1,14 +1,18 @@
 //! The runtime of `#[memoize]`: one [`Memo`] per memoized function, built lazily in a
-//! static by the generated code, holding the function's [`SmartCache`]. Calls go through
-//! the cache's single-flight, for `fn` and `async fn` alike.
+//! static by the generated code, holding the function's [`SmartCache`], and [`MemoKey`],
+//! what the generated code calls on it. Calls go through the cache's single-flight, for
+//! `fn` and `async fn` alike.
 //!
 //! A memoized function's persisted results are tied to the function's code: the macro
 //! hashes the function's tokens (and its `version`), and [`Memo::new`] clears the
 //! function's storage when it finds results written by another version of the code, as
 //! joblib does when a function's source changes.
 
+use std::convert::Infallible;
+#[cfg(feature = "async")]
+use std::future::Future;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::{CacheConfig, CacheKey, Cacheable, SmartCache, Tier};
 
@@ -58,26 +62,6 @@ impl<K: CacheKey, V: Cacheable> Memo<K, V> {
             }));
         }
         Memo { cache }
-    }
-
-    /// The value of `key`, computed by `f` once (whatever the number of callers).
-    #[inline]
-    pub fn call(&self, key: K, f: impl FnOnce() -> V) -> Arc<V> {
-        self.cache.get_with(key, f)
-    }
-
-    /// As [`Memo::call`] for a function returning `Result`: an `Err` is returned, not
-    /// stored.
-    #[inline]
-    pub fn call_result<E>(&self, key: K, f: impl FnOnce() -> Result<V, E>) -> Result<Arc<V>, E> {
-        self.cache.try_get_with(key, f)
-    }
-
-    /// As [`Memo::call`] for a function returning `Option`: `None` is returned, not
-    /// stored.
-    #[inline]
-    pub fn call_option(&self, key: K, f: impl FnOnce() -> Option<V>) -> Option<Arc<V>> {
-        self.cache.try_get_with(key, || f().ok_or(NotCached)).ok()
     }
 }
 
@@ -165,45 +149,189 @@ pub fn namespace(module_path: &str, function: &str) -> String {
     name
 }
 
-/// Proves at compile time that an argument can be part of a key (the macro places
-/// the call on the argument's type, so the error points there).
+/// What the code `#[memoize]` writes calls on its memo, for a key type `Self`.
+///
+/// Every item the macro writes carries the where clauses `Key: MemoKey` and
+/// `Value: Cacheable` (spanned at the function's arguments and result), and calls nothing
+/// else that needs those bounds. An argument that cannot be part of a key, or a result
+/// that cannot be cached, is then one error there (identical errors are reported once),
+/// instead of one for each use.
+///
+/// The key is built by moving the arguments into it; a computation gets the key and
+/// takes its own copies of the arguments with [`MemoKey::clone_key`], so that a hit
+/// clones nothing.
 #[doc(hidden)]
-#[inline(always)]
-pub const fn assert_key<K: CacheKey>() {}
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the key of a memoized function",
+    label = "the key: every argument but `&self` and `ignore`d ones, as owned values",
+    note = "each needs Hash + Eq + Clone + Serialize + Deserialize + Send + Sync + 'static; leave an argument out with `ignore = [..]`, or build the key yourself with `key = <expr>: <Type>`"
+)]
+pub trait MemoKey: Sized {
+    /// The memo in `cell`, built on first use from `config`.
+    fn memo<V: Cacheable>(
+        cell: &'static OnceLock<Memo<Self, V>>,
+        config: impl FnOnce() -> CacheConfig,
+        fingerprint: u64,
+        persistent: bool,
+    ) -> &'static Memo<Self, V>;
 
-/// Proves at compile time that a result can be cached.
-#[doc(hidden)]
-#[inline(always)]
-pub const fn assert_value<V: Cacheable>() {}
+    /// A copy of the key (for the computation's own arguments).
+    fn clone_key(&self) -> Self;
 
-#[cfg(feature = "async")]
-impl<K: CacheKey, V: Cacheable> Memo<K, V> {
-    /// The value of `key`, computed by `f` once however many tasks ask.
-    pub async fn call_async(&self, key: K, f: impl std::future::Future<Output = V>) -> Arc<V> {
-        let computed = async { Ok::<V, std::convert::Infallible>(f.await) };
-        match self.cache.try_get_with_async(key, computed).await {
+    /// The value of `key`, computed by `f` once (whatever the number of callers).
+    fn call<V: Cacheable>(memo: &Memo<Self, V>, key: Self, f: impl FnOnce(&Self) -> V) -> Arc<V>;
+
+    /// As [`MemoKey::call`] for a function returning `Result`: an `Err` is returned, not
+    /// stored.
+    fn call_result<V: Cacheable, E>(
+        memo: &Memo<Self, V>,
+        key: Self,
+        f: impl FnOnce(&Self) -> Result<V, E>,
+    ) -> Result<Arc<V>, E>;
+
+    /// As [`MemoKey::call`] for a function returning `Option`: `None` is returned, not
+    /// stored.
+    fn call_option<V: Cacheable>(
+        memo: &Memo<Self, V>,
+        key: Self,
+        f: impl FnOnce(&Self) -> Option<V>,
+    ) -> Option<Arc<V>>;
+
+    /// The value of `key`, computed by awaiting what `f` returns once however many tasks
+    /// ask.
+    #[cfg(feature = "async")]
+    fn call_async<V: Cacheable, F: Future<Output = V>>(
+        memo: &Memo<Self, V>,
+        key: Self,
+        f: impl FnOnce(&Self) -> F,
+    ) -> impl Future<Output = Arc<V>>;
+
+    /// As [`MemoKey::call_async`] for an `async fn` returning `Result`: an `Err` is
+    /// returned to its caller, not stored; tasks waiting on it compute again.
+    #[cfg(feature = "async")]
+    fn call_async_result<V: Cacheable, E, F: Future<Output = Result<V, E>>>(
+        memo: &Memo<Self, V>,
+        key: Self,
+        f: impl FnOnce(&Self) -> F,
+    ) -> impl Future<Output = Result<Arc<V>, E>>;
+
+    /// As [`MemoKey::call_async`] for an `async fn` returning `Option`.
+    #[cfg(feature = "async")]
+    fn call_async_option<V: Cacheable, F: Future<Output = Option<V>>>(
+        memo: &Memo<Self, V>,
+        key: Self,
+        f: impl FnOnce(&Self) -> F,
+    ) -> impl Future<Output = Option<Arc<V>>>;
+}
+
+// Not recommended, so that a type that is not a key gets the one message above instead
+// of an error for each bound it misses.
+#[diagnostic::do_not_recommend]
+impl<K: CacheKey> MemoKey for K {
+    #[inline]
+    fn memo<V: Cacheable>(
+        cell: &'static OnceLock<Memo<K, V>>,
+        config: impl FnOnce() -> CacheConfig,
+        fingerprint: u64,
+        persistent: bool,
+    ) -> &'static Memo<K, V> {
+        cell.get_or_init(|| Memo::new(config(), fingerprint, persistent))
+    }
+
+    #[inline]
+    fn clone_key(&self) -> K {
+        self.clone()
+    }
+
+    #[inline]
+    fn call<V: Cacheable>(memo: &Memo<K, V>, key: K, f: impl FnOnce(&K) -> V) -> Arc<V> {
+        match memo
+            .cache
+            .try_get_with_key(key, |k| Ok::<V, Infallible>(f(k)))
+        {
             Ok(value) => value,
             Err(never) => match never {},
         }
     }
 
-    /// As [`Memo::call_async`] for an `async fn` returning `Option`.
-    pub async fn call_async_option(
-        &self,
+    #[inline]
+    fn call_result<V: Cacheable, E>(
+        memo: &Memo<K, V>,
         key: K,
-        f: impl std::future::Future<Output = Option<V>>,
-    ) -> Option<Arc<V>> {
-        let computed = async { f.await.ok_or(NotCached) };
-        self.cache.try_get_with_async(key, computed).await.ok()
+        f: impl FnOnce(&K) -> Result<V, E>,
+    ) -> Result<Arc<V>, E> {
+        memo.cache.try_get_with_key(key, f)
     }
 
-    /// As [`Memo::call_async`] for an `async fn` returning `Result`: an `Err` is
-    /// returned to its caller, not stored; tasks waiting on it compute again.
-    pub async fn call_async_result<E>(
-        &self,
+    #[inline]
+    fn call_option<V: Cacheable>(
+        memo: &Memo<K, V>,
         key: K,
-        f: impl std::future::Future<Output = Result<V, E>>,
+        f: impl FnOnce(&K) -> Option<V>,
+    ) -> Option<Arc<V>> {
+        memo.cache
+            .try_get_with_key(key, |k| f(k).ok_or(NotCached))
+            .ok()
+    }
+
+    #[cfg(feature = "async")]
+    async fn call_async<V: Cacheable, F: Future<Output = V>>(
+        memo: &Memo<K, V>,
+        key: K,
+        f: impl FnOnce(&K) -> F,
+    ) -> Arc<V> {
+        let computed = |k: &K| {
+            let future = f(k);
+            async { Ok::<V, Infallible>(future.await) }
+        };
+        match memo.cache.try_get_with_async(key, computed).await {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
+
+    #[cfg(feature = "async")]
+    async fn call_async_result<V: Cacheable, E, F: Future<Output = Result<V, E>>>(
+        memo: &Memo<K, V>,
+        key: K,
+        f: impl FnOnce(&K) -> F,
     ) -> Result<Arc<V>, E> {
-        self.cache.try_get_with_async(key, f).await
+        memo.cache.try_get_with_async(key, f).await
+    }
+
+    #[cfg(feature = "async")]
+    async fn call_async_option<V: Cacheable, F: Future<Output = Option<V>>>(
+        memo: &Memo<K, V>,
+        key: K,
+        f: impl FnOnce(&K) -> F,
+    ) -> Option<Arc<V>> {
+        let computed = |k: &K| {
+            let future = f(k);
+            async { future.await.ok_or(NotCached) }
+        };
+        memo.cache.try_get_with_async(key, computed).await.ok()
+    }
+}
+
+/// A result that a memoized function returns by value: a hit hands back a clone of the
+/// cached value. Bound like [`MemoKey`], so that a result that cannot be cloned is one
+/// error that says what to do.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is returned by value from a memoized function, so it must be Clone",
+    label = "a hit hands back a clone of the cached value",
+    note = "derive or implement Clone for it, or return Arc<{Self}>: a hit then shares the cached value"
+)]
+pub trait MemoClone {
+    /// A copy of the cached value, for the caller.
+    fn clone_result(&self) -> Self;
+}
+
+// Not recommended: the message above, not Clone's.
+#[diagnostic::do_not_recommend]
+impl<T: Clone> MemoClone for T {
+    #[inline]
+    fn clone_result(&self) -> T {
+        self.clone()
     }
 }

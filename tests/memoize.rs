@@ -349,7 +349,7 @@ fn the_default_namespace_is_the_module_path_and_name() {
 
 #[test]
 fn results_written_by_other_code_are_cleared() {
-    use smartcache::__private::Memo;
+    use smartcache::__private::{Memo, MemoKey};
     let dir = tempfile::tempdir().expect("tempdir");
     let config = || {
         CacheConfig::default()
@@ -358,18 +358,18 @@ fn results_written_by_other_code_are_cleared() {
             .persist_all()
     };
     let first: Memo<u32, u32> = Memo::new(config(), 1, true);
-    first.call(1, || 10);
+    MemoKey::call(&first, 1, |_| 10);
     drop(first);
     let same: Memo<u32, u32> = Memo::new(config(), 1, true);
     assert_eq!(
-        same.call(1, || 99),
+        MemoKey::call(&same, 1, |_| 99),
         Arc::new(10),
         "same code: the stored result"
     );
     drop(same);
     let changed: Memo<u32, u32> = Memo::new(config(), 2, true);
     assert_eq!(
-        changed.call(1, || 20),
+        MemoKey::call(&changed, 1, |_| 20),
         Arc::new(20),
         "new code: computed again"
     );

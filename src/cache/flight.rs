@@ -4,8 +4,11 @@
 //! [`Flight`]. A leader that fails, panics or is cancelled releases them, and one of them
 //! leads again.
 
+#[cfg(feature = "async")]
 use std::future::{poll_fn, Future};
-use std::task::{Poll, Waker};
+#[cfg(feature = "async")]
+use std::task::Poll;
+use std::task::Waker;
 
 use super::*;
 
@@ -61,6 +64,7 @@ impl<V> Flight<V> {
     }
 
     /// The leader's value, awaited. `None` when the leader failed.
+    #[cfg(feature = "async")]
     fn wait_async(&self) -> impl Future<Output = Option<Arc<V>>> + '_ {
         poll_fn(|cx| {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -186,11 +190,12 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         value
     }
 
-    /// The value of `key`, computed by `init` once however many threads ask.
+    /// The value of `key`, computed by `init` (given the key) once however many threads
+    /// ask.
     pub(super) fn get_with<E>(
         &self,
         key: K,
-        init: impl FnOnce() -> std::result::Result<V, E>,
+        init: impl FnOnce(&K) -> std::result::Result<V, E>,
     ) -> std::result::Result<Arc<V>, E> {
         let me = Some(std::thread::current().id());
         loop {
@@ -202,19 +207,22 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                         return Ok(self.shared(value));
                     }
                 }
-                Turn::Compute(leader) => return Ok(self.computed(&key, init()?, leader)),
+                Turn::Compute(leader) => return Ok(self.computed(&key, init(&key)?, leader)),
             }
         }
     }
 
-    /// The value of `key`, computed by awaiting `init` once however many tasks (or
-    /// threads) ask.
+    /// The value of `key`, computed by awaiting what `init` (given the key) returns, once
+    /// however many tasks (or threads) ask.
     #[cfg(feature = "async")]
-    pub(super) async fn get_with_async<E>(
+    pub(super) async fn get_with_async<E, F>(
         &self,
         key: K,
-        init: impl Future<Output = std::result::Result<V, E>>,
-    ) -> std::result::Result<Arc<V>, E> {
+        init: impl FnOnce(&K) -> F,
+    ) -> std::result::Result<Arc<V>, E>
+    where
+        F: Future<Output = std::result::Result<V, E>>,
+    {
         loop {
             match self.turn(&key, None) {
                 Turn::Found(value) => return Ok(value),
@@ -223,7 +231,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                         return Ok(self.shared(value));
                     }
                 }
-                Turn::Compute(leader) => return Ok(self.computed(&key, init.await?, leader)),
+                Turn::Compute(leader) => return Ok(self.computed(&key, init(&key).await?, leader)),
             }
         }
     }

@@ -148,17 +148,30 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         key: K,
         init: impl FnOnce() -> std::result::Result<V, E>,
     ) -> std::result::Result<Arc<V>, E> {
+        self.inner.get_with(key, |_| init())
+    }
+
+    /// Like [`SmartCache::try_get_with`], with the key handed to `init` (a memoized
+    /// function rebuilds its arguments from it instead of cloning them for every call).
+    pub(crate) fn try_get_with_key<E>(
+        &self,
+        key: K,
+        init: impl FnOnce(&K) -> std::result::Result<V, E>,
+    ) -> std::result::Result<Arc<V>, E> {
         self.inner.get_with(key, init)
     }
 
-    /// Like [`SmartCache::try_get_with`] for a computation that is awaited: tasks and
-    /// threads that ask for the same missing key share one computation.
+    /// Like [`SmartCache::try_get_with_key`] for a computation that is awaited: tasks
+    /// and threads that ask for the same missing key share one computation.
     #[cfg(feature = "async")]
-    pub(crate) async fn try_get_with_async<E>(
+    pub(crate) async fn try_get_with_async<E, F>(
         &self,
         key: K,
-        init: impl std::future::Future<Output = std::result::Result<V, E>>,
-    ) -> std::result::Result<Arc<V>, E> {
+        init: impl FnOnce(&K) -> F,
+    ) -> std::result::Result<Arc<V>, E>
+    where
+        F: std::future::Future<Output = std::result::Result<V, E>>,
+    {
         self.inner.get_with_async(key, init).await
     }
 

@@ -4,10 +4,14 @@
 //! - `<fn>_cache()`, the `SmartCache` behind it;
 //! - `__<fn>_memo()`, the lazily built static `Memo` (hidden);
 //! - `<fn>_uncached(..)`, the original function renamed.
+//!
+//! The first three carry the where clauses `Key: MemoKey, Value: Cacheable`, each spanned
+//! as one piece at the arguments or the result, and call nothing else that needs them: a
+//! type that cannot be a key or a value is one error there (the compiler reports the
+//! same error at the same place once), instead of one for each use.
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, ToTokens};
 use syn::{Ident, ItemFn};
 
 use super::key::Key;
@@ -45,7 +49,7 @@ struct Parts<'a> {
 impl<'a> Parts<'a> {
     fn new(function: &'a ItemFn, o: &'a Options, sig: &'a Signature<'a>) -> Self {
         let name = &function.sig.ident;
-        let key = Key::new(o, sig);
+        let key = Key::new(o, sig, function.sig.paren_token.span.join());
         let value = Value::of(&sig.ret, o);
         let memo_type = {
             let (key_type, value_type) = (&key.ty, &value.ty);
@@ -73,6 +77,27 @@ impl<'a> Parts<'a> {
         self.function.sig.asyncness.is_some()
     }
 
+    /// `where Key: MemoKey, Value: Cacheable` (and `Value: MemoClone` when a hit returns
+    /// a clone), each bound spanned as one piece over what it is about.
+    fn bounds(&self) -> TokenStream {
+        let (key_type, value_type) = (&self.key.ty, &self.value.ty);
+        let key = respan(
+            quote!(#key_type: ::smartcache::__private::MemoKey),
+            self.key.span,
+        );
+        let ret = Spans::of(&self.sig.ret);
+        let value = respan(quote!(#value_type: ::smartcache::Cacheable), ret);
+        let clone = if self.value.shared {
+            quote!()
+        } else {
+            respan(
+                quote!(#value_type: ::smartcache::__private::MemoClone,),
+                ret,
+            )
+        };
+        quote!(where #key, #value, #clone)
+    }
+
     /// The function as the user calls it: the key, then the memo's lookup.
     fn memoized_fn(&self) -> TokenStream {
         let ItemFn { attrs, vis, .. } = self.function;
@@ -89,21 +114,14 @@ impl<'a> Parts<'a> {
         } else {
             quote!()
         };
-        let Key {
-            ty: key_type,
-            expr: key_expr,
-            asserts: key_asserts,
-        } = &self.key;
-        let value = &self.value.ty;
-        let value_assert = quote_spanned!(self.sig.ret.span()=> ::smartcache::__private::assert_value::<#value>(););
+        let (key_type, key_expr) = (&self.key.ty, &self.key.expr);
         let (memo_type, memo_path) = (&self.memo_type, &self.memo_path);
         let lookup = self.lookup();
+        let bounds = self.bounds();
         quote! {
             #(#attrs)*
-            #vis #asyncness #unsafety fn #name(#inputs) #output {
+            #vis #asyncness #unsafety fn #name(#inputs) #output #bounds {
                 #async_check
-                #key_asserts
-                #value_assert
                 #[allow(unused_parens, unused_braces)]
                 let __key: #key_type = #key_expr;
                 let __memo: &'static #memo_type = #memo_path;
@@ -123,17 +141,25 @@ impl<'a> Parts<'a> {
             (Wrapper::Result, true) => "call_async_result",
         };
         let method = Ident::new(method, Span::call_site());
-        let compute = self.compute();
+        let key_type = &self.key.ty;
+        let (compute, unpack) = (self.compute(), &self.key.unpack);
+        let memo_key = quote!(<#key_type as ::smartcache::__private::MemoKey>);
         let call = if self.is_async() {
-            quote!(__memo.#method(__key, async { #compute }).await)
+            quote!(#memo_key::#method(__memo, __key, move |__k: &#key_type| {
+                #unpack
+                async move { #compute }
+            }).await)
         } else {
-            quote!(__memo.#method(__key, || #compute))
+            quote!(#memo_key::#method(__memo, __key, move |__k: &#key_type| {
+                #unpack
+                #compute
+            }))
         };
         // What a hit hands back: the shared value, or a clone of it.
         let ret_value = if self.value.shared {
             quote!(v)
         } else {
-            quote!((*v).clone())
+            quote!(::smartcache::__private::MemoClone::clone_result(&*v))
         };
         match self.value.wrapper {
             Wrapper::Plain => quote! {
@@ -178,10 +204,11 @@ impl<'a> Parts<'a> {
             format!("The cache of [`{name}`]({target}): its `stats()`, `clear()`, `remove(&key)`.");
         let (key_type, value_type) = (&self.key.ty, &self.value.ty);
         let memo_path = &self.memo_path;
+        let bounds = self.bounds();
         quote! {
             #[doc = #doc]
             #[allow(dead_code)]
-            #vis fn #cache_fn() -> &'static ::smartcache::SmartCache<#key_type, #value_type> {
+            #vis fn #cache_fn() -> &'static ::smartcache::SmartCache<#key_type, #value_type> #bounds {
                 #memo_path.cache()
             }
         }
@@ -194,15 +221,20 @@ impl<'a> Parts<'a> {
         let config = self.config();
         let fingerprint = self.fingerprint();
         let persistent = self.o.tier != Some(Tier::Memory);
+        let key_type = &self.key.ty;
+        let bounds = self.bounds();
         quote! {
             #[doc(hidden)]
             #[allow(dead_code)]
-            #vis fn #memo_fn() -> &'static #memo_type {
-                static MEMO: ::smartcache::__private::LazyLock<#memo_type> =
-                    ::smartcache::__private::LazyLock::new(|| {
-                        ::smartcache::__private::Memo::new(#config, #fingerprint, #persistent)
-                    });
-                &MEMO
+            #vis fn #memo_fn() -> &'static #memo_type #bounds {
+                static MEMO: ::smartcache::__private::OnceLock<#memo_type> =
+                    ::smartcache::__private::OnceLock::new();
+                <#key_type as ::smartcache::__private::MemoKey>::memo(
+                    &MEMO,
+                    || #config,
+                    #fingerprint,
+                    #persistent,
+                )
             }
         }
     }
@@ -233,11 +265,9 @@ impl<'a> Parts<'a> {
             }
         };
         config = match o.tier {
-            Some(Tier::Memory) => {
-                quote!(#config.memory_threshold(usize::MAX).file_threshold(usize::MAX))
-            }
-            Some(Tier::Sled) => quote!(#config.memory_threshold(0).file_threshold(usize::MAX)),
-            Some(Tier::File) => quote!(#config.memory_threshold(0).file_threshold(0)),
+            Some(Tier::Memory) => quote!(#config.tier(::smartcache::Tier::Memory)),
+            Some(Tier::Sled) => quote!(#config.tier(::smartcache::Tier::Sled)),
+            Some(Tier::File) => quote!(#config.tier(::smartcache::Tier::File)),
             Some(Tier::Auto) | None => config,
         };
         if let Some(secs) = o.ttl_secs {
@@ -270,6 +300,54 @@ impl<'a> Parts<'a> {
         let text = format!("{} {} v{}", quote!(#sig), quote!(#block), self.o.version);
         fnv1a(text.as_bytes())
     }
+}
+
+/// Where a generated bound points: from the first token of what it is about to the last.
+#[derive(Clone, Copy)]
+pub struct Spans {
+    pub first: Span,
+    pub last: Span,
+}
+
+impl Spans {
+    /// The first and last tokens of `tokens`.
+    pub fn of(tokens: &impl ToTokens) -> Self {
+        let mut spans = tokens.to_token_stream().into_iter().map(|t| t.span());
+        let first = spans.next().unwrap_or_else(Span::call_site);
+        Spans {
+            first,
+            last: spans.last().unwrap_or(first),
+        }
+    }
+}
+
+/// `tokens` placed at `spans`: every token at the first span but the last, at the last
+/// span. The compiler reports a bound at the stretch its tokens cover, so the same bound
+/// written on several items is the same error at the same place, reported once.
+fn respan(tokens: TokenStream, spans: Spans) -> TokenStream {
+    let mut tokens: Vec<TokenTree> = at(tokens, spans.first).into_iter().collect();
+    if let Some(last) = tokens.last_mut() {
+        last.set_span(spans.last);
+    }
+    tokens.into_iter().collect()
+}
+
+/// `tokens` with every token, inside groups too, at `span`.
+fn at(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), at(group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
 }
 
 /// FNV-1a, 64 bits: a stable hash of the function's tokens.

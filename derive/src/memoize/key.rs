@@ -1,15 +1,19 @@
 //! The key of a memoized function: its type, the expression that builds it from the
-//! arguments, and the checks that it can be a key.
+//! arguments, how the computation gets its arguments back, and where an error about it
+//! points.
 //!
 //! By default the key is the tuple of the arguments (`&self` and `ignore`d ones left
 //! out; one argument alone is not wrapped in a tuple), each in its owned form: `&str`
-//! becomes `String`, `&T` becomes `T`. `key = <expr>: <Type>` replaces it.
+//! becomes `String`, `&T` becomes `T`. Arguments taken by value move into the key, so a
+//! hit copies nothing; on a miss the computation takes copies of them from the key.
+//! `key = <expr>: <Type>` replaces the key, and the computation then uses the arguments
+//! themselves.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned, ToTokens};
-use syn::spanned::Spanned;
+use quote::quote;
 use syn::{Ident, Type};
 
+use super::expand::Spans;
 use super::options::Options;
 use super::signature::Signature;
 
@@ -19,63 +23,126 @@ pub struct Key {
     pub ty: TokenStream,
     /// The expression that builds it, of the arguments.
     pub expr: TokenStream,
-    /// `assert_key` for its parts, each spanned to the type it checks.
-    pub asserts: TokenStream,
+    /// Statements that give the computation back the arguments moved into the key,
+    /// from `__k: &Key` (empty when none were moved).
+    pub unpack: TokenStream,
+    /// Where an error saying that the key cannot be a key points.
+    pub span: Spans,
 }
 
 impl Key {
     /// The key that the options and the arguments give.
-    pub fn new(o: &Options, sig: &Signature) -> Self {
+    pub fn new(o: &Options, sig: &Signature, inputs_span: Span) -> Self {
         if let Some(key) = &o.key {
             let ty = &key.ty;
             let expr = &key.expr;
             return Key {
                 ty: quote!(#ty),
                 expr: quote!(#expr),
-                asserts: assert_key(ty, ty.span()),
+                unpack: quote!(),
+                span: Spans::of(ty),
             };
         }
+        let args: Vec<_> = sig.key_args(o).collect();
         let mut types = Vec::new();
         let mut values = Vec::new();
-        let mut asserts = Vec::new();
-        for (name, ty) in sig.key_args(o) {
-            let (owned, to_owned) = owned(name, ty);
-            asserts.push(assert_key(&owned, ty.span()));
-            types.push(owned);
-            values.push(to_owned);
+        // The pattern that takes the moved arguments out of a copy of the key.
+        let mut pattern = Vec::new();
+        let alone = args.len() == 1;
+        for &(name, ty) in &args {
+            let part = Part::of(name, ty, alone);
+            pattern.push(if part.moved { quote!(#name) } else { quote!(_) });
+            types.push(part.ty);
+            values.push(part.value);
         }
-        let asserts = quote!(#(#asserts)*);
-        match (types.as_slice(), values.as_slice()) {
-            ([ty], [value]) => Key {
-                ty: ty.clone(),
-                expr: value.clone(),
-                asserts,
+        let moved = args.iter().any(|(_, ty)| !matches!(ty, Type::Reference(_)));
+        let span = match args.as_slice() {
+            [(_, ty)] => Spans::of(ty),
+            _ => Spans {
+                first: inputs_span,
+                last: inputs_span,
             },
-            _ => Key {
-                ty: quote!((#(#types,)*)),
-                expr: quote!((#(#values,)*)),
-                asserts,
-            },
+        };
+        let (ty, expr, pattern) = match (types.as_slice(), values.as_slice()) {
+            ([ty], [value]) => (ty.clone(), value.clone(), pattern.remove(0)),
+            _ => (
+                quote!((#(#types,)*)),
+                quote!((#(#values,)*)),
+                quote!((#(#pattern,)*)),
+            ),
+        };
+        let unpack = if moved {
+            quote!(let #pattern = <#ty as ::smartcache::__private::MemoKey>::clone_key(__k);)
+        } else {
+            quote!()
+        };
+        Key {
+            ty,
+            expr,
+            unpack,
+            span,
         }
     }
 }
 
-/// The owned form of an argument type, and the expression that makes it from `name`.
-/// (`check` has rejected `&mut` and `impl Trait` arguments of the key.)
-fn owned(name: &Ident, ty: &Type) -> (TokenStream, TokenStream) {
-    match ty {
-        Type::Reference(r) => {
-            let inner = &r.elem;
-            (
+/// One argument as part of the key.
+struct Part {
+    /// Its owned type.
+    ty: TokenStream,
+    /// The expression that makes it from the argument.
+    value: TokenStream,
+    /// Whether the argument itself moves into the key (it is taken by value).
+    moved: bool,
+}
+
+impl Part {
+    /// The part for argument `name: ty`; `alone` when it is the whole key. (`check` has
+    /// rejected `&mut` and `impl Trait` arguments of the key.)
+    fn of(name: &Ident, ty: &Type, alone: bool) -> Self {
+        let Type::Reference(r) = ty else {
+            return Part {
+                ty: quote!(#ty),
+                value: quote!(#name),
+                moved: true,
+            };
+        };
+        let inner = &*r.elem;
+        let (ty, value) = match inner {
+            // Borrowed forms whose owned form exists for every value.
+            Type::Path(p) if is_unsized_std(p) => (
                 quote!(<#inner as ::std::borrow::ToOwned>::Owned),
                 quote!(::std::borrow::ToOwned::to_owned(#name)),
-            )
+            ),
+            Type::Slice(slice) => {
+                let element = &slice.elem;
+                (
+                    quote!(::std::vec::Vec<#element>),
+                    quote!(<[#element]>::to_vec(#name)),
+                )
+            }
+            // A key alone is copied through its MemoKey bound, so that a type that cannot
+            // be a key is that bound's error only.
+            _ if alone => (
+                quote!(#inner),
+                quote!(<#inner as ::smartcache::__private::MemoKey>::clone_key(#name)),
+            ),
+            _ => (quote!(#inner), quote!(::std::clone::Clone::clone(#name))),
+        };
+        Part {
+            ty,
+            value,
+            moved: false,
         }
-        _ => (quote!(#ty), quote!(::std::clone::Clone::clone(&#name))),
     }
 }
 
-/// A check that `ty` is a key, whose error points at `span`.
-fn assert_key(ty: &impl ToTokens, span: Span) -> TokenStream {
-    quote_spanned!(span=> ::smartcache::__private::assert_key::<#ty>();)
+/// Whether `p` names `str`, `Path`, `OsStr` or `CStr`: borrowed forms whose owned form
+/// (`String`, `PathBuf`, ...) every value has.
+fn is_unsized_std(p: &syn::TypePath) -> bool {
+    p.qself.is_none()
+        && p.path.segments.last().is_some_and(|s| {
+            ["str", "Path", "OsStr", "CStr"]
+                .iter()
+                .any(|n| s.ident == n)
+        })
 }

@@ -1,5 +1,6 @@
 use smartcache::prelude::*;
 
+#[derive(Clone)]
 struct Connection;
 
 #[memoize]
