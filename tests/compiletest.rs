@@ -20,7 +20,9 @@ fn ui() {
 fn each_misuse_reports_one_error() {
     let mut checked = 0;
     for topic in ["derive", "memoize"] {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui").join(topic);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/ui")
+            .join(topic);
         for entry in std::fs::read_dir(&dir).expect("ui folder") {
             let case = entry.expect("ui entry").path();
             if case.extension().is_none_or(|e| e != "rs") {
@@ -29,7 +31,11 @@ fn each_misuse_reports_one_error() {
             let path = case.with_extension("stderr");
             let text = std::fs::read_to_string(&path).expect("each case has its stderr file");
             let errors = text.lines().filter(|l| l.starts_with("error")).count();
-            let expected = if path.ends_with("two_errors.stderr") { 2 } else { 1 };
+            let expected = if path.ends_with("two_errors.stderr") {
+                2
+            } else {
+                1
+            };
             assert_eq!(errors, expected, "{}", path.display());
             checked += 1;
         }

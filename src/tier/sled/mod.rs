@@ -41,8 +41,9 @@
 //! [`SledTier::open`]); the first one opened sets its capacity and durability.
 //!
 //! Files: this one holds the tier and its [`Store`] methods; `state.rs` the database's
-//! state and fault handling, `space.rs` measuring and compaction, `eviction.rs` access
-//! records and eviction, `waiters.rs` other processes on the same database.
+//! state and fault handling, `space.rs` measuring, compaction and the size record,
+//! `eviction.rs` access records and eviction, `waiters.rs` other processes on the same
+//! database.
 
 use std::collections::HashMap;
 use std::fs;
@@ -57,6 +58,7 @@ mod space;
 mod state;
 mod waiters;
 
+use self::space::parse_u64;
 use self::state::{close, flush_db, panic_message, sled_config};
 use super::access::{access_id, AccessTable};
 use super::{too_large, Gauge, HandOver, Kind, LoadError, Loaded, Store, Usage};
@@ -171,49 +173,6 @@ fn sled_key(address: &Address) -> std::borrow::Cow<'_, [u8]> {
         key.push(1);
         key.extend_from_slice(&address.hash().to_be_bytes());
         std::borrow::Cow::Owned(key)
-    }
-}
-
-fn u64_pair(a: u64, b: u64) -> [u8; 16] {
-    let mut v = [0u8; 16];
-    v[..8].copy_from_slice(&a.to_le_bytes());
-    v[8..].copy_from_slice(&b.to_le_bytes());
-    v
-}
-
-fn parse_u64(v: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(v.get(at..at + 8)?.try_into().ok()?))
-}
-
-impl Handles {
-    /// The entry count and bytes from the record a clean close left, or by counting the
-    /// entries; then marks the record unclean until the tier closes.
-    fn load_usage(&self) -> sled::Result<(u64, u64)> {
-        let record = self.meta.get(USAGE_KEY)?;
-        let clean = record
-            .as_deref()
-            .and_then(|v| Some((parse_u64(v, 0)?, parse_u64(v, 8)?, *v.get(16)? == 1)))
-            .filter(|&(_, _, clean)| clean);
-        let (count, bytes) = match clean {
-            Some((count, bytes, _)) => (count, bytes),
-            None => {
-                let (mut count, mut bytes) = (0u64, 0u64);
-                for item in self.entries.iter() {
-                    let (_, v) = item?;
-                    count += 1;
-                    bytes += v.len() as u64;
-                }
-                (count, bytes)
-            }
-        };
-        self.write_usage(count, bytes, false)?;
-        Ok((count, bytes))
-    }
-
-    fn write_usage(&self, count: u64, bytes: u64, clean: bool) -> sled::Result<()> {
-        let mut record = u64_pair(count, bytes).to_vec();
-        record.push(u8::from(clean));
-        self.meta.insert(USAGE_KEY, record).map(|_| ())
     }
 }
 

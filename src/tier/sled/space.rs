@@ -1,6 +1,6 @@
 //! The sled folder's size: measured at open and every few seconds of writing, compacted
 //! into a fresh database when sled's leftovers bloat it, and the live budget that keeps it
-//! within `disk_capacity`.
+//! within `disk_capacity`; and the record of its entry count and size in tree `meta`.
 
 use super::*;
 
@@ -170,5 +170,51 @@ impl SledTier {
             let mut state = self.state_mut();
             self.compact(&mut state);
         }
+    }
+}
+
+/// Two numbers as 16 little-endian bytes.
+fn u64_pair(a: u64, b: u64) -> [u8; 16] {
+    let mut v = [0u8; 16];
+    v[..8].copy_from_slice(&a.to_le_bytes());
+    v[8..].copy_from_slice(&b.to_le_bytes());
+    v
+}
+
+/// The little-endian number at `at` in `v`.
+pub(super) fn parse_u64(v: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(v.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// The record of the tier's entry count and size, in tree `meta`.
+impl Handles {
+    /// The entry count and bytes from the record a clean close left, or by counting the
+    /// entries; then marks the record unclean until the tier closes.
+    pub(super) fn load_usage(&self) -> sled::Result<(u64, u64)> {
+        let record = self.meta.get(USAGE_KEY)?;
+        let clean = record
+            .as_deref()
+            .and_then(|v| Some((parse_u64(v, 0)?, parse_u64(v, 8)?, *v.get(16)? == 1)))
+            .filter(|&(_, _, clean)| clean);
+        let (count, bytes) = match clean {
+            Some((count, bytes, _)) => (count, bytes),
+            None => {
+                let (mut count, mut bytes) = (0u64, 0u64);
+                for item in self.entries.iter() {
+                    let (_, v) = item?;
+                    count += 1;
+                    bytes += v.len() as u64;
+                }
+                (count, bytes)
+            }
+        };
+        self.write_usage(count, bytes, false)?;
+        Ok((count, bytes))
+    }
+
+    pub(super) fn write_usage(&self, count: u64, bytes: u64, clean: bool) -> sled::Result<()> {
+        let mut record = u64_pair(count, bytes).to_vec();
+        record.push(u8::from(clean));
+        self.meta.insert(USAGE_KEY, record).map(|_| ())
     }
 }
