@@ -189,7 +189,7 @@ pub(crate) struct Counters {
     /// hits are the tiers' hits.
     pub shared_hits: AtomicU64,
     pub misses: AtomicU64,
-    tiers: [TierCounters; 4],
+    tiers: [TierCounters; Tier::ALL.len()],
 }
 
 impl Counters {

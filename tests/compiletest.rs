@@ -10,6 +10,7 @@ use std::path::Path;
 #[test]
 fn ui() {
     let cases = trybuild::TestCases::new();
+    cases.compile_fail("tests/ui/cache/*.rs");
     cases.compile_fail("tests/ui/derive/*.rs");
     cases.compile_fail("tests/ui/memoize/*.rs");
 }
@@ -19,7 +20,7 @@ fn ui() {
 #[test]
 fn each_misuse_reports_one_error() {
     let mut checked = 0;
-    for topic in ["derive", "memoize"] {
+    for topic in ["cache", "derive", "memoize"] {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/ui")
             .join(topic);
