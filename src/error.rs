@@ -66,8 +66,9 @@ pub enum CacheError {
         path: PathBuf,
     },
 
-    /// A tier failed while reading or writing.
-    #[error("{tier} tier I/O error at {path:?}: {source}")]
+    /// A tier failed while reading or writing. The OS error is the
+    /// [`source`](std::error::Error::source).
+    #[error("{tier} tier I/O error at {path:?}")]
     Io {
         /// The tier involved.
         tier: Tier,
@@ -78,39 +79,29 @@ pub enum CacheError {
         source: std::io::Error,
     },
 
-    /// The sled database reported an error.
-    #[error("sled tier error at {path:?}: {source}")]
+    /// The sled database reported an error. sled's own error is the
+    /// [`source`](std::error::Error::source) (boxed: sled's types are not part of this
+    /// crate's API).
+    #[error("sled tier error at {path:?}")]
     Sled {
         /// The sled folder.
         path: PathBuf,
         /// The underlying error.
         #[source]
-        source: sled::Error,
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
 
-    /// A value or key could not be encoded.
-    #[error("cannot encode {what} with the {codec} codec: {message}")]
+    /// A value or key could not be encoded. The codec's error is the
+    /// [`source`](std::error::Error::source).
+    #[error("cannot encode {what} with the {codec} codec")]
     Encode {
         /// `"key"` or the value's type tag.
         what: String,
         /// The codec's name.
         codec: &'static str,
-        /// The codec's message.
-        message: String,
-    },
-
-    /// A stored entry could not be used: corrupt, truncated, stale, expired or foreign.
-    ///
-    /// [`SmartCache::get`](crate::SmartCache::get) turns this into a miss; it reaches callers
-    /// only through [`SmartCache::try_get`](crate::SmartCache::try_get).
-    #[error("{tier} entry {key_hash:032x} is invalid: {reason}")]
-    InvalidEntry {
-        /// The tier the entry was read from.
-        tier: Tier,
-        /// The stable 128-bit hash that addresses the entry.
-        key_hash: u128,
-        /// Why it was refused.
-        reason: String,
+        /// What the codec said.
+        #[source]
+        source: crate::codec::CodecError,
     },
 
     /// The tier is not available in this build or configuration.

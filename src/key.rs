@@ -8,30 +8,25 @@
 
 use std::hash::Hash;
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::codec::CodecError;
 use crate::{CacheError, Result};
 
 /// What a key must be: hashable and comparable in memory, serializable for the
-/// persistent tiers, and shareable between threads. Implemented for every such type.
+/// persistent tiers (keys are written, never read back), and shareable between threads.
+/// Implemented for every such type.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a cache key",
-    label = "not a key: needs Hash + Eq + Clone + Serialize + Deserialize + Send + Sync + 'static",
+    label = "not a key: needs Hash + Eq + Clone + Serialize + Send + Sync + 'static",
     note = "a key is hashed, compared and stored with the entry; for #[memoize], leave this argument out with `ignore = [..]`, or build the key yourself with `key = <expr>: <Type>`"
 )]
-pub trait CacheKey:
-    Hash + Eq + Clone + Serialize + DeserializeOwned + Send + Sync + 'static
-{
-}
+pub trait CacheKey: Hash + Eq + Clone + Serialize + Send + Sync + 'static {}
 
 // Not recommended, so that a type that is not a key gets the one message above instead
 // of an error for each bound it misses.
 #[diagnostic::do_not_recommend]
-impl<T> CacheKey for T where
-    T: Hash + Eq + Clone + Serialize + DeserializeOwned + Send + Sync + 'static
-{
-}
+impl<T> CacheKey for T where T: Hash + Eq + Clone + Serialize + Send + Sync + 'static {}
 
 /// The address of an entry in a persistent tier: the stable 128-bit hash of
 /// (namespace, encoded key), and the encoded key itself, stored in the entry so that a
@@ -77,7 +72,7 @@ impl Address {
 }
 
 /// The address of `key` in `namespace`.
-pub(crate) fn address<K: Serialize>(namespace: &str, key: &K) -> Result<Address> {
+pub(crate) fn address<K: Serialize + ?Sized>(namespace: &str, key: &K) -> Result<Address> {
     let config = bincode::config::standard()
         .with_big_endian()
         .with_fixed_int_encoding();
@@ -89,7 +84,7 @@ pub(crate) fn address<K: Serialize>(namespace: &str, key: &K) -> Result<Address>
         CacheError::Encode {
             what: "key".into(),
             codec: "bincode",
-            message: e.to_string(),
+            source: CodecError::with_source("bincode cannot encode the key", e),
         }
     })?;
     let key_len = bytes.len() - key_at;
@@ -97,9 +92,9 @@ pub(crate) fn address<K: Serialize>(namespace: &str, key: &K) -> Result<Address>
         return Err(CacheError::Encode {
             what: "key".into(),
             codec: "bincode",
-            message: format!(
+            source: CodecError::new(format!(
                 "the encoded key is {key_len} bytes, more than the 64 MiB a key may have; key the cache by a digest of it instead"
-            ),
+            )),
         });
     }
     Ok(Address::new(bytes, key_at))

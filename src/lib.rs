@@ -18,10 +18,12 @@
 //! let large = vec![1.0; 200_000];     // 1.6 MB: one file
 //! assert_eq!(cache.insert("small".into(), small)?, Tier::Memory);
 //! assert_eq!(cache.insert("large".into(), large)?, Tier::File);
-//! assert_eq!(cache.get(&"large".into()).map(|v| v.len()), Some(200_000));
+//! assert_eq!(cache.get("large").map(|v| v.len()), Some(200_000));
 //! println!("{}", cache.stats());
 //! # Ok::<(), smartcache::CacheError>(())
 //! ```
+// docs.rs builds with every feature and `--cfg docsrs` (see Cargo.toml): items behind a
+// feature are marked with it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Unsafe code is allowed only where a comment proves it sound (huge-page advice, memory maps).
 #![deny(unsafe_code)]
@@ -37,9 +39,9 @@ mod error;
 mod hash;
 mod key;
 #[cfg(feature = "ndarray")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ndarray")))]
 pub mod mapped;
-#[doc(hidden)]
-pub mod memoize;
+mod memoize;
 mod paths;
 pub mod prelude;
 mod route;
@@ -55,6 +57,7 @@ pub use crate::config::{
 pub use crate::error::{CacheError, Result};
 pub use crate::key::CacheKey;
 #[cfg(feature = "ndarray")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ndarray")))]
 pub use crate::mapped::MappedArray;
 pub use crate::route::Placement;
 pub use crate::stats::{CacheStats, TierStats};

@@ -116,7 +116,11 @@ impl<K: CacheKey, A: MappableElement, D: Dimension + 'static> SmartCache<K, Arra
     /// assert_eq!(mapped.view().sum(), 0.5 * 1024.0 * 1024.0);
     /// # Ok(()) }
     /// ```
-    pub fn get_mapped(&self, key: &K) -> Result<Option<MappedArray<A, D>>> {
+    pub fn get_mapped<Q>(&self, key: &Q) -> Result<Option<MappedArray<A, D>>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: serde::Serialize + ?Sized,
+    {
         self.map_file_entry(key, |mapped| {
             if mapped.header.is_compressed() {
                 return Err(LoadError::Failed(CacheError::config(

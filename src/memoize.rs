@@ -164,7 +164,7 @@ pub fn namespace(module_path: &str, function: &str) -> String {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be the key of a memoized function",
     label = "the key: every argument but `&self` and `ignore`d ones, as owned values",
-    note = "each needs Hash + Eq + Clone + Serialize + Deserialize + Send + Sync + 'static; leave an argument out with `ignore = [..]`, or build the key yourself with `key = <expr>: <Type>`"
+    note = "each needs Hash + Eq + Clone + Serialize + Send + Sync + 'static; leave an argument out with `ignore = [..]`, or build the key yourself with `key = <expr>: <Type>`"
 )]
 pub trait MemoKey: Sized {
     /// The memo in `cell`, built on first use from `config`.

@@ -10,6 +10,7 @@ use crate::{Cacheable, Tier};
 
 /// How a type chooses its tier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Placement {
     /// By size at run time: below `memory_threshold` in memory (or sled with
     /// `persist_all`), below `file_threshold` in sled, otherwise in a file.
@@ -22,9 +23,9 @@ pub enum Placement {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Router {
     /// Values smaller than this stay in memory.
-    pub memory_threshold: usize,
+    pub memory_threshold: u64,
     /// Values this large or larger go to files.
-    pub file_threshold: usize,
+    pub file_threshold: u64,
     /// Values that would stay in memory go to sled instead.
     pub persist_all: bool,
 }
@@ -42,6 +43,7 @@ impl Router {
     /// The tier for a value of `size` bytes under [`Placement::Auto`].
     #[inline]
     pub fn route_auto(&self, size: usize) -> Tier {
+        let size = bytes(size);
         if size >= self.file_threshold {
             Tier::File
         } else if size >= self.memory_threshold || self.persist_all {
@@ -62,6 +64,12 @@ impl Router {
             Placement::Auto => &[Tier::Sled, Tier::File],
         }
     }
+}
+
+/// A size in bytes as the configuration counts them (`u64`).
+#[inline]
+pub(crate) fn bytes(size: usize) -> u64 {
+    u64::try_from(size).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

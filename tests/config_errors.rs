@@ -322,7 +322,14 @@ fn a_key_too_long_to_store_is_named_as_the_key() {
     let err = cache
         .insert(key, medium(1))
         .expect_err("a 64 MiB key was stored");
-    let message = err.to_string();
+    // The message and its sources, as `anyhow` prints them.
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
     assert!(
         matches!(&err, CacheError::Encode { what, .. } if what == "key"),
         "{message}"
@@ -332,4 +339,50 @@ fn a_key_too_long_to_store_is_named_as_the_key() {
         "{message}"
     );
     assert!(message.contains("64 MiB"), "{message}");
+}
+
+/// An error's message does not repeat its source: `anyhow` and friends print the chain,
+/// and would show the OS error twice.
+#[test]
+fn error_messages_do_not_repeat_their_source() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache: SmartCache<u32, Vec<u8>> = CacheConfig::default()
+        .dir(dir.path())
+        .namespace("blocked")
+        .tier(Tier::File)
+        .build()
+        .expect("build");
+    cache
+        .insert(0, vec![0; 10])
+        .expect("a first insert opens the file tier");
+    // Every shard folder an entry could go to is a file: the next insert is an I/O error.
+    let files = cache.path().expect("folder").join("files");
+    for shard in 0..=255u8 {
+        let shard = files.join(format!("{shard:02x}"));
+        let _ = std::fs::remove_dir_all(&shard);
+        std::fs::write(&shard, b"in the way").expect("block a shard");
+    }
+    let io = cache.insert(1, vec![1; 10]).expect_err("a blocked insert");
+    assert!(matches!(io, CacheError::Io { .. }), "{io:?}");
+    let keys: SmartCache<String, u32> = CacheConfig::default()
+        .dir(dir.path())
+        .namespace("keys")
+        .build()
+        .expect("build");
+    let encode = keys
+        .insert("k".repeat((64 << 20) + 1), 1)
+        .expect_err("a key too long");
+    for err in [io, encode] {
+        let message = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        assert!(source.is_some(), "{message}: no source");
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            assert!(
+                !message.contains(&cause_text),
+                "{message:?} repeats its source {cause_text:?}"
+            );
+            source = cause.source();
+        }
+    }
 }

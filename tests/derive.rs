@@ -135,7 +135,7 @@ fn derived_values_round_trip_through_their_tiers_and_a_reopen() {
             .expect("build");
         let tags: SmartCache<u32, Tagged<Vec<u16>>> = config(dir.path())
             .namespace("tags")
-            .persist_all()
+            .persist_all(true)
             .build()
             .expect("build");
         assert_eq!(

@@ -355,7 +355,7 @@ fn results_written_by_other_code_are_cleared() {
         CacheConfig::default()
             .dir(dir.path())
             .namespace("changing")
-            .persist_all()
+            .persist_all(true)
     };
     let first: Memo<u32, u32> = Memo::new(config(), 1, true);
     MemoKey::call(&first, 1, |_| 10);

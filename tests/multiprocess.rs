@@ -28,7 +28,7 @@ fn cache(dir: &Path) -> SmartCache<u64, Vec<u8>> {
     // persist_all: small values go to disk too, so that other processes can see them.
     config(dir)
         .file_threshold(64 << 10)
-        .persist_all()
+        .persist_all(true)
         .build()
         .expect("every worker opens the cache")
 }

@@ -160,13 +160,13 @@ fn an_array_is_not_read_as_another_element_type_or_dimension() {
     f64s.insert("a".into(), array(ndarray::Dim([2, 2])))
         .expect("insert");
     let f32s: SmartCache<String, Array2<f32>> = config().build().expect("build");
-    assert_eq!(f32s.get(&"a".into()), None);
+    assert_eq!(f32s.get("a"), None);
     assert_eq!(f32s.stats().file.invalid, 1, "{}", f32s.stats());
     // The refused entry was removed: write it again for the next reader.
     f64s.insert("a".into(), array(ndarray::Dim([2, 2])))
         .expect("insert");
     let three: SmartCache<String, Array3<f64>> = config().build().expect("build");
-    assert_eq!(three.get(&"a".into()), None);
+    assert_eq!(three.get("a"), None);
     assert_eq!(three.stats().file.invalid, 1, "{}", three.stats());
 }
 
@@ -186,7 +186,7 @@ fn a_damaged_array_is_a_miss() {
     let cache: SmartCache<String, Array2<f64>> = config_for_tier(dir.path(), Tier::File)
         .build()
         .expect("reopen");
-    assert_eq!(cache.get(&"a".into()), None);
+    assert_eq!(cache.get("a"), None);
     assert_eq!(cache.stats().file.invalid, 1, "{}", cache.stats());
 }
 
@@ -204,11 +204,11 @@ mod mapped {
         let value: Array2<f64> = array(ndarray::Dim([300, 200]));
         cache.insert("a".into(), value.clone()).expect("insert");
         for _ in 0..3 {
-            let mapped = cache.get_mapped(&"a".into()).expect("read").expect("hit");
+            let mapped = cache.get_mapped("a").expect("read").expect("hit");
             assert_eq!(mapped.view(), value.view());
             assert_eq!(mapped.shape(), &[300, 200]);
         }
-        assert!(cache.get_mapped(&"b".into()).expect("read").is_none());
+        assert!(cache.get_mapped("b").expect("read").is_none());
         let stats = cache.stats();
         assert_eq!((stats.file.hits, stats.file.misses), (3, 1), "{stats}");
         // A fresh instance maps what the first one wrote, in any layout it was given.
@@ -217,7 +217,7 @@ mod mapped {
             .expect("build");
         let odd = array::<i32, _>(ndarray::Dim([3, 4, 5])).reversed_axes();
         other.insert("odd".into(), odd.clone()).expect("insert");
-        let mapped = other.get_mapped(&"odd".into()).expect("read").expect("hit");
+        let mapped = other.get_mapped("odd").expect("read").expect("hit");
         assert_eq!(mapped.view(), odd.view());
         assert_eq!(mapped.to_owned(), odd);
     }
@@ -228,16 +228,16 @@ mod mapped {
         let cache = file_cache(dir.path());
         let first: Array2<f64> = Array2::from_elem((50, 50), 1.0);
         cache.insert("a".into(), first.clone()).expect("insert");
-        let mapped = cache.get_mapped(&"a".into()).expect("read").expect("hit");
+        let mapped = cache.get_mapped("a").expect("read").expect("hit");
         cache
             .insert("a".into(), Array2::from_elem((50, 50), 2.0))
             .expect("replace");
         assert_eq!(mapped.view(), first.view());
-        let again = cache.get_mapped(&"a".into()).expect("read").expect("hit");
+        let again = cache.get_mapped("a").expect("read").expect("hit");
         assert_eq!(again.view()[[0, 0]], 2.0);
-        cache.remove(&"a".into()).expect("remove");
+        cache.remove("a").expect("remove");
         assert_eq!(again.view()[[49, 49]], 2.0);
-        assert!(cache.get_mapped(&"a".into()).expect("read").is_none());
+        assert!(cache.get_mapped("a").expect("read").is_none());
     }
 
     #[test]
@@ -252,7 +252,7 @@ mod mapped {
         flip_bit(&path, len - 8);
         // A new process-wide identity: the damaged file was rewritten in place by
         // flip_bit, but its checksum was never checked in this process.
-        assert!(cache.get_mapped(&"a".into()).expect("read").is_none());
+        assert!(cache.get_mapped("a").expect("read").is_none());
         assert_eq!(cache.stats().file.invalid, 1, "{}", cache.stats());
         assert!(!path.exists(), "the damaged entry is removed");
         // A truncated entry too.
@@ -265,7 +265,7 @@ mod mapped {
             .open(&path)
             .expect("open");
         file.set_len(200).expect("truncate");
-        assert!(cache.get_mapped(&"b".into()).expect("read").is_none());
+        assert!(cache.get_mapped("b").expect("read").is_none());
         assert_eq!(cache.stats().file.invalid, 2, "{}", cache.stats());
     }
 
@@ -279,13 +279,10 @@ mod mapped {
         cache
             .insert("a".into(), Array2::zeros((8, 8)))
             .expect("insert");
-        let err = cache.get_mapped(&"a".into()).expect_err("refused");
+        let err = cache.get_mapped("a").expect_err("refused");
         assert!(err.to_string().contains("Compression::None"), "{err}");
         // The entry itself is fine and stays readable.
-        assert_eq!(
-            cache.get(&"a".into()).as_deref(),
-            Some(&Array2::zeros((8, 8)))
-        );
+        assert_eq!(cache.get("a").as_deref(), Some(&Array2::zeros((8, 8))));
     }
 }
 

@@ -336,3 +336,67 @@ fn temporary_with_a_dir_deletes_only_its_namespace() {
         "a neighbour namespace was touched"
     );
 }
+
+/// Lookups take a borrowed form of the key, as `HashMap` and moka do: a `&str` finds a
+/// `String` key in every tier, including after a restart (the hit is promoted under the
+/// owned key), and `remove` and `tier_of` take it too.
+#[test]
+fn borrowed_keys_find_owned_ones_in_every_tier() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = || -> SmartCache<String, Vec<u8>> { config(dir.path()).build().expect("build") };
+    let names = [
+        ("small", Tier::Memory),
+        ("medium", Tier::Sled),
+        ("large", Tier::File),
+    ];
+    {
+        let cache = open();
+        for (i, (name, tier)) in names.iter().enumerate() {
+            let value = value_for_tier(i as u64, *tier);
+            assert_eq!(
+                cache.insert(name.to_string(), value).expect("insert"),
+                *tier
+            );
+            assert_eq!(cache.tier_of(*name), Some(*tier), "{name}");
+            assert!(cache.get(*name).is_some(), "{name}");
+        }
+    }
+    let cache = open();
+    for (i, (name, tier)) in names.iter().enumerate().skip(1) {
+        let value = cache.get(*name).expect("a persisted value, found by &str");
+        assert!(
+            *value == value_for_tier(i as u64, *tier),
+            "{name}: a wrong value"
+        );
+        // A medium value is promoted to memory under the owned key: the next read is a
+        // memory hit (large ones stay on disk, above `promote_max`).
+        let before = cache.stats().memory.hits;
+        assert!(cache.get(&name.to_string()).is_some());
+        let promoted = cache.stats().memory.hits == before + 1;
+        assert_eq!(promoted, *tier == Tier::Sled, "{name}: promoted {promoted}");
+        assert!(cache.remove(*name).expect("remove"), "{name}");
+        assert_eq!(cache.tier_of(*name), None, "{name}");
+    }
+}
+
+/// A key is written, never read back: it needs `Serialize`, not `Deserialize`.
+#[test]
+fn keys_need_not_be_deserializable() {
+    #[derive(Clone, PartialEq, Eq, Hash, serde::Serialize)]
+    struct Query<'a> {
+        table: &'static str,
+        #[serde(skip)]
+        _marker: std::marker::PhantomData<&'a ()>,
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache: SmartCache<Query<'static>, Vec<u8>> = config(dir.path()).build().expect("build");
+    let key = Query {
+        table: "orders",
+        _marker: std::marker::PhantomData,
+    };
+    assert_eq!(
+        cache.insert(key.clone(), medium(1)).expect("insert"),
+        Tier::Sled
+    );
+    assert!(cache.get(&key).is_some());
+}

@@ -150,7 +150,8 @@ fn pinned_types_go_to_their_tier_whatever_their_size() {
 #[test]
 fn persist_all_keeps_small_values_on_disk() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cache: SmartCache<u64, Vec<u8>> = config(dir.path()).persist_all().build().expect("build");
+    let cache: SmartCache<u64, Vec<u8>> =
+        config(dir.path()).persist_all(true).build().expect("build");
     assert_eq!(cache.route(&small(1)), Tier::Sled);
     assert_eq!(cache.insert(1, small(1)).expect("insert"), Tier::Sled);
     assert_eq!(cache.insert(2, medium(2)).expect("insert"), Tier::Sled);
@@ -158,7 +159,10 @@ fn persist_all_keeps_small_values_on_disk() {
     assert_eq!(cache.tier_of(&1), Some(Tier::Sled));
     drop(cache);
 
-    let cache: SmartCache<u64, Vec<u8>> = config(dir.path()).persist_all().build().expect("reopen");
+    let cache: SmartCache<u64, Vec<u8>> = config(dir.path())
+        .persist_all(true)
+        .build()
+        .expect("reopen");
     assert_eq!(cache.get(&1).as_deref(), Some(&small(1)));
     assert_eq!(cache.tier_of(&1), Some(Tier::Sled));
     assert_eq!(cache.get(&3).as_deref(), Some(&large(3)));

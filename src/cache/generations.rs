@@ -20,27 +20,30 @@ impl Generations {
         }
     }
 
-    pub(super) fn stripe<K: std::hash::Hash>(&self, key: &K) -> &Mutex<u64> {
+    pub(super) fn stripe<K: std::hash::Hash + ?Sized>(&self, key: &K) -> &Mutex<u64> {
         use std::hash::BuildHasher;
         let i = self.hasher.hash_one(key) as usize % self.stripes.len();
         &self.stripes[i]
     }
 
     /// The generation of `key`'s stripe now.
-    pub(super) fn current<K: std::hash::Hash>(&self, key: &K) -> u64 {
+    pub(super) fn current<K: std::hash::Hash + ?Sized>(&self, key: &K) -> u64 {
         *self.stripe(key).lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Bumps the generation of `key`'s stripe, which stays locked (for the memory update
     /// of the write) until the guard is dropped.
-    pub(super) fn write<K: std::hash::Hash>(&self, key: &K) -> std::sync::MutexGuard<'_, u64> {
+    pub(super) fn write<K: std::hash::Hash + ?Sized>(
+        &self,
+        key: &K,
+    ) -> std::sync::MutexGuard<'_, u64> {
         let mut generation = self.stripe(key).lock().unwrap_or_else(|p| p.into_inner());
         *generation += 1;
         generation
     }
 
     /// Runs a promotion of `key` if no write happened since generation `seen`.
-    pub(super) fn promote_if_unchanged<K: std::hash::Hash>(
+    pub(super) fn promote_if_unchanged<K: std::hash::Hash + ?Sized>(
         &self,
         key: &K,
         seen: u64,

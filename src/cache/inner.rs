@@ -43,7 +43,11 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
 
     /// A hit in the memory tier, counted.
     #[inline]
-    pub(super) fn get_memory(&self, key: &K) -> Option<Arc<V>> {
+    pub(super) fn get_memory<Q>(&self, key: &Q) -> Option<Arc<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + Serialize + ?Sized,
+    {
         if !self.uses_memory {
             return None;
         }
@@ -59,7 +63,13 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     /// idle, tell the home tier (at most every quarter of the tti), so that a value kept
     /// hot in memory does not idle out on disk.
     #[cold]
-    pub(super) fn keep_alive_below(&self, key: &K, home: Tier, last: &AtomicU64, tti: Duration) {
+    pub(super) fn keep_alive_below<Q: Serialize + ?Sized>(
+        &self,
+        key: &Q,
+        home: Tier,
+        last: &AtomicU64,
+        tti: Duration,
+    ) {
         let now = now_ms();
         let every = u64::try_from((tti / 4).as_millis()).unwrap_or(u64::MAX);
         if now.saturating_sub(last.load(Relaxed)) < every {
@@ -81,7 +91,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         Counters::bump(&self.counters.tier(tier).hits);
     }
 
-    pub(super) fn address(&self, key: &K) -> Result<Address> {
+    pub(super) fn address<Q: Serialize + ?Sized>(&self, key: &Q) -> Result<Address> {
         key::address(&self.namespace, key)
     }
 

@@ -6,9 +6,9 @@ use super::*;
 impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// Maps the file-tier entry of `key` (header checked, payload unread) and hands it to
     /// `view`; counts the hit or miss, and discards an entry `view` refuses.
-    pub(crate) fn map_file_entry<T>(
+    pub(crate) fn map_file_entry<T, Q: Serialize + ?Sized>(
         &self,
-        key: &K,
+        key: &Q,
         view: impl FnOnce(crate::tier::Mapped) -> std::result::Result<T, LoadError>,
     ) -> Result<Option<T>> {
         let inner = &*self.inner;

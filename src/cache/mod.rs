@@ -8,8 +8,10 @@
 //! `flight.rs` (single-flight for `get_with`), `generations.rs` (no stale promotion),
 //! `mapped.rs` (mapped arrays). The persistent tiers are `dyn Store`s (see `tier/`).
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::Hash;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
@@ -24,6 +26,8 @@ use crate::route::Router;
 use crate::stats::{CacheStats, Counters};
 use crate::tier::memory::{MemoryTier, Slot};
 use crate::tier::{Kind, LazyTier, LoadError, Loaded, Store, PERSISTENT};
+use serde::Serialize;
+
 use crate::{key, paths, CacheError, CacheKey, Cacheable, Placement, Result, Tier};
 
 mod build;
@@ -112,8 +116,15 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// The value of `key`, from the fastest tier that has it. Errors and invalid entries
     /// are misses (counted in [`SmartCache::stats`] and logged); use
     /// [`SmartCache::try_get`] to see them.
+    ///
+    /// `key` may be any borrowed form of `K` that hashes, compares and serializes as `K`
+    /// does, as for `HashMap::get`: a `&str` for a `String` key, a `&[T]` for a `Vec<T>`.
     #[inline]
-    pub fn get(&self, key: &K) -> Option<Arc<V>> {
+    pub fn get<Q>(&self, key: &Q) -> Option<Arc<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + Serialize + ToOwned<Owned = K> + ?Sized,
+    {
         if let Some(value) = self.inner.get_memory(key) {
             return Some(value);
         }
@@ -122,7 +133,11 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
 
     /// Like [`SmartCache::get`], but a tier that fails (I/O, a locked database) is an
     /// error. Invalid entries are still misses.
-    pub fn try_get(&self, key: &K) -> Result<Option<Arc<V>>> {
+    pub fn try_get<Q>(&self, key: &Q) -> Result<Option<Arc<V>>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + Serialize + ToOwned<Owned = K> + ?Sized,
+    {
         if let Some(value) = self.inner.get_memory(key) {
             return Ok(Some(value));
         }
@@ -176,7 +191,11 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     }
 
     /// Deletes `key` from every tier. `Ok(true)` when some tier held it.
-    pub fn remove(&self, key: &K) -> Result<bool> {
+    pub fn remove<Q>(&self, key: &Q) -> Result<bool>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + Serialize + ?Sized,
+    {
         let inner = &*self.inner;
         let mut removed = false;
         if !inner.persistent_tiers().is_empty() {
@@ -190,13 +209,21 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
 
     /// Whether some tier holds a valid, unexpired value for `key` (persistent entries are
     /// checked by header, without reading their payload).
-    pub fn contains_key(&self, key: &K) -> bool {
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + Serialize + ?Sized,
+    {
         self.tier_of(key).is_some()
     }
 
     /// The tier that holds `key`'s value: its home tier, even when a copy is also in
     /// memory. `None` when no tier holds it.
-    pub fn tier_of(&self, key: &K) -> Option<Tier> {
+    pub fn tier_of<Q>(&self, key: &Q) -> Option<Tier>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + Serialize + ?Sized,
+    {
         let inner = &*self.inner;
         if let Some(slot) = inner.uses_memory.then(|| inner.memory.get(key)).flatten() {
             return Some(slot.home);

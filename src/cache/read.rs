@@ -5,7 +5,11 @@ use super::*;
 
 impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     /// Looks below the memory tier (which already missed).
-    pub(super) fn get_below(&self, key: &K) -> Result<Option<Arc<V>>> {
+    pub(super) fn get_below<Q>(&self, key: &Q) -> Result<Option<Arc<V>>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + Serialize + ToOwned<Owned = K> + ?Sized,
+    {
         if self.uses_memory {
             Counters::bump(&self.counters.tier(Tier::Memory).misses);
         }
@@ -87,20 +91,24 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
 
     /// Puts a copy of a value read from `tier` in memory, when small enough and when no
     /// write to the key happened since the read began (`generation`).
-    pub(super) fn promote(
+    pub(super) fn promote<Q>(
         &self,
-        key: &K,
+        key: &Q,
         value: V,
         loaded: Loaded,
         tier: Tier,
         generation: Option<u64>,
-    ) -> Arc<V> {
+    ) -> Arc<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + Serialize + ToOwned<Owned = K> + ?Sized,
+    {
         let value = Arc::new(value);
         let Some(generation) = generation else {
             return value;
         };
         let size = value.size_hint();
-        if size <= self.config.promote_max {
+        if crate::route::bytes(size) <= self.config.promote_max {
             let deadline = deadline_of(loaded.expires_ms);
             if self.memory.admits(deadline) {
                 let slot = Slot::new(
@@ -111,7 +119,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                     deadline,
                 );
                 self.generations.promote_if_unchanged(key, generation, || {
-                    self.memory.insert(key.clone(), slot)
+                    self.memory.insert(key.to_owned(), slot)
                 });
             }
         }

@@ -74,7 +74,8 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         }
         let deadline = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
         let keep = home == Tier::Memory
-            || (size <= self.config.promote_max && self.memory.admits(deadline));
+            || (crate::route::bytes(size) <= self.config.promote_max
+                && self.memory.admits(deadline));
         let _write = self.generations.write(&key);
         if keep {
             self.memory

@@ -41,12 +41,12 @@ where
     fn encode<W: Write>(value: &T, out: &mut W) -> Result<(), CodecError> {
         bincode::serde::encode_into_std_write(value, out, CONFIG)
             .map(|_| ())
-            .map_err(|e| CodecError::new(e.to_string()))
+            .map_err(|e| CodecError::with_source("bincode cannot encode the value", e))
     }
 
     fn decode(bytes: &[u8]) -> Result<T, CodecError> {
         let (value, read) = bincode::serde::decode_from_slice(bytes, DECODE_CONFIG)
-            .map_err(|e| CodecError::new(e.to_string()))?;
+            .map_err(|e| CodecError::with_source("bincode cannot decode the payload", e))?;
         if read != bytes.len() {
             return Err(CodecError::new(format!(
                 "{} trailing bytes after the value",

@@ -180,7 +180,7 @@ fn encode_buffer<P: ImagePixel, W: Write>(
                 buffer.height(),
                 P::COLOR_TYPE,
             )
-            .map_err(|e| CodecError::new(format!("PNG encoding failed: {e}")))
+            .map_err(|e| CodecError::with_source("PNG encoding failed", e))
     } else {
         let samples = (buffer.width() as usize)
             .checked_mul(buffer.height() as usize)
@@ -222,9 +222,9 @@ fn decode_buffer<P: ImagePixel>(bytes: &[u8]) -> Result<Buffer<P>, CodecError> {
         }
         FORM_PNG => {
             let decoder = PngDecoder::new(Cursor::new(data))
-                .map_err(|e| CodecError::new(format!("PNG does not decode: {e}")))?;
+                .map_err(|e| CodecError::with_source("PNG does not decode", e))?;
             let image = DynamicImage::from_decoder(decoder)
-                .map_err(|e| CodecError::new(format!("PNG does not decode: {e}")))?;
+                .map_err(|e| CodecError::with_source("PNG does not decode", e))?;
             if (image.width(), image.height()) != (header.width, header.height) {
                 return Err(CodecError::new("PNG dimensions differ from the header"));
             }

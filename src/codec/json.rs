@@ -20,11 +20,13 @@ where
     const NAME: &'static str = "json";
 
     fn encode<W: Write>(value: &T, out: &mut W) -> Result<(), CodecError> {
-        serde_json::to_writer(out, value).map_err(|e| CodecError::new(e.to_string()))
+        serde_json::to_writer(out, value)
+            .map_err(|e| CodecError::with_source("JSON cannot encode the value", e))
     }
 
     fn decode(bytes: &[u8]) -> Result<T, CodecError> {
-        serde_json::from_slice(bytes).map_err(|e| CodecError::new(e.to_string()))
+        serde_json::from_slice(bytes)
+            .map_err(|e| CodecError::with_source("the payload is not JSON of this type", e))
     }
 }
 

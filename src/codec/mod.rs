@@ -115,21 +115,58 @@ pub struct CodecOptions {
     pub image_format: crate::ImageFormat,
 }
 
-/// A codec failed: the value cannot be encoded, or the bytes are not a value.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct CodecError(pub String);
+/// A codec failed: the value cannot be encoded, or the bytes are not a value. Its
+/// message says what failed; the error that caused it, if any, is its
+/// [`source`](std::error::Error::source).
+#[derive(Debug)]
+pub struct CodecError {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
 
 impl CodecError {
     /// An error with this message.
     pub fn new(message: impl Into<String>) -> Self {
-        CodecError(message.into())
+        CodecError {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error with this message, caused by `source`.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        CodecError {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// What failed.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for CodecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CodecError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
 impl From<std::io::Error> for CodecError {
     fn from(error: std::io::Error) -> Self {
-        CodecError(error.to_string())
+        CodecError::with_source("reading or writing the payload failed", error)
     }
 }
 

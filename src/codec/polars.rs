@@ -24,7 +24,7 @@ fn write_frame<W: Write>(frame: &DataFrame, out: &mut W) -> Result<(), CodecErro
     let mut frame = frame.clone();
     IpcWriter::new(out)
         .finish(&mut frame)
-        .map_err(|e| CodecError::new(format!("Arrow IPC encoding failed: {e}")))
+        .map_err(|e| CodecError::with_source("Arrow IPC encoding failed", e))
 }
 
 fn read_frame(bytes: &[u8]) -> Result<DataFrame, CodecError> {
@@ -33,7 +33,7 @@ fn read_frame(bytes: &[u8]) -> Result<DataFrame, CodecError> {
     }));
     match read {
         Ok(Ok(frame)) => Ok(frame),
-        Ok(Err(e)) => Err(CodecError::new(format!("Arrow IPC does not decode: {e}"))),
+        Ok(Err(e)) => Err(CodecError::with_source("Arrow IPC does not decode", e)),
         Err(_) => Err(CodecError::new("Arrow IPC reader failed on this payload")),
     }
 }
@@ -57,7 +57,7 @@ impl Codec<Series> for ArrowIpc {
 
     fn encode<W: Write>(value: &Series, out: &mut W) -> Result<(), CodecError> {
         let frame = DataFrame::new(value.len(), vec![value.clone().into_column()])
-            .map_err(|e| CodecError::new(format!("Arrow IPC encoding failed: {e}")))?;
+            .map_err(|e| CodecError::with_source("Arrow IPC encoding failed", e))?;
         write_frame(&frame, out)
     }
 

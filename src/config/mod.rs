@@ -16,6 +16,7 @@ pub use self::policy::Policy;
 
 /// Compression of persisted payloads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Compression {
     /// Stored as encoded (the default: fastest).
     #[default]
@@ -28,6 +29,7 @@ pub enum Compression {
 
 /// How images are stored in the persistent tiers (feature `image`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ImageFormat {
     /// Raw pixels behind a small header (the default: fastest; pair it with
     /// [`Compression::Lz4`] to save space cheaply).
@@ -40,6 +42,7 @@ pub enum ImageFormat {
 
 /// The eviction policy of the memory tier.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Eviction {
     /// TinyLFU admission with LRU eviction (moka's default): keeps frequently used entries.
     #[default]
@@ -53,6 +56,7 @@ pub enum Eviction {
 /// Either way a half-written entry is never read back as a value: entries are written
 /// to a temporary file and renamed into place, and every entry carries checksums.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Durability {
     /// Leave write-back to the operating system (sled flushes every 500 ms).
     #[default]
@@ -67,10 +71,10 @@ pub const DEFAULT_MEMORY_CAPACITY: u64 = 256 << 20;
 pub const DEFAULT_DISK_CAPACITY: u64 = 8 << 30;
 /// Default threshold below which [`Placement::Auto`](crate::Placement::Auto) values stay
 /// in memory: 10 KiB.
-pub const DEFAULT_MEMORY_THRESHOLD: usize = 10 << 10;
+pub const DEFAULT_MEMORY_THRESHOLD: u64 = 10 << 10;
 /// Default threshold from which [`Placement::Auto`](crate::Placement::Auto) values go to
 /// files: 1 MiB.
-pub const DEFAULT_FILE_THRESHOLD: usize = 1 << 20;
+pub const DEFAULT_FILE_THRESHOLD: u64 = 1 << 20;
 
 /// How a [`SmartCache`] is set up. Every setter is optional.
 ///
@@ -90,6 +94,8 @@ pub const DEFAULT_FILE_THRESHOLD: usize = 1 << 20;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
+// On the type, so that every setter's result is must-use too.
+#[must_use = "a CacheConfig does nothing until `build` makes a cache of it"]
 pub struct CacheConfig {
     pub(crate) dir: Option<PathBuf>,
     pub(crate) namespace: Option<String>,
@@ -98,9 +104,9 @@ pub struct CacheConfig {
     pub(crate) disk_capacity: u64,
     pub(crate) ttl: Option<Duration>,
     pub(crate) tti: Option<Duration>,
-    pub(crate) memory_threshold: usize,
-    pub(crate) file_threshold: usize,
-    pub(crate) promote_max: usize,
+    pub(crate) memory_threshold: u64,
+    pub(crate) file_threshold: u64,
+    pub(crate) promote_max: u64,
     pub(crate) compression: Compression,
     pub(crate) image_format: ImageFormat,
     pub(crate) eviction: Eviction,
@@ -200,14 +206,14 @@ impl CacheConfig {
 
     /// Size below which [`Placement::Auto`](crate::Placement::Auto) values stay in memory.
     /// Default 10 KiB.
-    pub fn memory_threshold(mut self, bytes: usize) -> Self {
+    pub fn memory_threshold(mut self, bytes: u64) -> Self {
         self.memory_threshold = bytes;
         self
     }
 
     /// Size from which [`Placement::Auto`](crate::Placement::Auto) values go to files
     /// (below it, to sled). Default 1 MiB.
-    pub fn file_threshold(mut self, bytes: usize) -> Self {
+    pub fn file_threshold(mut self, bytes: u64) -> Self {
         self.file_threshold = bytes;
         self
     }
@@ -225,8 +231,8 @@ impl CacheConfig {
     /// ```
     pub fn tier(self, tier: Tier) -> Self {
         let (memory_below, file_from) = match tier {
-            Tier::Memory => (usize::MAX, usize::MAX),
-            Tier::Sled => (0, usize::MAX),
+            Tier::Memory => (u64::MAX, u64::MAX),
+            Tier::Sled => (0, u64::MAX),
             Tier::File => (0, 0),
         };
         self.memory_threshold(memory_below)
@@ -235,7 +241,7 @@ impl CacheConfig {
 
     /// Largest value the memory tier keeps a copy of when it is written to or read from a
     /// persistent tier. `0` never copies. Default 1 MiB.
-    pub fn promote_max(mut self, bytes: usize) -> Self {
+    pub fn promote_max(mut self, bytes: u64) -> Self {
         self.promote_max = bytes;
         self
     }
@@ -286,10 +292,10 @@ impl CacheConfig {
         self
     }
 
-    /// Values that would stay in memory are persisted too (to sled), so every value
-    /// survives the process.
-    pub fn persist_all(mut self) -> Self {
-        self.persist_all = true;
+    /// With `true`, values that would stay in memory are persisted too (to sled), so
+    /// every value survives the process. Default `false`.
+    pub fn persist_all(mut self, on: bool) -> Self {
+        self.persist_all = on;
         self
     }
 

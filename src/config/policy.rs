@@ -60,19 +60,19 @@ impl Policy<'_> {
 
     /// Values of no fixed tier smaller than this stay in memory
     /// ([`CacheConfig::memory_threshold`]).
-    pub fn memory_threshold(&self) -> usize {
+    pub fn memory_threshold(&self) -> u64 {
         self.0.memory_threshold
     }
 
     /// Values of no fixed tier from this size go to files
     /// ([`CacheConfig::file_threshold`]).
-    pub fn file_threshold(&self) -> usize {
+    pub fn file_threshold(&self) -> u64 {
         self.0.file_threshold
     }
 
     /// Persisted values up to this size keep a copy in memory
     /// ([`CacheConfig::promote_max`]).
-    pub fn promote_max(&self) -> usize {
+    pub fn promote_max(&self) -> u64 {
         self.0.promote_max
     }
 

@@ -66,7 +66,7 @@ impl WriteError {
             WriteError::Codec(e) => crate::CacheError::Encode {
                 what: V::type_tag().into_owned(),
                 codec: <V::Codec as Codec<V>>::NAME,
-                message: e.0,
+                source: e,
             },
             WriteError::Io(e) => crate::CacheError::io(tier, path, e),
         }

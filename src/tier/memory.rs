@@ -5,6 +5,7 @@
 //! reads never touch the disk. Each slot remembers its home tier and its deadline, so a
 //! copy never outlives the entry it copies.
 
+use std::borrow::Borrow;
 use std::hash::Hash;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -165,7 +166,11 @@ where
     }
 
     #[inline]
-    pub fn get(&self, key: &K) -> Option<Slot<V>> {
+    pub fn get<Q>(&self, key: &Q) -> Option<Slot<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.cache.get(key)
     }
 
@@ -173,7 +178,11 @@ where
         self.cache.insert(key, slot);
     }
 
-    pub fn remove(&self, key: &K) -> Option<Slot<V>> {
+    pub fn remove<Q>(&self, key: &Q) -> Option<Slot<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.cache.remove(key)
     }
 

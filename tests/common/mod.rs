@@ -337,14 +337,10 @@ pub const TIERS: [Tier; 3] = [Tier::Memory, Tier::Sled, Tier::File];
 /// A config on `dir` whose thresholds send every `Auto` value to `tier`, with a namespace
 /// prefix naming the tier (the rest of the namespace is derived from the types).
 pub fn config_for_tier(dir: &Path, tier: Tier) -> CacheConfig {
-    let base = CacheConfig::default()
+    CacheConfig::default()
         .dir(dir)
-        .namespace_prefix(format!("{tier:?}").to_lowercase());
-    match tier {
-        Tier::Memory => base.memory_threshold(usize::MAX).file_threshold(usize::MAX),
-        Tier::Sled => base.memory_threshold(0).file_threshold(usize::MAX),
-        _ => base.memory_threshold(0).file_threshold(0),
-    }
+        .namespace_prefix(format!("{tier:?}").to_lowercase())
+        .tier(tier)
 }
 
 /// Stores `value` under `key` in a cache that routes it to `tier`, checks the tier, and

@@ -255,7 +255,7 @@ impl SledTier {
             sled::Error::Io(io) => CacheError::io(Tier::Sled, &self.path, io),
             source => CacheError::Sled {
                 path: self.path.clone(),
-                source,
+                source: Box::new(source),
             },
         }
     }
