@@ -335,3 +335,13 @@ impl<T: Clone> MemoClone for T {
         self.clone()
     }
 }
+
+/// Whether a memoized function may send its results of type `V` to `tier`: always,
+/// unless `V` pins another tier. Evaluated at compile time by `#[memoize(tier = ..)]`.
+#[doc(hidden)]
+pub const fn tier_allows<V: Cacheable>(tier: Tier) -> bool {
+    match V::PLACEMENT {
+        crate::Placement::Pinned(pinned) => pinned as u8 == tier as u8,
+        _ => true,
+    }
+}

@@ -218,3 +218,69 @@ fn json_codec_round_trips_what_bincode_cannot() {
     assert_eq!(cache.get(&1).as_deref(), Some(&Loose::Text("hi".into())));
     assert_eq!(cache.get(&2).as_deref(), Some(&Loose::Number(2.5)));
 }
+
+/// A derived `ttl` holds however the cache is built, unless its configuration sets one.
+#[test]
+fn a_derived_ttl_holds_on_every_build_path() {
+    let hour = Some(Duration::from_secs(3600));
+    let plain: SmartCache<u8, Shape> = CacheConfig::temporary().build().expect("build");
+    assert_eq!(plain.config().policy().time_to_live(), hour);
+    assert_eq!(
+        SmartCache::<u8, Shape>::new()
+            .config()
+            .policy()
+            .time_to_live(),
+        hour
+    );
+    let own: SmartCache<u8, Shape> = CacheConfig::temporary()
+        .ttl(Duration::from_secs(5))
+        .build()
+        .expect("build");
+    assert_eq!(
+        own.config().policy().time_to_live(),
+        Some(Duration::from_secs(5))
+    );
+    let none: SmartCache<u8, Report> = CacheConfig::temporary().build().expect("build");
+    assert_eq!(none.config().policy().time_to_live(), None);
+}
+
+/// `tag = ".."` keeps a type's stored entries when the type moves to another module.
+#[test]
+fn a_tagged_type_keeps_its_entries_across_modules() {
+    mod before {
+        use super::*;
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Cacheable)]
+        #[cacheable(tier = "sled", tag = "shop.invoice")]
+        pub struct Invoice {
+            pub total: u64,
+        }
+    }
+    mod after {
+        use super::*;
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Cacheable)]
+        #[cacheable(tier = "sled", tag = "shop.invoice")]
+        pub struct Invoice {
+            pub total: u64,
+        }
+    }
+    assert_eq!(before::Invoice::type_tag(), "shop.invoice");
+    assert_eq!(<Tagged<u32>>::type_tag(), "derive::Tagged<u32>");
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let cache: SmartCache<u8, before::Invoice> = config(dir.path())
+            .namespace("invoices")
+            .build()
+            .expect("build");
+        cache
+            .insert(1, before::Invoice { total: 99 })
+            .expect("insert");
+    }
+    let cache: SmartCache<u8, after::Invoice> = config(dir.path())
+        .namespace("invoices")
+        .build()
+        .expect("reopen");
+    assert_eq!(
+        cache.get(&1).as_deref(),
+        Some(&after::Invoice { total: 99 })
+    );
+}

@@ -170,6 +170,19 @@ pub fn parse_duration(text: &str) -> Option<u64> {
     number.checked_mul(scale).filter(|&secs| secs > 0)
 }
 
+/// A type tag (`tag = "thumbnail"`): a name that is not empty.
+pub fn tag(meta: &ParseNestedMeta) -> syn::Result<String> {
+    let lit = string(meta, "thumbnail")?;
+    let tag = lit.value();
+    if tag.trim().is_empty() {
+        return Err(syn::Error::new(
+            lit.span(),
+            "a type tag is a name: it cannot be empty",
+        ));
+    }
+    Ok(tag)
+}
+
 /// Reads `= "<name>"`, a plain folder name.
 pub fn namespace(meta: &ParseNestedMeta) -> syn::Result<String> {
     let lit = string(meta, "reports")?;

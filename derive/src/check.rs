@@ -24,12 +24,10 @@ pub fn cacheable(cx: &Ctxt, container: &Container) {
 /// of the key can be one.
 pub fn memoize(cx: &Ctxt, o: &Options, sig: &Signature) {
     for arg in sig.args.iter().filter(|arg| arg.name.is_none()) {
-        let message = if o.key_given {
-            "#[memoize] needs plain argument names (destructure inside the body)"
-        } else {
-            "#[memoize] names the key after the arguments: bind this argument to a name, or give `key = <expr>: <Type>`"
-        };
-        cx.error_spanned_by(arg.pat, message);
+        cx.error_spanned_by(
+            arg.pat,
+            "#[memoize] passes arguments on by name: bind this one to a name (`pair: (u32, u32)`) and destructure it in the body",
+        );
     }
     for ignored in &o.ignore {
         if !sig.arg_names().any(|name| name == ignored) {

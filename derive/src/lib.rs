@@ -33,8 +33,12 @@ mod memoize;
 /// Implements `smartcache::Cacheable` for a struct or enum.
 ///
 /// Type attributes: `#[cacheable(tier = "auto|memory|sled|file", version = N,
-/// ttl = "90s|10m|1h|1d", codec = "bincode|json", size_with = path)]`. Field attribute:
-/// `#[cacheable(skip_size)]` leaves the field out of the size estimate.
+/// ttl = "90s|10m|1h|1d", codec = "bincode|json", size_with = path, tag = "name")]`.
+/// Field attribute: `#[cacheable(skip_size)]` leaves the field out of the size estimate.
+///
+/// `tag` names the type in stored entries; without it the name is the type's module path,
+/// so moving the type to another module turns its stored entries into misses. Give a tag
+/// to a type whose entries should outlive a refactor (and keep it unique in the program).
 #[proc_macro_derive(Cacheable, attributes(cacheable))]
 pub fn derive_cacheable(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);

@@ -22,8 +22,10 @@ impl Drop for Cleanup {
 }
 
 impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
-    pub(super) fn build(config: CacheConfig, eager: bool) -> Result<Self> {
-        #[allow(clippy::let_unit_value)] // evaluating the constant is the check
+    pub(super) fn build(mut config: CacheConfig, eager: bool) -> Result<Self> {
+        // The type's own time to live holds on every build path, unless the configuration
+        // sets one.
+        config.ttl = config.ttl.or(V::TTL);
         config.validate()?;
         let namespace = match &config.namespace {
             Some(ns) => ns.clone(),

@@ -56,6 +56,11 @@ pub trait Cacheable: Send + Sync + Sized + 'static {
     /// version are misses (and are removed), so bump it when the type changes shape.
     const VERSION: u32 = 0;
 
+    /// How long values of this type live, unless the cache's configuration sets its own
+    /// [`ttl`](CacheConfig::ttl). Applies to every cache of the type, however it is built
+    /// (`#[cacheable(ttl = "1h")]` sets it).
+    const TTL: Option<std::time::Duration> = None;
+
     /// How values become bytes in the persistent tiers.
     type Codec: Codec<Self>;
 
@@ -75,9 +80,13 @@ pub trait Cacheable: Send + Sync + Sized + 'static {
     }
 
     /// The configuration [`configure_for`](crate::configure_for) returns for this type,
-    /// and that [`SmartCache::new`](crate::SmartCache::new) uses.
+    /// and that [`SmartCache::new`](crate::SmartCache::new) uses. The default is
+    /// `CacheConfig::default()` with the type's [`Cacheable::TTL`].
     fn default_config() -> CacheConfig {
-        CacheConfig::default()
+        match Self::TTL {
+            Some(ttl) => CacheConfig::default().ttl(ttl),
+            None => CacheConfig::default(),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use crate::ctxt::Ctxt;
 /// The keys of `#[cacheable(..)]` on the type.
 const TYPE_KEYS: Keys = Keys {
     what: "#[cacheable] attribute",
-    valid: &["tier", "version", "ttl", "codec", "size_with"],
+    valid: &["tier", "version", "ttl", "codec", "size_with", "tag"],
     elsewhere: &[(
         "skip_size",
         "`skip_size` goes on a field: #[cacheable(skip_size)] above the field to leave out",
@@ -36,6 +36,8 @@ pub struct TypeAttrs {
     pub codec: Option<Codec>,
     /// `size_with = path`.
     pub size_with: Option<ExprPath>,
+    /// `tag = ".."`: the type's stable name in stored entries.
+    pub tag: Option<String>,
 }
 
 /// Reads every `#[cacheable(..)]` on the type.
@@ -50,6 +52,7 @@ pub fn type_attrs(cx: &Ctxt, attrs: &[Attribute]) -> TypeAttrs {
                 "ttl" => out.ttl_secs = Some(attr::duration_secs(meta)?),
                 "codec" => out.codec = Some(attr::codec(meta)?),
                 "size_with" => out.size_with = Some(meta.value()?.parse()?),
+                "tag" => out.tag = Some(attr::tag(meta)?),
                 other => unreachable!("`{other}` is not in TYPE_KEYS"),
             }
             Ok(())

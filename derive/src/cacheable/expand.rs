@@ -29,11 +29,10 @@ pub fn impl_cacheable(container: &Container) -> TokenStream {
         None | Some(Codec::Bincode) => quote!(::smartcache::__private::Bincode),
         Some(Codec::Json) => quote!(::smartcache::__private::Json),
     };
-    let default_config = attrs.ttl_secs.map(|secs| {
+    let ttl = attrs.ttl_secs.map(|secs| {
         quote! {
-            fn default_config() -> ::smartcache::CacheConfig {
-                ::smartcache::CacheConfig::default().ttl(::core::time::Duration::from_secs(#secs))
-            }
+            const TTL: ::core::option::Option<::core::time::Duration> =
+                ::core::option::Option::Some(::core::time::Duration::from_secs(#secs));
         }
     });
     // Field types need no bound when `size_with` does the sizing.
@@ -43,7 +42,7 @@ pub fn impl_cacheable(container: &Container) -> TokenStream {
     };
     let generics = bounded_generics(container, sized_types);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
-    let type_tag = type_tag(container);
+    let type_tag = type_tag(container, attrs.tag.as_deref());
 
     quote! {
         #[allow(non_upper_case_globals, unused_qualifications)]
@@ -60,7 +59,7 @@ pub fn impl_cacheable(container: &Container) -> TokenStream {
                 fn type_tag() -> ::smartcache::__private::Cow<'static, str> {
                     #type_tag
                 }
-                #default_config
+                #ttl
             }
         };
     }
@@ -185,9 +184,9 @@ fn bounded_generics(container: &Container, sized_types: &[&Type]) -> Generics {
     generics
 }
 
-/// `Cacheable::type_tag`: the module path and name, with the tags of the type and const
-/// parameters.
-fn type_tag(container: &Container) -> TokenStream {
+/// `Cacheable::type_tag`: `tag = ".."` or the module path and name, with the tags of the
+/// type and const parameters.
+fn type_tag(container: &Container, tag: Option<&str>) -> TokenStream {
     let input = container.input;
     let name = &input.ident;
     let tag_params: Vec<TokenStream> = input
@@ -206,17 +205,18 @@ fn type_tag(container: &Container) -> TokenStream {
             GenericParam::Lifetime(_) => None,
         })
         .collect();
+    // The type's own name: `tag = ".."`, or its path in the crate.
+    let base = match tag {
+        Some(tag) => quote!(#tag),
+        None => quote!(concat!(module_path!(), "::", stringify!(#name))),
+    };
     if tag_params.is_empty() {
-        quote!(::smartcache::__private::Cow::Borrowed(concat!(
-            module_path!(),
-            "::",
-            stringify!(#name)
-        )))
+        quote!(::smartcache::__private::Cow::Borrowed(#base))
     } else {
+        // Each instance of a generic type has a tag of its own.
         quote!(::smartcache::__private::Cow::Owned(::std::format!(
-            "{}::{}<{}>",
-            module_path!(),
-            stringify!(#name),
+            "{}<{}>",
+            #base,
             [#(#tag_params),*].join(",")
         )))
     }

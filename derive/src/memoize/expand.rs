@@ -11,7 +11,7 @@
 //! same error at the same place once), instead of one for each use.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{format_ident, quote, ToTokens};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{Ident, ItemFn};
 
 use super::key::Key;
@@ -118,15 +118,39 @@ impl<'a> Parts<'a> {
         let (memo_type, memo_path) = (&self.memo_type, &self.memo_path);
         let lookup = self.lookup();
         let bounds = self.bounds();
+        let tier_check = self.tier_check();
         quote! {
             #(#attrs)*
             #vis #asyncness #unsafety fn #name(#inputs) #output #bounds {
                 #async_check
+                #tier_check
                 #[allow(unused_parens, unused_braces)]
                 let __key: #key_type = #key_expr;
                 let __memo: &'static #memo_type = #memo_path;
                 #lookup
             }
+        }
+    }
+
+    /// With `tier = ".."`, a compile-time check that the result type does not pin another
+    /// tier (its pin would win, and the option would say something untrue).
+    fn tier_check(&self) -> TokenStream {
+        let (tier, name) = match self.o.tier {
+            Some(Tier::Memory) => (quote!(Memory), "memory"),
+            Some(Tier::Sled) => (quote!(Sled), "sled"),
+            Some(Tier::File) => (quote!(File), "file"),
+            Some(Tier::Auto) | None => return quote!(),
+        };
+        let value = &self.value.ty;
+        let message = format!(
+            "#[memoize(tier = \"{name}\")]: the result type pins another tier in its Cacheable impl; leave `tier` out, or change the type's placement"
+        );
+        let span = self.o.tier_span.unwrap_or_else(Span::call_site);
+        quote_spanned! {span=>
+            const _: () = ::core::assert!(
+                ::smartcache::__private::tier_allows::<#value>(::smartcache::Tier::#tier),
+                #message
+            );
         }
     }
 

@@ -31,8 +31,9 @@ const OPTIONS: Keys = Keys {
 /// The parsed options; what a mistake left out keeps its default.
 #[derive(Default)]
 pub struct Options {
-    /// `tier = ".."`.
+    /// `tier = ".."`, and where it is written.
     pub tier: Option<Tier>,
+    pub tier_span: Option<proc_macro2::Span>,
     /// `ttl = ".."`, in seconds.
     pub ttl_secs: Option<u64>,
     /// `capacity = N`, bytes of memory.
@@ -74,7 +75,10 @@ impl Options {
         let mut o = Options::default();
         KeyParser::new(cx, &OPTIONS).arguments(args, |name, meta| {
             match name {
-                "tier" => o.tier = Some(attr::tier(meta)?),
+                "tier" => {
+                    o.tier_span = Some(syn::spanned::Spanned::span(&meta.path));
+                    o.tier = Some(attr::tier(meta)?);
+                }
                 "ttl" => o.ttl_secs = Some(attr::duration_secs(meta)?),
                 "capacity" => o.capacity = Some(bytes(meta)?),
                 "disk_capacity" => o.disk_capacity = Some(bytes(meta)?),
