@@ -104,6 +104,17 @@ pub enum CacheError {
         source: crate::codec::CodecError,
     },
 
+    /// [`SmartCache::get_mapped`](crate::SmartCache::get_mapped) found the value, but in a
+    /// form that cannot be viewed in place: compressed, or not in the file tier (arrays
+    /// smaller than `file_threshold` live in memory or sled). Read it with `get`.
+    #[error("cannot view the array in place: {reason}; {fix}")]
+    NotMappable {
+        /// Why.
+        reason: &'static str,
+        /// What to do.
+        fix: &'static str,
+    },
+
     /// The tier is not available in this build or configuration.
     #[error("the {tier} tier is not available: {reason}")]
     TierUnavailable {

@@ -20,8 +20,10 @@
 //!   later hits of that same entry file (same inode, creation time and checksum) skip
 //!   it. A damaged entry is therefore still a miss, counted and removed, the first time
 //!   a process maps it.
-//! - Compressed entries cannot be viewed in place: `get_mapped` refuses them with
-//!   [`CacheError::InvalidConfig`] (use `get`, or a cache without compression).
+//! - Only uncompressed arrays in the file tier can be viewed in place. `get_mapped` says
+//!   [`CacheError::NotMappable`] for a compressed entry, or for an array that lives in
+//!   memory or sled (smaller than `file_threshold`): read those with `get`, or pin the
+//!   array type to [`Tier::File`](crate::Tier::File) so that every array is mappable.
 
 use std::collections::HashSet;
 use std::marker::PhantomData;
@@ -32,7 +34,7 @@ use ndarray::{Array, ArrayView, Dimension};
 use crate::codec::{dimension, read_layout, MappableElement};
 use crate::entry::Header;
 use crate::tier::LoadError;
-use crate::{CacheError, CacheKey, Result, SmartCache};
+use crate::{CacheError, CacheKey, Result, SmartCache, Tier};
 
 /// An array viewed in place in a memory-mapped file-tier entry. See
 /// [`SmartCache::get_mapped`].
@@ -100,10 +102,15 @@ fn identity(_: &std::fs::Metadata, _: &Header) -> Option<FileIdentity> {
 
 impl<K: CacheKey, A: MappableElement, D: Dimension + 'static> SmartCache<K, Array<A, D>> {
     /// The array of `key`, viewed in place in its file-tier entry instead of read into
-    /// memory: for large, read-mostly arrays. `Ok(None)` on a miss (including a key
-    /// held by another tier). The hit costs the same whatever the array's size; the
-    /// first hit of an entry in a process also checks its payload checksum. The module
-    /// [`mapped`](crate::mapped) gives the safety argument.
+    /// memory: for large, read-mostly arrays. The hit costs the same whatever the array's
+    /// size; the first hit of an entry in a process also checks its payload checksum. The
+    /// module [`mapped`](crate::mapped) gives the safety argument.
+    ///
+    /// `Ok(None)` when no tier holds `key`. Arrays smaller than `file_threshold` (1 MiB
+    /// by default) live in memory or sled, where there is no file to map: for those, and
+    /// for compressed entries, the answer is [`CacheError::NotMappable`], and `get` reads
+    /// the value. A cache whose arrays must all be mappable routes them to files:
+    /// `CacheConfig::tier(Tier::File)`, or a type pinned to `Tier::File`.
     ///
     /// ```
     /// # fn main() -> Result<(), smartcache::CacheError> {
@@ -114,22 +121,37 @@ impl<K: CacheKey, A: MappableElement, D: Dimension + 'static> SmartCache<K, Arra
     /// cache.insert(7, Array2::from_elem((1024, 1024), 0.5))?; // 8 MiB: a file
     /// let mapped = cache.get_mapped(&7)?.expect("a hit");
     /// assert_eq!(mapped.view().sum(), 0.5 * 1024.0 * 1024.0);
+    ///
+    /// cache.insert(8, Array2::from_elem((4, 4), 1.0))?; // 128 bytes: memory, no file
+    /// assert!(matches!(cache.get_mapped(&8), Err(CacheError::NotMappable { .. })));
+    /// assert_eq!(cache.get(&8).map(|a| a.len()), Some(16));
     /// # Ok(()) }
     /// ```
     pub fn get_mapped<Q>(&self, key: &Q) -> Result<Option<MappedArray<A, D>>>
     where
         K: std::borrow::Borrow<Q>,
-        Q: serde::Serialize + ?Sized,
+        Q: std::hash::Hash + Eq + serde::Serialize + ?Sized,
     {
-        self.map_file_entry(key, |mapped| {
+        let mapped = self.map_file_entry(key, |mapped| {
             if mapped.header.is_compressed() {
-                return Err(LoadError::Failed(CacheError::config(
-                    "get_mapped found a compressed entry, which cannot be viewed in place",
-                    "use get for this cache, or build it with CacheConfig::compression(Compression::None)",
-                )));
+                return Err(LoadError::Failed(CacheError::NotMappable {
+                    reason: "the entry is compressed",
+                    fix: "read it with get, or build the cache with CacheConfig::compression(Compression::None)",
+                }));
             }
             view_entry::<A, D>(mapped.map, &mapped.header, &mapped.file)
-        })
+        })?;
+        if mapped.is_some() {
+            return Ok(mapped);
+        }
+        // Not in a file: say so if another tier holds it.
+        match self.tier_of(key) {
+            Some(Tier::Memory) | Some(Tier::Sled) => Err(CacheError::NotMappable {
+                reason: "the array is in the memory or sled tier (it is smaller than file_threshold), where there is no file to map",
+                fix: "read it with get, or send arrays to files with CacheConfig::tier(Tier::File)",
+            }),
+            _ => Ok(None),
+        }
     }
 }
 

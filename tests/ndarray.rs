@@ -280,9 +280,36 @@ mod mapped {
             .insert("a".into(), Array2::zeros((8, 8)))
             .expect("insert");
         let err = cache.get_mapped("a").expect_err("refused");
+        assert!(matches!(err, CacheError::NotMappable { .. }), "{err:?}");
         assert!(err.to_string().contains("Compression::None"), "{err}");
         // The entry itself is fine and stays readable.
         assert_eq!(cache.get("a").as_deref(), Some(&Array2::zeros((8, 8))));
+    }
+
+    #[test]
+    fn an_array_outside_the_file_tier_is_not_mappable_and_says_what_to_do() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache: SmartCache<String, Array2<f64>> =
+            config(dir.path()).build().expect("build an Auto cache");
+        let small = Array2::from_elem((4, 4), 1.0); // memory
+        let medium = Array2::from_elem((64, 64), 2.0); // 32 KiB: sled
+        assert_eq!(
+            cache.insert("small".into(), small.clone()).expect("insert"),
+            Tier::Memory
+        );
+        assert_eq!(
+            cache
+                .insert("medium".into(), medium.clone())
+                .expect("insert"),
+            Tier::Sled
+        );
+        for (name, value) in [("small", &small), ("medium", &medium)] {
+            let err = cache.get_mapped(name).expect_err("not in a file");
+            assert!(matches!(err, CacheError::NotMappable { .. }), "{err:?}");
+            assert!(err.to_string().contains("get"), "{err}");
+            assert_eq!(cache.get(name).as_deref(), Some(value));
+        }
+        assert!(cache.get_mapped("absent").expect("a miss").is_none());
     }
 }
 
