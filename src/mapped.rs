@@ -23,7 +23,7 @@
 //! - Only uncompressed arrays in the file tier can be viewed in place. `get_mapped` says
 //!   [`CacheError::NotMappable`] for a compressed entry, or for an array that lives in
 //!   memory or sled (smaller than `file_threshold`): read those with `get`, or pin the
-//!   array type to [`Tier::File`](crate::Tier::File) so that every array is mappable.
+//!   array type to [`Tier::File`] so that every array is mappable.
 
 use std::collections::HashSet;
 use std::marker::PhantomData;

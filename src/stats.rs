@@ -20,8 +20,12 @@ pub struct TierStats {
     pub evictions: u64,
     /// Entries dropped because their time to live or to idle ran out.
     pub expirations: u64,
-    /// Entries refused as corrupt, truncated, stale, foreign or colliding (then removed).
+    /// Entries refused as corrupt, truncated or colliding (then removed).
     pub invalid: u64,
+    /// Entries of another value type, VERSION or codec met by a read: misses, left for
+    /// the cache they belong to (an insert of the same key replaces them; capacity
+    /// eviction reclaims stale ones).
+    pub foreign: u64,
     /// Reads or writes that failed (I/O, locks, codecs).
     pub errors: u64,
     /// Entries held now.
@@ -116,7 +120,7 @@ impl fmt::Display for CacheStats {
         )?;
         writeln!(
             f,
-            "{:<7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>12}",
+            "{:<7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>7} {:>9} {:>12}",
             "tier",
             "hits",
             "misses",
@@ -124,6 +128,7 @@ impl fmt::Display for CacheStats {
             "evicted",
             "expired",
             "invalid",
+            "foreign",
             "errors",
             "entries",
             "bytes"
@@ -132,7 +137,7 @@ impl fmt::Display for CacheStats {
             let s = self.tier(tier);
             writeln!(
                 f,
-                "{:<7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7} {:>9} {:>12}",
+                "{:<7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>7} {:>9} {:>12}",
                 tier.name(),
                 s.hits,
                 s.misses,
@@ -140,6 +145,7 @@ impl fmt::Display for CacheStats {
                 s.evictions,
                 s.expirations,
                 s.invalid,
+                s.foreign,
                 s.errors,
                 s.entries,
                 s.bytes
@@ -159,6 +165,7 @@ pub(crate) struct TierCounters {
     pub evictions: AtomicU64,
     pub expirations: AtomicU64,
     pub invalid: AtomicU64,
+    pub foreign: AtomicU64,
     pub errors: AtomicU64,
     pub rerouted: AtomicU64,
 }
@@ -172,6 +179,7 @@ impl TierCounters {
             evictions: self.evictions.load(Relaxed),
             expirations: self.expirations.load(Relaxed),
             invalid: self.invalid.load(Relaxed),
+            foreign: self.foreign.load(Relaxed),
             errors: self.errors.load(Relaxed),
             rerouted: self.rerouted.load(Relaxed),
             entries: 0,

@@ -196,7 +196,7 @@ fn a_version_bump_is_a_miss() {
     let cache: SmartCache<u8, bumped::V1> =
         config(dir.path()).namespace("v").build().expect("reopen");
     assert!(cache.get(&1).is_none());
-    assert_eq!(cache.stats().sled.invalid, 1);
+    assert_eq!(cache.stats().sled.foreign, 1);
 }
 
 #[cfg(feature = "json")]

@@ -1,6 +1,6 @@
 //! Foreign entries: an entry written for another VERSION of a type, for another type, or
 //! with another codec, in the same folder and namespace, is a counted miss — never decoded
-//! into the reader's type.
+//! into the reader's type — and stays for the cache it belongs to.
 
 mod common;
 
@@ -64,11 +64,12 @@ fn version_mismatch<const T: u8>(tier: Tier) {
     );
     assert!(matches!(v2.try_get(&2), Ok(None)), "{tier}: try_get");
     let stats = v2.stats();
-    assert_eq!(stats.tier(tier).invalid, 2, "{tier}: {stats}");
+    assert_eq!(stats.tier(tier).foreign, 2, "{tier}: {stats}");
+    assert_eq!(stats.tier(tier).invalid, 0, "{tier}: {stats}");
     assert_eq!(
         stats.tier(tier).entries,
-        0,
-        "{tier}: stale entries not removed: {stats}"
+        2,
+        "{tier}: another version's entries were removed by a read: {stats}"
     );
     assert_eq!(v2.insert(1, Doc(small(10))).expect("insert"), tier);
     assert_eq!(v2.get(&1).as_deref(), Some(&Doc(small(10))));
@@ -81,7 +82,13 @@ fn version_mismatch<const T: u8>(tier: Tier) {
         None,
         "{tier}: a VERSION 2 entry was served as VERSION 1"
     );
-    assert_eq!(v1.stats().tier(tier).invalid, 1, "{tier}: {}", v1.stats());
+    assert_eq!(v1.stats().tier(tier).foreign, 1, "{tier}: {}", v1.stats());
+    // Its own entry that VERSION 2 did not replace is still there.
+    assert_eq!(
+        v1.get(&2).as_deref(),
+        Some(&Doc(small(2))),
+        "{tier}: a read of VERSION 2 removed VERSION 1's entry"
+    );
 }
 
 #[test]
@@ -132,7 +139,7 @@ fn type_mismatch_in_one_namespace_sequentially() {
     drop(alpha);
     let beta = open::<Beta>(dir.path());
     assert_eq!(beta.get(&1), None, "Alpha's entry was decoded as Beta");
-    assert_eq!(beta.stats().sled.invalid, 1, "{}", beta.stats());
+    assert_eq!(beta.stats().sled.foreign, 1, "{}", beta.stats());
 }
 
 #[test]
@@ -142,7 +149,12 @@ fn type_mismatch_in_one_namespace_while_both_are_open() {
     let beta = open::<Beta>(dir.path()); // shares the process's sled database
     alpha.insert(1, Alpha("hello".into())).expect("insert");
     assert_eq!(beta.get(&1), None, "Alpha's entry was decoded as Beta");
-    assert_eq!(beta.stats().sled.invalid, 1, "{}", beta.stats());
+    assert_eq!(beta.stats().sled.foreign, 1, "{}", beta.stats());
+    // The foreign entry was a miss for Beta, and stays for Alpha (read by a new cache,
+    // from sled).
+    let alpha_again = open::<Alpha>(dir.path());
+    assert_eq!(alpha_again.get(&1).as_deref(), Some(&Alpha("hello".into())));
+    assert_eq!(alpha_again.stats().sled.hits, 1, "{}", alpha_again.stats());
     beta.insert(2, Beta(vec![1, 2, 3])).expect("insert");
     assert_eq!(beta.get(&2).as_deref(), Some(&Beta(vec![1, 2, 3])));
 }
@@ -167,7 +179,7 @@ fn auto_types_with_the_same_codec_do_not_read_each_other() {
         "a Vec<u8> file entry was decoded as Vec<i8>"
     );
     let stats = signed.stats();
-    assert_eq!((stats.sled.invalid, stats.file.invalid), (1, 1), "{stats}");
+    assert_eq!((stats.sled.foreign, stats.file.foreign), (1, 1), "{stats}");
 }
 
 /// Reverses its bytes: decodes anything, so only the cache's checks can refuse a foreign
@@ -229,7 +241,7 @@ fn codec_mismatch() {
         None,
         "a bincode entry was decoded by another codec"
     );
-    assert_eq!(reversed.stats().file.invalid, 1, "{}", reversed.stats());
+    assert_eq!(reversed.stats().file.foreign, 1, "{}", reversed.stats());
     // Its own entries round-trip.
     reversed.insert(2, Coded(small(2))).expect("insert");
     drop(reversed);
@@ -243,5 +255,5 @@ fn codec_mismatch() {
         None,
         "a `reversed` entry was decoded by bincode"
     );
-    assert_eq!(bincode.stats().file.invalid, 1, "{}", bincode.stats());
+    assert_eq!(bincode.stats().file.foreign, 1, "{}", bincode.stats());
 }

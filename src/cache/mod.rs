@@ -243,7 +243,8 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         None
     }
 
-    /// Deletes every entry of this cache, in every tier.
+    /// Deletes every entry of this cache, in every tier: every entry in its namespace,
+    /// whatever its type (see [`CacheConfig::namespace`]).
     pub fn clear(&self) -> Result<()> {
         let inner = &*self.inner;
         for &tier in inner.persistent_tiers() {

@@ -67,7 +67,8 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         }
     }
 
-    /// Counts, logs and deletes an expired or invalid entry.
+    /// Counts and logs an entry a read refused, and deletes it unless it is another
+    /// cache's (foreign): an expired or invalid one.
     pub(super) fn discard(&self, store: &dyn Store, address: &Address, why: LoadError) {
         let tier = store.tier();
         let counters = self.counters.tier(tier);
@@ -76,6 +77,12 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             LoadError::Expired => {
                 Counters::bump(&counters.expirations);
                 tracing::debug!(tier = %tier, key_hash = %key_hash, "expired entry removed");
+            }
+            LoadError::Foreign => {
+                // Sound, and another cache's (or another version's): left in place.
+                Counters::bump(&counters.foreign);
+                tracing::debug!(tier = %tier, key_hash = %key_hash, "entry of another type or version: a miss, left in place");
+                return;
             }
             LoadError::Invalid(reason) => {
                 Counters::bump(&counters.invalid);

@@ -162,6 +162,11 @@ impl CacheConfig {
 
     /// The folder under the storage root that holds this cache. A plain name: no `/`,
     /// `\`, `..` or leading `.`. Default: derived from the key and value types.
+    ///
+    /// Give each value type its own namespace. Caches of two types on one namespace do
+    /// not read each other's entries (each is a miss for the other, counted as
+    /// `foreign`, and left in place), but they share one key space: an insert replaces
+    /// the other type's value of that key, and [`SmartCache::clear`] empties both.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = Some(namespace.into());
         self

@@ -113,7 +113,10 @@ pub(crate) struct Header {
 pub(crate) enum Refusal {
     /// Past its expiry time.
     Expired,
-    /// Corrupt, truncated, foreign, stale or another key's.
+    /// Written for another type, another VERSION of this type, or another codec: sound,
+    /// and kept for the cache it belongs to.
+    Foreign,
+    /// Corrupt, truncated, or another key's.
     Invalid(String),
     /// Reading failed: the entry may be fine, and is kept.
     Io(io::Error),
@@ -265,9 +268,7 @@ impl Header {
     /// Checks type, codec, key and expiry against what the reader wants.
     pub fn check(&self, key: &[u8], expect: &Expect<'_>) -> Result<(), Refusal> {
         if self.fingerprint != expect.fingerprint {
-            return Err(Refusal::invalid(
-                "written for another type or another VERSION of this type",
-            ));
+            return Err(Refusal::Foreign);
         }
         if self.codec != expect.codec {
             return Err(Refusal::Invalid(format!(

@@ -98,6 +98,8 @@ impl Kind {
 pub(crate) enum LoadError {
     /// The entry outlived its time to live or time to idle.
     Expired,
+    /// The entry belongs to another type or version (see `entry::Refusal::Foreign`).
+    Foreign,
     /// The entry is corrupt, truncated, stale, foreign or a hash collision.
     Invalid(String),
     /// The tier itself failed (I/O, sled).
@@ -299,6 +301,7 @@ impl LoadError {
         use crate::entry::Refusal;
         match refusal {
             Refusal::Expired => LoadError::Expired,
+            Refusal::Foreign => LoadError::Foreign,
             Refusal::Invalid(reason) => LoadError::Invalid(reason),
             Refusal::Io(e) => LoadError::Failed(CacheError::io(tier, path, e)),
         }
