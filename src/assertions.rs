@@ -2,7 +2,8 @@
 //! not compile.
 //!
 //! - every built-in value family makes a `SmartCache` that is `Send + Sync`;
-//! - the codec ids are distinct, and each codec uses its registered id.
+//! - the codec ids are distinct, each codec uses its registered id, and all of them are
+//!   in the reserved range, below the ids left to other codecs.
 
 use static_assertions::{assert_impl_all, const_assert, const_assert_eq};
 
@@ -73,3 +74,17 @@ const_assert_eq!(
     <crate::codec::ArrowIpc as Codec<polars::prelude::DataFrame>>::ID,
     ids::ARROW_IPC
 );
+
+/// Whether every id but the fallback's is below the ids left to other codecs.
+const fn reserved(all: &[u16]) -> bool {
+    let mut i = 0;
+    while i < all.len() {
+        if all[i] >= ids::FIRST_CUSTOM && all[i] != ids::FALLBACK {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const_assert!(reserved(&ids::ALL));

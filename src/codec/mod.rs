@@ -40,9 +40,14 @@ pub use self::ndarray::{Element, MappableElement, NdArray};
 pub use self::polars::ArrowIpc;
 pub use self::raw::Raw;
 
-/// The id of every codec, in one place so that their distinctness is checked at compile
-/// time (`assertions.rs`). An id is stored in every entry: never reuse one.
-pub(crate) mod ids {
+/// The ids of smartcache's codecs, in one place so that their distinctness is checked at
+/// compile time. An id is stored in every entry: an entry written by one codec is never
+/// decoded by another.
+///
+/// A codec of your own takes an id from [`FIRST_CUSTOM`](ids::FIRST_CUSTOM) to
+/// `u16::MAX - 1`: the ids below it, and [`FALLBACK`](ids::FALLBACK), are smartcache's,
+/// now and in later versions.
+pub mod ids {
     /// [`Bincode`](super::Bincode).
     pub const BINCODE: u16 = 1;
     /// [`Raw`](super::Raw).
@@ -57,7 +62,9 @@ pub(crate) mod ids {
     pub const ARROW_IPC: u16 = 6;
     /// The codec of a failed derive, which stores nothing.
     pub const FALLBACK: u16 = u16::MAX;
-    /// All of them.
+    /// The first id free for codecs outside smartcache (the ids below it are reserved).
+    pub const FIRST_CUSTOM: u16 = 1024;
+    /// smartcache's codecs.
     pub const ALL: [u16; 7] = [BINCODE, RAW, JSON, NDARRAY, IMAGE, ARROW_IPC, FALLBACK];
 }
 
@@ -65,7 +72,8 @@ pub(crate) mod ids {
 ///
 /// Codecs are stateless: every method is an associated function.
 pub trait Codec<T>: Send + Sync + 'static {
-    /// The codec's id, stored in each entry. Distinct for every codec.
+    /// The codec's id, stored in each entry. Distinct for every codec: a codec outside
+    /// smartcache takes one from [`ids::FIRST_CUSTOM`] up.
     const ID: u16;
     /// A short name for messages.
     const NAME: &'static str;
