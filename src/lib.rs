@@ -22,6 +22,33 @@
 //! println!("{}", cache.stats());
 //! # Ok::<(), smartcache::CacheError>(())
 //! ```
+//!
+//! [`#[memoize]`](macro@memoize) caches a function's results the same way, one cache per
+//! function, with single-flight and `<fn>_cache()` / `<fn>_uncached()` companions:
+//!
+//! ```
+//! use smartcache::prelude::*;
+//!
+//! #[memoize(tier = "memory")]
+//! fn fibonacci(n: u64) -> u64 {
+//!     if n < 2 { n } else { fibonacci(n - 1) + fibonacci(n - 2) }
+//! }
+//! assert_eq!(fibonacci(80), 23_416_728_348_467_685);
+//! ```
+//!
+//! # Features
+//!
+//! All off by default: `ndarray` (arrays, stored raw; `SmartCache::get_mapped` views one
+//! in place), `polars` (`DataFrame`, `Series` as Arrow IPC), `image` (`DynamicImage` and
+//! image buffers), `json` (`serde_json::Value`, `#[cacheable(codec = "json")]`), `async`
+//! (`#[memoize]` on `async fn`). The ndarray, polars and image crates that the impls are
+//! for are re-exported under the same names.
+//!
+//! # The guide
+//!
+//! The book in `book/` (`mdbook serve book`) explains tiers and routing, persistence and
+//! what survives which fault, value types and codecs, memoizing functions, and the
+//! mapping from Python's twat-cache.
 // docs.rs builds with every feature and `--cfg docsrs` (see Cargo.toml): items behind a
 // feature are marked with it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -63,6 +90,20 @@ pub use crate::route::Placement;
 pub use crate::stats::{CacheStats, TierStats};
 pub use crate::tier::Tier;
 pub use smartcache_derive::{memoize, Cacheable};
+
+/// The image crate this build's `Cacheable` impls are for (feature `image`).
+#[cfg(feature = "image")]
+#[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+pub use image;
+/// The ndarray crate this build's `Cacheable` impls are for (feature `ndarray`): a type
+/// from another version of ndarray is another type, and is not `Cacheable`.
+#[cfg(feature = "ndarray")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ndarray")))]
+pub use ndarray;
+/// The polars crate this build's `Cacheable` impls are for (feature `polars`).
+#[cfg(feature = "polars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "polars")))]
+pub use polars;
 
 /// What `#[derive(Cacheable)]` expands to refers to; not a public API.
 #[doc(hidden)]

@@ -45,7 +45,8 @@ mod primitives;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not Cacheable",
     label = "smartcache cannot store a `{Self}`",
-    note = "add #[derive(Cacheable)] (with serde's Serialize and Deserialize) to `{Self}`, or implement smartcache::Cacheable for it"
+    note = "add #[derive(Cacheable)] (with serde's Serialize and Deserialize) to `{Self}`, or implement smartcache::Cacheable for it",
+    note = "an ndarray, polars or image type needs smartcache's feature of that name, and the version smartcache is built with (ndarray 0.17, polars 0.55, image 0.25; or use smartcache::ndarray, smartcache::polars, smartcache::image)"
 )]
 pub trait Cacheable: Send + Sync + Sized + 'static {
     /// Where values of this type go: [`Placement::Auto`] (by size, at run time) or
