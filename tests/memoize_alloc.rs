@@ -119,3 +119,36 @@ fn a_hit_does_not_copy_an_owned_argument() {
         "{allocations} allocations in 1000 memoized hits with a String argument"
     );
 }
+
+/// A lookup of a `String` key by `&str` allocates no `String`: a memory hit costs no
+/// allocation of its own (`get` takes any borrowed form of the key).
+#[test]
+fn a_memory_hit_by_str_allocates_nothing() {
+    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let cache: SmartCache<String, u64> = CacheConfig::temporary()
+        .tier(Tier::Memory)
+        .build()
+        .expect("build");
+    let names: Vec<String> = (0..100).map(|i| format!("key {i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        cache.insert(name.clone(), i as u64).expect("insert");
+    }
+    for name in &names {
+        cache.get(name.as_str());
+    }
+    ALLOCATIONS.store(0, SeqCst);
+    COUNTING.store(true, SeqCst);
+    let mut sum = 0;
+    for _ in 0..10 {
+        for name in &names {
+            sum += *cache.get(name.as_str()).expect("hit");
+        }
+    }
+    COUNTING.store(false, SeqCst);
+    let allocations = ALLOCATIONS.swap(0, SeqCst);
+    assert_eq!(sum, 10 * (0..100).sum::<u64>());
+    assert!(
+        allocations < 20,
+        "{allocations} allocations in 1000 memory hits by &str"
+    );
+}
