@@ -323,13 +323,11 @@ fn a_key_too_long_to_store_is_named_as_the_key() {
         .insert(key, medium(1))
         .expect_err("a 64 MiB key was stored");
     // The message and its sources, as `anyhow` prints them.
-    let mut message = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
+    let message = [err.to_string()]
+        .into_iter()
+        .chain(sources(&err))
+        .collect::<Vec<_>>()
+        .join(": ");
     assert!(
         matches!(&err, CacheError::Encode { what, .. } if what == "key"),
         "{message}"
@@ -374,15 +372,20 @@ fn error_messages_do_not_repeat_their_source() {
         .expect_err("a key too long");
     for err in [io, encode] {
         let message = err.to_string();
-        let mut source = std::error::Error::source(&err);
-        assert!(source.is_some(), "{message}: no source");
-        while let Some(cause) = source {
-            let cause_text = cause.to_string();
+        let causes = sources(&err);
+        assert!(!causes.is_empty(), "{message}: no source");
+        for cause in causes {
             assert!(
-                !message.contains(&cause_text),
-                "{message:?} repeats its source {cause_text:?}"
+                !message.contains(&cause),
+                "{message:?} repeats its source {cause:?}"
             );
-            source = cause.source();
         }
     }
+}
+
+/// The messages of an error's sources, outermost first.
+fn sources(err: &dyn std::error::Error) -> Vec<String> {
+    std::iter::successors(err.source(), |cause| cause.source())
+        .map(|cause| cause.to_string())
+        .collect()
 }
