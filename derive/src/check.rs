@@ -8,15 +8,29 @@ use syn::Type;
 use crate::cacheable::{Body, Container};
 use crate::ctxt::Ctxt;
 use crate::memoize::options::Options;
-use crate::memoize::signature::Signature;
+use crate::memoize::signature::{first_generic, single_generic, Signature};
 
-/// `#[derive(Cacheable)]`: the type is a struct or an enum.
+/// `#[derive(Cacheable)]`: the type is a struct or an enum, and `skip_size` does not
+/// stand beside `size_with` (which sizes the whole value, so it would do nothing).
 pub fn cacheable(cx: &Ctxt, container: &Container) {
-    if let Body::Union(data) = &container.body {
-        cx.error_spanned_by(
-            data.union_token,
-            "Cacheable cannot be derived for a union: use a struct or an enum",
-        );
+    let fields: Vec<_> = match &container.body {
+        Body::Union(data) => {
+            cx.error_spanned_by(
+                data.union_token,
+                "Cacheable cannot be derived for a union: use a struct or an enum",
+            );
+            return;
+        }
+        Body::Struct(fields) => fields.iter().collect(),
+        Body::Enum(variants) => variants.iter().flat_map(|v| &v.fields).collect(),
+    };
+    if container.attrs.size_with.is_some() {
+        for field in fields.iter().filter(|f| f.skip_size) {
+            cx.error_spanned_by(
+                field.field,
+                "`skip_size` does nothing beside `size_with`, which sizes the whole value: remove one of them",
+            );
+        }
     }
 }
 
@@ -39,6 +53,18 @@ pub fn memoize(cx: &Ctxt, o: &Options, sig: &Signature) {
     }
     for (_, ty) in sig.key_args(o) {
         key_arg_type(cx, ty);
+    }
+    if o.cache_none && single_generic(&sig.ret, "Option").is_none() {
+        cx.error_spanned_by(
+            &sig.ret,
+            "`cache_none` does nothing here: the function does not return an `Option`",
+        );
+    }
+    if o.cache_err && first_generic(&sig.ret, "Result").is_none() {
+        cx.error_spanned_by(
+            &sig.ret,
+            "`cache_err` does nothing here: the function does not return a `Result`",
+        );
     }
 }
 

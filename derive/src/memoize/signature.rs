@@ -139,13 +139,13 @@ impl Value {
 }
 
 /// `T` when `ty` is `<name><T>` (by its last path segment).
-fn single_generic(ty: &Type, name: &str) -> Option<Type> {
+pub fn single_generic(ty: &Type, name: &str) -> Option<Type> {
     let args = generic_args(ty, name)?;
     (args.len() == 1).then(|| args[0].clone())
 }
 
 /// The first type argument when `ty` is `<name><T, ..>`.
-fn first_generic(ty: &Type, name: &str) -> Option<Type> {
+pub fn first_generic(ty: &Type, name: &str) -> Option<Type> {
     generic_args(ty, name)?.into_iter().next()
 }
 
