@@ -10,6 +10,17 @@ step "tools"
 command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+# The Redis tier's tests start their own redis-server on a free loopback port.
+if ! command -v redis-server >/dev/null; then
+    if command -v apt-get >/dev/null; then
+        as_root=""
+        [ "$(id -u)" -eq 0 ] || as_root="sudo"
+        ($as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq redis-server) >/dev/null \
+            || { echo "cannot install redis-server: install it (apt-get install redis-server)"; exit 1; }
+    else
+        echo "redis-server is missing: install it (e.g. apt-get install redis-server)"; exit 1
+    fi
+fi
 if ! command -v mdbook >/dev/null; then
     cargo install --locked mdbook --no-default-features --features search
 fi

@@ -115,6 +115,19 @@ pub enum CacheError {
         fix: &'static str,
     },
 
+    /// The Redis server failed a command (unreachable, refused, timed out, or an error
+    /// reply such as a wrong password). Its error is the
+    /// [`source`](std::error::Error::source).
+    #[cfg(feature = "redis")]
+    #[error("Redis tier error at {server}")]
+    Redis {
+        /// The server's URL, without its password.
+        server: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+
     /// The tier is not available in this build or configuration.
     #[error("the {tier} tier is not available: {reason}")]
     TierUnavailable {

@@ -28,6 +28,8 @@ pub(crate) struct Router {
     pub file_threshold: u64,
     /// Values that would stay in memory go to sled instead.
     pub persist_all: bool,
+    /// Where persisted values of no fixed tier go instead of sled and files (Redis).
+    pub persistent_home: Option<Tier>,
 }
 
 impl Router {
@@ -44,13 +46,14 @@ impl Router {
     #[inline]
     pub fn route_auto(&self, size: usize) -> Tier {
         let size = bytes(size);
-        if size >= self.file_threshold {
+        let persistent = if size >= self.file_threshold {
             Tier::File
         } else if size >= self.memory_threshold || self.persist_all {
             Tier::Sled
         } else {
-            Tier::Memory
-        }
+            return Tier::Memory;
+        };
+        self.persistent_home.unwrap_or(persistent)
     }
 
     /// The persistent tiers that may hold an entry of type `V`, in the order to look.
@@ -61,6 +64,14 @@ impl Router {
             Placement::Pinned(Tier::Memory) => &[],
             Placement::Pinned(Tier::Sled) => &[Tier::Sled, Tier::File],
             Placement::Pinned(Tier::File) => &[Tier::File],
+            // Values go to files while Redis is down, and are newer than what Redis holds
+            // of their key: files are read first.
+            #[cfg(feature = "redis")]
+            Placement::Pinned(Tier::Redis) => &[Tier::File, Tier::Redis],
+            #[cfg(feature = "redis")]
+            Placement::Auto if self.persistent_home == Some(Tier::Redis) => {
+                &[Tier::File, Tier::Redis]
+            }
             Placement::Auto => &[Tier::Sled, Tier::File],
         }
     }
@@ -81,6 +92,7 @@ mod tests {
             memory_threshold: 10 << 10,
             file_threshold: 1 << 20,
             persist_all: false,
+            persistent_home: None,
         }
     }
 

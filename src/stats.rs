@@ -67,6 +67,9 @@ pub struct CacheStats {
     pub sled: TierStats,
     /// The file tier.
     pub file: TierStats,
+    /// The Redis tier (feature `redis`).
+    #[cfg(feature = "redis")]
+    pub redis: TierStats,
 }
 
 impl CacheStats {
@@ -76,6 +79,8 @@ impl CacheStats {
             Tier::Memory => &self.memory,
             Tier::Sled => &self.sled,
             Tier::File => &self.file,
+            #[cfg(feature = "redis")]
+            Tier::Redis => &self.redis,
         }
     }
 
@@ -85,6 +90,8 @@ impl CacheStats {
             Tier::Memory => &mut self.memory,
             Tier::Sled => &mut self.sled,
             Tier::File => &mut self.file,
+            #[cfg(feature = "redis")]
+            Tier::Redis => &mut self.redis,
         }
     }
 
@@ -218,6 +225,8 @@ impl Counters {
             memory: self.tier(Tier::Memory).snapshot(),
             sled: self.tier(Tier::Sled).snapshot(),
             file: self.tier(Tier::File).snapshot(),
+            #[cfg(feature = "redis")]
+            redis: self.tier(Tier::Redis).snapshot(),
         };
         stats.hits += Tier::ALL.iter().map(|&t| stats.tier(t).hits).sum::<u64>();
         stats

@@ -68,6 +68,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
                 memory_threshold: config.memory_threshold,
                 file_threshold: config.file_threshold,
                 persist_all: config.persist_all,
+                persistent_home: config.persistent_home,
             },
             // The namespace is part of it: two namespaces that share a folder (on a
             // case-insensitive file system) never read each other's entries.

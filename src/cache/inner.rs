@@ -173,8 +173,16 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         if let Some(store) = self.stores.0[i].get() {
             return Ok(&**store);
         }
-        let folder = self.dir(tier)?.join(kind.folder);
-        let store = self.stores.0[i].get_or_open(tier, || (kind.open)(&folder, &self.config))?;
+        let folder = match kind.folder {
+            Some(name) => Some(self.dir(tier)?.join(name)),
+            None => None,
+        };
+        let opening = Opening {
+            folder: folder.as_deref(),
+            namespace: &self.namespace,
+            config: &self.config,
+        };
+        let store = self.stores.0[i].get_or_open(tier, || (kind.open)(&opening))?;
         Ok(&**store)
     }
 
@@ -194,9 +202,11 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         if let Some(store) = self.opened(tier) {
             return Ok(Some(store));
         }
-        let exists = Kind::of(tier)
-            .zip(self.dir.as_ref().ok())
-            .is_some_and(|((_, kind), dir)| dir.join(kind.folder).is_dir());
+        let exists = Kind::of(tier).is_some_and(|(_, kind)| match kind.folder {
+            Some(name) => self.dir.as_ref().is_ok_and(|dir| dir.join(name).is_dir()),
+            // A tier kept elsewhere (a server) is there to be asked.
+            None => true,
+        });
         if exists {
             self.open(tier).map(Some)
         } else {

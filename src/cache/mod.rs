@@ -25,7 +25,7 @@ use crate::key::Address;
 use crate::route::Router;
 use crate::stats::{CacheStats, Counters};
 use crate::tier::memory::{MemoryTier, Slot};
-use crate::tier::{Kind, LazyTier, LoadError, Loaded, Store, PERSISTENT};
+use crate::tier::{Kind, LazyTier, LoadError, Loaded, Opening, Store, PERSISTENT};
 use serde::Serialize;
 
 use crate::{key, paths, CacheError, CacheKey, Cacheable, Placement, Result, Tier};

@@ -56,7 +56,17 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 key: address.key(),
                 value: &*value,
             };
-            self.open(home)?.store(address, &entry).map(|_| ())
+            match self.open(home)?.store(address, &entry) {
+                // The tier failed and now says it cannot take writes (Redis went down
+                // during this insert): the value goes to the file tier, as the next ones.
+                Err(e) if home != Tier::File && !self.takes_writes(home) => {
+                    tracing::debug!(tier = %home, error = %e, "insert: the tier went down; the value goes to the file tier");
+                    Counters::bump(&self.counters.tier(home).errors);
+                    home = Tier::File;
+                    self.open(home)?.store(address, &entry).map(|_| ())
+                }
+                stored => stored.map(|_| ()),
+            }
         })();
         if let Err(e) = result {
             Counters::bump(&self.counters.tier(home).errors);
@@ -168,8 +178,17 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             if Some(tier) == keep {
                 continue;
             }
-            if let Some(store) = self.open_if_exists(tier)? {
-                removed |= store.remove(address)?;
+            let Some(store) = self.open_if_exists(tier)? else {
+                continue;
+            };
+            match store.remove(address) {
+                Ok(found) => removed |= found,
+                // An insert while a tier is down: the new value, in a tier read before it,
+                // hides the old one until the tier is back.
+                Err(e @ CacheError::TierUnavailable { .. }) if keep.is_some() => {
+                    tracing::debug!(tier = %tier, error = %e, "insert: an older value could not be removed");
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(removed)

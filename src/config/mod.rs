@@ -115,6 +115,11 @@ pub struct CacheConfig {
     pub(crate) mmap_reads: bool,
     pub(crate) temporary: bool,
     pub(crate) persist_all: bool,
+    /// Where persisted values of no fixed tier go instead of sled and files.
+    pub(crate) persistent_home: Option<Tier>,
+    /// The Redis server (feature `redis`).
+    #[cfg(feature = "redis")]
+    pub(crate) redis: crate::tier::redis::RedisSettings,
 }
 
 impl Default for CacheConfig {
@@ -138,6 +143,9 @@ impl Default for CacheConfig {
             mmap_reads: false,
             temporary: false,
             persist_all: false,
+            persistent_home: None,
+            #[cfg(feature = "redis")]
+            redis: Default::default(),
         }
     }
 }
@@ -234,12 +242,20 @@ impl CacheConfig {
     /// assert_eq!(cache.insert(1, "small, yet in a file".into())?, Tier::File);
     /// # Ok::<(), smartcache::CacheError>(())
     /// ```
-    pub fn tier(self, tier: Tier) -> Self {
+    pub fn tier(mut self, tier: Tier) -> Self {
         let (memory_below, file_from) = match tier {
             Tier::Memory => (u64::MAX, u64::MAX),
             Tier::Sled => (0, u64::MAX),
             Tier::File => (0, 0),
+            // Every value persisted, to Redis (files while Redis is down).
+            #[cfg(feature = "redis")]
+            Tier::Redis => (0, u64::MAX),
         };
+        self.persistent_home = None;
+        #[cfg(feature = "redis")]
+        if tier == Tier::Redis {
+            self.persistent_home = Some(Tier::Redis);
+        }
         self.memory_threshold(memory_below)
             .file_threshold(file_from)
     }
@@ -301,6 +317,30 @@ impl CacheConfig {
     /// every value survives the process. Default `false`.
     pub fn persist_all(mut self, on: bool) -> Self {
         self.persist_all = on;
+        self
+    }
+
+    /// The Redis server of the Redis tier (feature `redis`):
+    /// `redis://[user:password@]host[:port][/db]`. Default: `$SMARTCACHE_REDIS_URL`. The
+    /// password never appears in messages, logs or `Debug`.
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, url: impl Into<String>) -> Self {
+        self.redis.url = Some(url.into());
+        self
+    }
+
+    /// The longest the Redis tier waits for a connection or a reply. Default 250 ms.
+    #[cfg(feature = "redis")]
+    pub fn redis_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.redis.timeout = timeout;
+        self
+    }
+
+    /// How long the Redis tier stays down after a failure (its values are misses, new
+    /// ones go to files) before it tries the server again. Default 3 s.
+    #[cfg(feature = "redis")]
+    pub fn redis_backoff(mut self, backoff: std::time::Duration) -> Self {
+        self.redis.backoff = backoff;
         self
     }
 

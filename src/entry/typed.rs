@@ -22,6 +22,11 @@ pub(crate) trait Outgoing {
 
     /// The whole entry, built in memory. Errors name `tier` and `path`.
     fn to_vec(&self, tier: Tier, path: &Path) -> Result<Vec<u8>>;
+
+    /// When the entry expires, in ms since the Unix epoch; 0 for never (for a tier that
+    /// keeps expiry itself).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn expires_ms(&self) -> u64;
 }
 
 /// The [`Outgoing`] entry of a value of type `V`.
@@ -40,6 +45,10 @@ impl<V: Cacheable> Outgoing for OutgoingValue<'_, V> {
     fn to_vec(&self, tier: Tier, path: &Path) -> Result<Vec<u8>> {
         super::to_vec::<V, V::Codec>(self.meta, self.key, self.value, self.value.size_hint())
             .map_err(|e| e.into_cache_error::<V>(tier, path))
+    }
+
+    fn expires_ms(&self) -> u64 {
+        self.meta.expires_ms
     }
 }
 

@@ -24,11 +24,16 @@ use crate::{CacheError, Result};
 pub(crate) mod access;
 pub(crate) mod file;
 pub(crate) mod memory;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 pub(crate) mod sled;
 
-/// Every persistent tier, in the order a value of no fixed tier looks for its entry
-/// (smaller values first).
+/// Every persistent tier.
+#[cfg(not(feature = "redis"))]
 pub(crate) const PERSISTENT: [Kind; 2] = [sled::KIND, file::KIND];
+/// Every persistent tier.
+#[cfg(feature = "redis")]
+pub(crate) const PERSISTENT: [Kind; 3] = [sled::KIND, file::KIND, redis::KIND];
 
 /// Where a value lives. More tiers may come: match with a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,11 +46,18 @@ pub enum Tier {
     Sled,
     /// One file per entry: large values, persistent, shareable by several processes.
     File,
+    /// A Redis server, shared by processes and machines (feature `redis`).
+    #[cfg(feature = "redis")]
+    Redis,
 }
 
 impl Tier {
     /// All tiers, fastest first.
+    #[cfg(not(feature = "redis"))]
     pub const ALL: [Tier; 3] = [Tier::Memory, Tier::Sled, Tier::File];
+    /// All tiers, fastest first.
+    #[cfg(feature = "redis")]
+    pub const ALL: [Tier; 4] = [Tier::Memory, Tier::Sled, Tier::File, Tier::Redis];
 
     /// The tier's lower-case name, as used in attributes (`tier = "sled"`) and messages.
     pub const fn name(self) -> &'static str {
@@ -53,6 +65,8 @@ impl Tier {
             Tier::Memory => "memory",
             Tier::Sled => "sled",
             Tier::File => "file",
+            #[cfg(feature = "redis")]
+            Tier::Redis => "redis",
         }
     }
 
@@ -76,11 +90,31 @@ impl fmt::Display for Tier {
 /// A persistent tier as [`PERSISTENT`] lists it: its name, its folder, how it opens.
 pub(crate) struct Kind {
     pub tier: Tier,
-    /// Its folder in a namespace folder. A read opens the tier only if the folder exists,
-    /// so that reads never create storage.
-    pub folder: &'static str,
-    /// Opens (creating) the tier in `folder` with the cache's configuration.
-    pub open: fn(folder: &Path, config: &CacheConfig) -> Result<Arc<dyn Store>>,
+    /// Its folder in a namespace folder, for a tier kept on this machine. A read opens
+    /// such a tier only if the folder exists, so that reads never create storage.
+    pub folder: Option<&'static str>,
+    /// Opens (creating) the tier.
+    pub open: fn(&Opening<'_>) -> Result<Arc<dyn Store>>,
+}
+
+/// What a tier opens with.
+pub(crate) struct Opening<'a> {
+    /// `<namespace folder>/<Kind::folder>`, for a tier with a folder.
+    pub folder: Option<&'a Path>,
+    /// The cache's namespace (for a tier that keeps no folder of it).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub namespace: &'a str,
+    pub config: &'a CacheConfig,
+}
+
+impl Opening<'_> {
+    /// The folder of a tier kept in one.
+    pub fn folder(&self, tier: Tier) -> Result<&Path> {
+        self.folder.ok_or(CacheError::TierUnavailable {
+            tier,
+            reason: "no storage folder: set CacheConfig::dir or $SMARTCACHE_DIR",
+        })
+    }
 }
 
 impl Kind {

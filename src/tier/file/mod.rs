@@ -37,8 +37,11 @@ const CLEAN_EVERY: Duration = Duration::from_secs(60);
 /// The file tier, as the list of persistent tiers has it.
 pub(crate) const KIND: Kind = Kind {
     tier: Tier::File,
-    folder: "files",
-    open: |folder, config| Ok(std::sync::Arc::new(FileTier::open(folder, config)?)),
+    folder: Some("files"),
+    open: |o| {
+        let tier = FileTier::open(o.folder(Tier::File)?, o.config)?;
+        Ok(std::sync::Arc::new(tier))
+    },
 };
 
 /// The file tier of one namespace folder.

@@ -70,8 +70,8 @@ use crate::{paths, CacheError, Result, Tier};
 /// The sled tier, as the list of persistent tiers has it.
 pub(crate) const KIND: Kind = Kind {
     tier: Tier::Sled,
-    folder: "sled",
-    open: |folder, config| Ok(SledTier::open(folder, config)?),
+    folder: Some("sled"),
+    open: |o| Ok(SledTier::open(o.folder(Tier::Sled)?, o.config)?),
 };
 
 /// Encoded keys up to this length are sled keys themselves; longer ones are hashed.

@@ -1,0 +1,222 @@
+//! The Redis tier against a real `redis-server` on a free loopback port (started here;
+//! `scripts/test.sh` installs it when missing): values round-trip and are shared by every
+//! cache on the server, Redis's own expiry applies, namespaces are kept apart and
+//! `clear()` removes only its own, and an outage (server killed, or stopped) turns into
+//! misses and file-tier writes within the timeout, until the server is back.
+#![cfg(feature = "redis")]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use smartcache::prelude::*;
+
+/// A `redis-server` on a loopback port, killed when dropped.
+struct Server {
+    port: u16,
+    process: KillOnDrop,
+}
+
+impl Server {
+    fn start() -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Server::start_on(port)
+    }
+
+    fn start_on(port: u16) -> Server {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (scripts/test.sh installs it)");
+        let server = Server {
+            port,
+            process: KillOnDrop(Some(child)),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn pid(&self) -> u32 {
+        self.process.0.as_ref().map(|c| c.id()).unwrap_or_default()
+    }
+}
+
+fn redis_config(dir: &Path, server: &Server) -> CacheConfig {
+    config(dir)
+        .redis(server.url())
+        .tier(Tier::Redis)
+        .redis_backoff(Duration::from_millis(300))
+}
+
+#[test]
+fn values_round_trip_and_are_shared_by_every_cache_on_the_server() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let writer: SmartCache<u64, Vec<u8>> =
+        redis_config(dir.path(), &server).build().expect("build");
+    assert_eq!(writer.insert(1, medium(1)).expect("insert"), Tier::Redis);
+    assert_eq!(writer.tier_of(&1), Some(Tier::Redis));
+    // Another cache (another folder: nothing local is shared) reads it from the server.
+    let other = tempfile::tempdir().expect("tempdir");
+    let reader: SmartCache<u64, Vec<u8>> =
+        redis_config(other.path(), &server).build().expect("build");
+    assert_eq!(reader.get(&1).as_deref(), Some(&medium(1)));
+    assert_eq!(reader.stats().redis.hits, 1, "{}", reader.stats());
+    // A hit is promoted to memory.
+    assert!(reader.get(&1).is_some());
+    assert_eq!(reader.stats().memory.hits, 1, "{}", reader.stats());
+    assert!(reader.remove(&1).expect("remove"));
+    let fresh: SmartCache<u64, Vec<u8>> =
+        redis_config(other.path(), &server).build().expect("build");
+    assert_eq!(fresh.tier_of(&1), None, "removed on the server");
+}
+
+#[test]
+fn namespaces_are_kept_apart_and_clear_removes_only_its_own() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = |ns: &str| -> SmartCache<u64, Vec<u8>> {
+        redis_config(dir.path(), &server)
+            .namespace(ns)
+            .build()
+            .expect("build")
+    };
+    let (a, b) = (open("alpha"), open("beta"));
+    a.insert(1, medium(1)).expect("insert");
+    b.insert(1, medium(2)).expect("insert");
+    let (a2, b2) = (open("alpha"), open("beta"));
+    assert_eq!(a2.get(&1).as_deref(), Some(&medium(1)));
+    assert_eq!(b2.get(&1).as_deref(), Some(&medium(2)));
+    a.clear().expect("clear");
+    assert_eq!(open("alpha").get(&1), None);
+    assert_eq!(open("beta").get(&1).as_deref(), Some(&medium(2)));
+}
+
+#[test]
+fn the_time_to_live_is_redis_own() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache: SmartCache<u64, Vec<u8>> = redis_config(dir.path(), &server)
+        .ttl(Duration::from_millis(400))
+        .promote_max(0)
+        .build()
+        .expect("build");
+    cache.insert(1, medium(1)).expect("insert");
+    assert!(cache.get(&1).is_some());
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(cache.get(&1), None, "the entry outlived its ttl");
+}
+
+#[test]
+fn an_outage_is_misses_and_file_writes_until_the_server_is_back() {
+    let server = Server::start();
+    let port = server.port;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache: SmartCache<u64, Vec<u8>> = redis_config(dir.path(), &server)
+        .promote_max(0)
+        .build()
+        .expect("build");
+    cache.insert(1, medium(1)).expect("insert");
+    drop(server); // killed: connections are refused
+    let started = Instant::now();
+    assert_eq!(cache.get(&1), None, "a value served from a dead server");
+    let value = cache.get_with(2, || medium(2));
+    assert_eq!(*value, medium(2));
+    assert_eq!(
+        cache.insert(3, medium(3)).expect("insert while down"),
+        Tier::File
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "calls waited {:?} on a dead server",
+        started.elapsed()
+    );
+    let stats = cache.stats();
+    assert!(stats.redis.errors >= 1, "{stats}");
+    assert!(stats.redis.rerouted >= 1, "{stats}");
+    // What went to files while Redis was down is read from there.
+    assert_eq!(cache.get(&3).as_deref(), Some(&medium(3)));
+
+    // Back on the same port: after the back-off the tier is used again.
+    let _server = Server::start_on(port);
+    std::thread::sleep(Duration::from_millis(400));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if cache.insert(4, medium(4)).expect("insert") == Tier::Redis {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Redis tier did not come back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_stopped_server_costs_at_most_the_timeout() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache: SmartCache<u64, Vec<u8>> = redis_config(dir.path(), &server)
+        .redis_timeout(Duration::from_millis(200))
+        .promote_max(0)
+        .build()
+        .expect("build");
+    cache.insert(1, medium(1)).expect("insert");
+    let pid = server.pid().to_string();
+    let stop = |signal: &str| {
+        let status = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {signal}");
+    };
+    stop("-STOP"); // hangs: connected, never answers
+    let started = Instant::now();
+    assert_eq!(cache.get(&1), None);
+    assert_eq!(cache.insert(2, medium(2)).expect("insert"), Tier::File);
+    let waited = started.elapsed();
+    stop("-CONT");
+    assert!(
+        waited < Duration::from_secs(2),
+        "a stopped server held calls {waited:?}"
+    );
+}
+
+#[test]
+fn a_bad_url_is_a_clear_error_and_the_password_never_shows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = config(dir.path())
+        .redis("http://not-redis")
+        .tier(Tier::Redis)
+        .build::<u64, Vec<u8>>()
+        .expect_err("a bad URL is refused when the cache is built");
+    assert!(err.to_string().contains("redis://"), "{err}");
+    let secret = config(dir.path()).redis("redis://user:hunter2@127.0.0.1:1/0");
+    assert!(!format!("{secret:?}").contains("hunter2"), "{secret:?}");
+}
