@@ -162,6 +162,28 @@ macro_rules! __private_require_async {
     () => {};
 }
 
+/// `Tier::Redis` for `tier = "redis"`, in a build with the `redis` feature.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(feature = "redis")]
+macro_rules! __private_redis_tier {
+    () => {
+        $crate::Tier::Redis
+    };
+}
+
+/// Rejects `tier = "redis"` in a build without the `redis` feature.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(not(feature = "redis"))]
+macro_rules! __private_redis_tier {
+    () => {
+        compile_error!(
+            "tier = \"redis\" needs the `redis` feature of smartcache: smartcache = { features = [\"redis\"] }"
+        )
+    };
+}
+
 /// Rejects `codec = "json"` in a build without the `json` feature.
 #[doc(hidden)]
 #[cfg(not(feature = "json"))]

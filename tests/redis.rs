@@ -220,3 +220,126 @@ fn a_bad_url_is_a_clear_error_and_the_password_never_shows() {
     let secret = config(dir.path()).redis("redis://user:hunter2@127.0.0.1:1/0");
     assert!(!format!("{secret:?}").contains("hunter2"), "{secret:?}");
 }
+
+#[test]
+fn a_wrong_password_or_database_is_a_clear_error_naming_the_fix() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--requirepass",
+            "s3cret",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    let _server = KillOnDrop(Some(child));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = |url: String| -> SmartCache<u64, Vec<u8>> {
+        config(dir.path())
+            .redis(url)
+            .tier(Tier::Redis)
+            .build()
+            .expect("build")
+    };
+    let right = open(format!("redis://:s3cret@127.0.0.1:{port}/0"));
+    assert_eq!(
+        right.insert(1, medium(1)).expect("the right password"),
+        Tier::Redis
+    );
+    for (url, fix) in [
+        (format!("redis://:wrong@127.0.0.1:{port}/0"), "password"),
+        (format!("redis://:s3cret@127.0.0.1:{port}/99"), "database"),
+    ] {
+        let cache = open(url);
+        let err = cache.try_get(&1).expect_err("misconfigured");
+        let message = err.to_string();
+        assert!(matches!(err, CacheError::InvalidConfig { .. }), "{err:?}");
+        assert!(message.contains(fix), "{message}");
+        assert!(
+            !message.contains("wrong") && !message.contains("s3cret"),
+            "a password in {message}"
+        );
+    }
+}
+
+/// A type pinned to Redis by its derive goes there.
+#[test]
+fn a_type_derived_with_tier_redis_goes_to_redis() {
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, Cacheable)]
+    #[cacheable(tier = "redis")]
+    struct Session {
+        user: String,
+    }
+    assert_eq!(Session::PLACEMENT, Placement::Pinned(Tier::Redis));
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sessions: SmartCache<u64, Session> = config(dir.path())
+        .redis(server.url())
+        .build()
+        .expect("build");
+    let session = Session { user: "ada".into() };
+    assert_eq!(
+        sessions.insert(7, session.clone()).expect("insert"),
+        Tier::Redis
+    );
+    let again: SmartCache<u64, Session> = config(dir.path())
+        .redis(server.url())
+        .build()
+        .expect("build");
+    assert_eq!(again.get(&7).as_deref(), Some(&session));
+    assert_eq!(again.stats().redis.hits, 1, "{}", again.stats());
+}
+
+static SQUARES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Where the memoized function keeps its local files (its fallback tier).
+fn storage() -> std::path::PathBuf {
+    static STORAGE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    STORAGE
+        .get_or_init(|| tempfile::tempdir().expect("tempdir"))
+        .path()
+        .to_path_buf()
+}
+
+#[memoize(tier = "redis", namespace = "redis-squares", dir = storage())]
+fn square(x: u64) -> u64 {
+    SQUARES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    x * x
+}
+
+/// `#[memoize(tier = "redis")]` stores results on the server named by
+/// `$SMARTCACHE_REDIS_URL` (read when the function is first called).
+#[test]
+fn a_function_memoized_in_redis_stores_its_results_there() {
+    let server = Server::start();
+    std::env::set_var("SMARTCACHE_REDIS_URL", server.url());
+    assert_eq!(square(12), 144);
+    assert_eq!(square(12), 144);
+    assert_eq!(SQUARES.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let stats = square_cache().stats();
+    assert_eq!(stats.redis.inserts, 1, "{stats}");
+    // On the server: a cache of the same namespace elsewhere reads it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reader: SmartCache<u64, u64> = CacheConfig::default()
+        .dir(dir.path())
+        .namespace("redis-squares")
+        .redis(server.url())
+        .tier(Tier::Redis)
+        .build()
+        .expect("build");
+    assert_eq!(reader.get(&12).as_deref(), Some(&144));
+}

@@ -28,6 +28,8 @@ pub enum Tier {
     Sled,
     /// The file tier.
     File,
+    /// The Redis tier (smartcache's feature `redis`).
+    Redis,
 }
 
 /// How values become bytes: `codec = "bincode" | "json"`.
@@ -57,6 +59,7 @@ pub fn tier(meta: &ParseNestedMeta) -> syn::Result<Tier> {
         ("memory", Tier::Memory),
         ("sled", Tier::Sled),
         ("file", Tier::File),
+        ("redis", Tier::Redis),
     ];
     choice(meta, "tier", &tiers, "memory")
 }

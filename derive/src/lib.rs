@@ -32,7 +32,7 @@ mod memoize;
 
 /// Implements `smartcache::Cacheable` for a struct or enum.
 ///
-/// Type attributes: `#[cacheable(tier = "auto|memory|sled|file", version = N,
+/// Type attributes: `#[cacheable(tier = "auto|memory|sled|file|redis", version = N,
 /// ttl = "90s|10m|1h|1d", codec = "bincode|json", size_with = path, tag = "name")]`.
 /// Field attribute: `#[cacheable(skip_size)]` leaves the field out of the size estimate.
 ///
@@ -62,7 +62,7 @@ pub fn derive_cacheable(input: TokenStream) -> TokenStream {
 ///
 /// | option | meaning |
 /// |---|---|
-/// | `tier = "auto"/"memory"/"sled"/"file"` | where results go (default: by the result type's `Cacheable`, routed by size) |
+/// | `tier = "auto"/"memory"/"sled"/"file"/"redis"` | where results go (default: by the result type's `Cacheable`, routed by size; `redis` needs the feature and `$SMARTCACHE_REDIS_URL`) |
 /// | `ttl = "90s"/"10m"/"1h"/"1d"` | time to live |
 /// | `capacity = N` | bytes of memory (weighed by `size_hint`) |
 /// | `disk_capacity = N` | bytes of disk per persistent tier |

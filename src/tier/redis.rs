@@ -170,6 +170,11 @@ impl RedisTier {
                 Ok(value)
             }
             Err(e) => {
+                if let Some(fix) = self.misconfigured(&e) {
+                    // Not an outage: the server answers, and says what is wrong.
+                    *slot = None;
+                    return Err(fix);
+                }
                 let broken = e.is_io_error()
                     || e.is_connection_dropped()
                     || e.is_connection_refusal()
@@ -201,6 +206,28 @@ impl RedisTier {
             tracing::info!(server = %self.shown, "Redis tier: the server answers again");
         }
         *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The configuration error that `e` reports, if it is one: a wrong password, or a
+    /// database the server does not have.
+    fn misconfigured(&self, e: &redis::RedisError) -> Option<CacheError> {
+        let text = e.to_string();
+        if e.kind() == redis::ErrorKind::AuthenticationFailed
+            || text.contains("WRONGPASS")
+            || text.contains("NOAUTH")
+        {
+            return Some(CacheError::config(
+                format!("the Redis server {} refused the credentials", self.shown),
+                "give the right user and password in the URL: redis://user:password@host:port",
+            ));
+        }
+        if text.contains("DB index is out of range") {
+            return Some(CacheError::config(
+                format!("the Redis server {} has no such database", self.shown),
+                "give a database index the server has (0 to 15 by default) at the end of the URL",
+            ));
+        }
+        None
     }
 
     fn error(&self, e: redis::RedisError) -> CacheError {

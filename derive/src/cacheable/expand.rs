@@ -73,6 +73,11 @@ fn placement(tier: Option<Tier>) -> TokenStream {
         Some(Tier::Memory) => pinned(format_ident!("Memory")),
         Some(Tier::Sled) => pinned(format_ident!("Sled")),
         Some(Tier::File) => pinned(format_ident!("File")),
+        Some(Tier::Redis) => {
+            quote!(::smartcache::Placement::Pinned(
+                ::smartcache::__private_redis_tier!()
+            ))
+        }
     }
 }
 

@@ -135,11 +135,8 @@ impl<'a> Parts<'a> {
     /// With `tier = ".."`, a compile-time check that the result type does not pin another
     /// tier (its pin would win, and the option would say something untrue).
     fn tier_check(&self) -> TokenStream {
-        let (tier, name) = match self.o.tier {
-            Some(Tier::Memory) => (quote!(Memory), "memory"),
-            Some(Tier::Sled) => (quote!(Sled), "sled"),
-            Some(Tier::File) => (quote!(File), "file"),
-            Some(Tier::Auto) | None => return quote!(),
+        let Some((tier, name)) = self.tier() else {
+            return quote!();
         };
         let value = &self.value.ty;
         let message = format!(
@@ -148,10 +145,26 @@ impl<'a> Parts<'a> {
         let span = self.o.tier_span.unwrap_or_else(Span::call_site);
         quote_spanned! {span=>
             const _: () = ::core::assert!(
-                ::smartcache::__private::tier_allows::<#value>(::smartcache::Tier::#tier),
+                ::smartcache::__private::tier_allows::<#value>(#tier),
                 #message
             );
         }
+    }
+
+    /// The `Tier` that `tier = ".."` names, and its name; `None` for `auto` or none.
+    fn tier(&self) -> Option<(TokenStream, &'static str)> {
+        let span = self.o.tier_span.unwrap_or_else(Span::call_site);
+        Some(match self.o.tier? {
+            Tier::Memory => (quote!(::smartcache::Tier::Memory), "memory"),
+            Tier::Sled => (quote!(::smartcache::Tier::Sled), "sled"),
+            Tier::File => (quote!(::smartcache::Tier::File), "file"),
+            // The macro says so when smartcache is built without its `redis` feature.
+            Tier::Redis => (
+                quote_spanned!(span=> ::smartcache::__private_redis_tier!()),
+                "redis",
+            ),
+            Tier::Auto => return None,
+        })
     }
 
     /// The memo's `call..` for the return type, from `__key` and `__memo`.
@@ -288,12 +301,9 @@ impl<'a> Parts<'a> {
                 quote!(#config.namespace(::smartcache::__private::memo_namespace(::core::module_path!(), ::core::stringify!(#name))))
             }
         };
-        config = match o.tier {
-            Some(Tier::Memory) => quote!(#config.tier(::smartcache::Tier::Memory)),
-            Some(Tier::Sled) => quote!(#config.tier(::smartcache::Tier::Sled)),
-            Some(Tier::File) => quote!(#config.tier(::smartcache::Tier::File)),
-            Some(Tier::Auto) | None => config,
-        };
+        if let Some((tier, _)) = self.tier() {
+            config = quote!(#config.tier(#tier));
+        }
         if let Some(secs) = o.ttl_secs {
             config = quote!(#config.ttl(::core::time::Duration::from_secs(#secs)));
         }
