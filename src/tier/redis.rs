@@ -253,18 +253,17 @@ impl Store for RedisTier {
         let len = bytes.len() as u64;
         let key = self.key(address);
         let expires_ms = entry.expires_ms();
-        let old: Option<usize> = self.run(|c| {
-            let mut pipe = redis::pipe();
-            pipe.atomic().cmd("STRLEN").arg(&key);
-            let set = pipe.cmd("SET").arg(&key).arg(&bytes);
+        self.run(|c| {
+            let mut set = redis::cmd("SET");
+            set.arg(&key).arg(&bytes);
             if expires_ms != 0 {
                 set.arg("PX").arg(px_of(expires_ms));
             }
-            set.ignore();
-            let (old,): (usize,) = pipe.query(c)?;
-            Ok((old > 0).then_some(old))
+            set.query::<()>(c)
         })?;
-        self.gauge.stored(old.map(|n| n as u64), len);
+        // One round trip: what the key held before is not asked, so the counts are this
+        // process's writes, not the server's contents.
+        self.gauge.stored(None, len);
         Ok(len)
     }
 

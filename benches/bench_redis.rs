@@ -1,0 +1,169 @@
+//! The Redis tier against the raw `redis` crate: insert and get of 1 KiB values on a
+//! `redis-server` started here on a loopback port, and the promoted memory hit.
+//! Target: insert and get at most 1.3× a raw `SET`/`GET` of the same bytes on the same
+//! kind of connection (one synchronous connection).
+//!
+//! The cache reads with `promote_max(0)` so that gets really go to the server; the last
+//! group measures what a hit costs once a value has been promoted to memory.
+
+mod common;
+
+use std::hint::black_box;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use smartcache::prelude::*;
+
+const KEYS: u64 = 1_000;
+const VALUE: usize = 1024;
+
+/// A `redis-server` on a free loopback port, killed at the end.
+struct Server(std::process::Child, u16);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server() -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server (apt-get install redis-server)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Server(child, port)
+}
+
+fn main() {
+    let server = start_server();
+    let url = format!("redis://127.0.0.1:{}/", server.1);
+    let mut c = common::criterion();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache: SmartCache<u64, Vec<u8>> = CacheConfig::default()
+        .dir(dir.path())
+        .namespace("bench")
+        .redis(url.as_str())
+        .tier(Tier::Redis)
+        .promote_max(0)
+        .build()
+        .expect("cache");
+    let client = redis::Client::open(url.as_str()).expect("client");
+    let mut raw = client.get_connection().expect("connection");
+    let value = vec![7u8; VALUE];
+    for k in 0..KEYS {
+        cache.insert(k, value.clone()).expect("insert");
+        redis::cmd("SET")
+            .arg(format!("raw:{k}"))
+            .arg(&value)
+            .query::<()>(&mut raw)
+            .expect("SET");
+    }
+
+    let mut group = c.benchmark_group("redis_get");
+    group.bench_function("smartcache", |b| {
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + 1) % KEYS;
+            black_box(cache.get(black_box(&k)))
+        })
+    });
+    group.bench_function("redis", |b| {
+        let mut k = 0u64;
+        b.iter(|| {
+            k = (k + 1) % KEYS;
+            let v: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(format!("raw:{k}"))
+                .query(&mut raw)
+                .expect("GET");
+            black_box(v)
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("redis_insert");
+    group.bench_function("smartcache", |b| {
+        let mut k = 0;
+        b.iter_batched(
+            || value.clone(),
+            |v| {
+                k = (k + 1) % KEYS;
+                cache.insert(black_box(k), v).expect("insert")
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("redis", |b| {
+        let mut k = 0u64;
+        b.iter_batched(
+            || value.clone(),
+            |v| {
+                k = (k + 1) % KEYS;
+                redis::cmd("SET")
+                    .arg(format!("raw:{k}"))
+                    .arg(v)
+                    .query::<()>(&mut raw)
+                    .expect("SET")
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+
+    // A promoted value: the memory front answers, the server is not asked.
+    let promoted: SmartCache<u64, Vec<u8>> = CacheConfig::default()
+        .dir(dir.path())
+        .namespace("bench")
+        .redis(url.as_str())
+        .tier(Tier::Redis)
+        .build()
+        .expect("cache");
+    for k in 0..KEYS {
+        promoted.get(&k);
+    }
+    let mut group = c.benchmark_group("redis_promoted_hit");
+    group.bench_function("smartcache", |b| {
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + 1) % KEYS;
+            black_box(promoted.get(black_box(&k)))
+        })
+    });
+    group.bench_function("redis", |b| {
+        let mut k = 0u64;
+        b.iter(|| {
+            k = (k + 1) % KEYS;
+            let v: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(format!("raw:{k}"))
+                .query(&mut raw)
+                .expect("GET");
+            black_box(v)
+        })
+    });
+    group.finish();
+    c.final_summary();
+
+    common::report_ratio("redis_get", "smartcache", "redis", "<= 1.3x");
+    common::report_ratio("redis_insert", "smartcache", "redis", "<= 1.3x");
+    common::report_ratio("redis_promoted_hit", "smartcache", "redis", "context");
+    drop(server);
+}
