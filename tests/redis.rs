@@ -343,3 +343,98 @@ fn a_function_memoized_in_redis_stores_its_results_there() {
         .expect("build");
     assert_eq!(reader.get(&12).as_deref(), Some(&144));
 }
+
+/// The process side of the test below: writes values, then reads what the parent wrote.
+#[test]
+fn child_redis_peer() {
+    let Some(dir) = child_role("redis-peer") else {
+        return;
+    };
+    let url = std::env::var("TEST_REDIS_URL").expect("the parent gives the server");
+    let cache: SmartCache<u64, Vec<u8>> = config(&dir)
+        .redis(url)
+        .tier(Tier::Redis)
+        .build()
+        .expect("build");
+    for k in 0..20 {
+        assert_eq!(cache.insert(k, medium(k)).expect("insert"), Tier::Redis);
+    }
+    assert_eq!(
+        cache.get(&100).as_deref(),
+        Some(&medium(100)),
+        "the parent's value"
+    );
+}
+
+/// Two processes, each with its own folder, share values through the server.
+#[test]
+fn two_processes_share_values() {
+    let server = Server::start();
+    let parent_dir = tempfile::tempdir().expect("tempdir");
+    let parent: SmartCache<u64, Vec<u8>> = redis_config(parent_dir.path(), &server)
+        .build()
+        .expect("build");
+    parent.insert(100, medium(100)).expect("insert");
+    let child_dir = tempfile::tempdir().expect("tempdir");
+    let url = server.url();
+    run_child(
+        "child_redis_peer",
+        "redis-peer",
+        child_dir.path(),
+        &[("TEST_REDIS_URL", std::ffi::OsStr::new(&url))],
+    );
+    for k in 0..20 {
+        assert_eq!(
+            parent.get(&k).as_deref(),
+            Some(&medium(k)),
+            "the child's value {k}"
+        );
+    }
+}
+
+/// Bytes under our key that are not an entry of this cache are a counted miss, and are
+/// removed; a sound entry of another type is a miss left in place.
+#[test]
+fn a_corrupt_or_foreign_value_under_our_key_is_a_miss() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache: SmartCache<u64, Vec<u8>> = redis_config(dir.path(), &server)
+        .promote_max(0)
+        .build()
+        .expect("build");
+    cache.insert(1, medium(1)).expect("insert");
+    let client = redis::Client::open(server.url()).expect("client");
+    let mut raw = client.get_connection().expect("connection");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("smartcache:*")
+        .query(&mut raw)
+        .expect("KEYS");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let mut bytes: Vec<u8> = redis::cmd("GET")
+        .arg(&keys[0])
+        .query(&mut raw)
+        .expect("GET");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    redis::cmd("SET")
+        .arg(&keys[0])
+        .arg(&bytes)
+        .query::<()>(&mut raw)
+        .expect("SET");
+    assert_eq!(cache.get(&1), None, "a damaged value was served");
+    assert_eq!(cache.stats().redis.invalid, 1, "{}", cache.stats());
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(&keys[0])
+        .query(&mut raw)
+        .expect("EXISTS");
+    assert!(!exists, "the damaged value stayed");
+
+    let strings: SmartCache<u64, String> = redis_config(dir.path(), &server)
+        .promote_max(0)
+        .build()
+        .expect("build");
+    strings.insert(2, "two".into()).expect("insert");
+    assert_eq!(cache.get(&2), None, "a String entry served as bytes");
+    assert_eq!(cache.stats().redis.foreign, 1, "{}", cache.stats());
+    assert_eq!(strings.get(&2).as_deref().map(String::as_str), Some("two"));
+}
