@@ -24,7 +24,7 @@ struct Blob(Vec<u8>);
 struct BlobCodec;
 
 impl Codec<Blob> for BlobCodec {
-    const ID: u16 = 1000;
+    const ID: u16 = smartcache::codec::ids::FIRST_CUSTOM;
     const NAME: &'static str = "blob";
     fn encode<W: Write>(value: &Blob, out: &mut W) -> Result<(), CodecError> {
         <Raw as Codec<Vec<u8>>>::encode(&value.0, out)
