@@ -7,56 +7,19 @@
 //! group measures what a hit costs once a value has been promoted to memory.
 
 mod common;
+#[path = "../tests/common/redis_server.rs"]
+mod redis_server;
 
 use std::hint::black_box;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use smartcache::prelude::*;
 
 const KEYS: u64 = 1_000;
 const VALUE: usize = 1024;
 
-/// A `redis-server` on a free loopback port, killed at the end.
-struct Server(std::process::Child, u16);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server() -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (apt-get install redis-server)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server(child, port)
-}
-
 fn main() {
-    let server = start_server();
-    let url = format!("redis://127.0.0.1:{}/", server.1);
+    let server = redis_server::Server::start(&[]);
+    let url = server.url();
     let mut c = common::criterion();
     let dir = tempfile::tempdir().expect("tempdir");
     let cache: SmartCache<u64, Vec<u8>> = CacheConfig::default()
@@ -79,6 +42,13 @@ fn main() {
             .expect("SET");
     }
 
+    // The peer: a raw GET of the same bytes on one synchronous connection.
+    let raw_get = |raw: &mut redis::Connection, k: u64| -> Option<Vec<u8>> {
+        redis::cmd("GET")
+            .arg(format!("raw:{k}"))
+            .query(raw)
+            .expect("GET")
+    };
     let mut group = c.benchmark_group("redis_get");
     group.bench_function("smartcache", |b| {
         let mut k = 0;
@@ -91,11 +61,7 @@ fn main() {
         let mut k = 0u64;
         b.iter(|| {
             k = (k + 1) % KEYS;
-            let v: Option<Vec<u8>> = redis::cmd("GET")
-                .arg(format!("raw:{k}"))
-                .query(&mut raw)
-                .expect("GET");
-            black_box(v)
+            black_box(raw_get(&mut raw, k))
         })
     });
     group.finish();
@@ -152,11 +118,7 @@ fn main() {
         let mut k = 0u64;
         b.iter(|| {
             k = (k + 1) % KEYS;
-            let v: Option<Vec<u8>> = redis::cmd("GET")
-                .arg(format!("raw:{k}"))
-                .query(&mut raw)
-                .expect("GET");
-            black_box(v)
+            black_box(raw_get(&mut raw, k))
         })
     });
     group.finish();

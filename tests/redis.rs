@@ -7,64 +7,13 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::redis_server::Server;
 use common::*;
 use smartcache::prelude::*;
-
-/// A `redis-server` on a loopback port, killed when dropped.
-struct Server {
-    port: u16,
-    process: KillOnDrop,
-}
-
-impl Server {
-    fn start() -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        Server::start_on(port)
-    }
-
-    fn start_on(port: u16) -> Server {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server runs (scripts/test.sh installs it)");
-        let server = Server {
-            port,
-            process: KillOnDrop(Some(child)),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn pid(&self) -> u32 {
-        self.process.0.as_ref().map(|c| c.id()).unwrap_or_default()
-    }
-}
 
 fn redis_config(dir: &Path, server: &Server) -> CacheConfig {
     config(dir)
@@ -75,7 +24,7 @@ fn redis_config(dir: &Path, server: &Server) -> CacheConfig {
 
 #[test]
 fn values_round_trip_and_are_shared_by_every_cache_on_the_server() {
-    let server = Server::start();
+    let server = Server::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let writer: SmartCache<u64, Vec<u8>> =
         redis_config(dir.path(), &server).build().expect("build");
@@ -98,7 +47,7 @@ fn values_round_trip_and_are_shared_by_every_cache_on_the_server() {
 
 #[test]
 fn namespaces_are_kept_apart_and_clear_removes_only_its_own() {
-    let server = Server::start();
+    let server = Server::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let open = |ns: &str| -> SmartCache<u64, Vec<u8>> {
         redis_config(dir.path(), &server)
@@ -119,7 +68,7 @@ fn namespaces_are_kept_apart_and_clear_removes_only_its_own() {
 
 #[test]
 fn the_time_to_live_is_redis_own() {
-    let server = Server::start();
+    let server = Server::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let cache: SmartCache<u64, Vec<u8>> = redis_config(dir.path(), &server)
         .ttl(Duration::from_millis(400))
@@ -134,7 +83,7 @@ fn the_time_to_live_is_redis_own() {
 
 #[test]
 fn an_outage_is_misses_and_file_writes_until_the_server_is_back() {
-    let server = Server::start();
+    let server = Server::start(&[]);
     let port = server.port;
     let dir = tempfile::tempdir().expect("tempdir");
     let cache: SmartCache<u64, Vec<u8>> = redis_config(dir.path(), &server)
@@ -163,7 +112,7 @@ fn an_outage_is_misses_and_file_writes_until_the_server_is_back() {
     assert_eq!(cache.get(&3).as_deref(), Some(&medium(3)));
 
     // Back on the same port: after the back-off the tier is used again.
-    let _server = Server::start_on(port);
+    let _server = Server::start_on(port, &[]);
     std::thread::sleep(Duration::from_millis(400));
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -180,7 +129,7 @@ fn an_outage_is_misses_and_file_writes_until_the_server_is_back() {
 
 #[test]
 fn a_stopped_server_costs_at_most_the_timeout() {
-    let server = Server::start();
+    let server = Server::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let cache: SmartCache<u64, Vec<u8>> = redis_config(dir.path(), &server)
         .redis_timeout(Duration::from_millis(200))
@@ -223,30 +172,8 @@ fn a_bad_url_is_a_clear_error_and_the_password_never_shows() {
 
 #[test]
 fn a_wrong_password_or_database_is_a_clear_error_naming_the_fix() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--requirepass",
-            "s3cret",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server");
-    let _server = KillOnDrop(Some(child));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let server = Server::start(&["--requirepass", "s3cret"]);
+    let port = server.port;
     let dir = tempfile::tempdir().expect("tempdir");
     let open = |url: String| -> SmartCache<u64, Vec<u8>> {
         config(dir.path())
@@ -285,7 +212,7 @@ fn a_type_derived_with_tier_redis_goes_to_redis() {
         user: String,
     }
     assert_eq!(Session::PLACEMENT, Placement::Pinned(Tier::Redis));
-    let server = Server::start();
+    let server = Server::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let sessions: SmartCache<u64, Session> = config(dir.path())
         .redis(server.url())
@@ -325,7 +252,7 @@ fn square(x: u64) -> u64 {
 /// `$SMARTCACHE_REDIS_URL` (read when the function is first called).
 #[test]
 fn a_function_memoized_in_redis_stores_its_results_there() {
-    let server = Server::start();
+    let server = Server::start(&[]);
     std::env::set_var("SMARTCACHE_REDIS_URL", server.url());
     assert_eq!(square(12), 144);
     assert_eq!(square(12), 144);
@@ -369,7 +296,7 @@ fn child_redis_peer() {
 /// Two processes, each with its own folder, share values through the server.
 #[test]
 fn two_processes_share_values() {
-    let server = Server::start();
+    let server = Server::start(&[]);
     let parent_dir = tempfile::tempdir().expect("tempdir");
     let parent: SmartCache<u64, Vec<u8>> = redis_config(parent_dir.path(), &server)
         .build()
@@ -396,7 +323,7 @@ fn two_processes_share_values() {
 /// removed; a sound entry of another type is a miss left in place.
 #[test]
 fn a_corrupt_or_foreign_value_under_our_key_is_a_miss() {
-    let server = Server::start();
+    let server = Server::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let cache: SmartCache<u64, Vec<u8>> = redis_config(dir.path(), &server)
         .promote_max(0)

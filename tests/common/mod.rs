@@ -11,6 +11,8 @@ use std::process::{Command, Output};
 use serde::{Deserialize, Serialize};
 use smartcache::prelude::*;
 
+pub mod redis_server;
+
 /// Bytes of a "small" `Vec<u8>`: Auto routing keeps it in memory (< 10 KiB).
 pub const SMALL: usize = 100;
 /// Bytes of a "medium" `Vec<u8>`: Auto routing sends it to sled (10 KiB .. 1 MiB).
