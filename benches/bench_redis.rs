@@ -17,6 +17,31 @@ use smartcache::prelude::*;
 const KEYS: u64 = 1_000;
 const VALUE: usize = 1024;
 
+/// A group of two reads over the keys in turn: smartcache's and the raw crate's.
+fn reads(
+    c: &mut criterion::Criterion,
+    name: &str,
+    mut ours: impl FnMut(u64) -> bool,
+    mut peer: impl FnMut(u64) -> bool,
+) {
+    let mut group = c.benchmark_group(name);
+    group.bench_function("smartcache", |b| {
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + 1) % KEYS;
+            black_box(ours(black_box(k)))
+        })
+    });
+    group.bench_function("redis", |b| {
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + 1) % KEYS;
+            black_box(peer(black_box(k)))
+        })
+    });
+    group.finish();
+}
+
 fn main() {
     let server = redis_server::Server::start(&[]);
     let url = server.url();
@@ -49,22 +74,12 @@ fn main() {
             .query(raw)
             .expect("GET")
     };
-    let mut group = c.benchmark_group("redis_get");
-    group.bench_function("smartcache", |b| {
-        let mut k = 0;
-        b.iter(|| {
-            k = (k + 1) % KEYS;
-            black_box(cache.get(black_box(&k)))
-        })
-    });
-    group.bench_function("redis", |b| {
-        let mut k = 0u64;
-        b.iter(|| {
-            k = (k + 1) % KEYS;
-            black_box(raw_get(&mut raw, k))
-        })
-    });
-    group.finish();
+    reads(
+        &mut c,
+        "redis_get",
+        |k| black_box(cache.get(&k)).is_some(),
+        |k| raw_get(&mut raw, k).is_some(),
+    );
 
     let mut group = c.benchmark_group("redis_insert");
     group.bench_function("smartcache", |b| {
@@ -106,22 +121,12 @@ fn main() {
     for k in 0..KEYS {
         promoted.get(&k);
     }
-    let mut group = c.benchmark_group("redis_promoted_hit");
-    group.bench_function("smartcache", |b| {
-        let mut k = 0;
-        b.iter(|| {
-            k = (k + 1) % KEYS;
-            black_box(promoted.get(black_box(&k)))
-        })
-    });
-    group.bench_function("redis", |b| {
-        let mut k = 0u64;
-        b.iter(|| {
-            k = (k + 1) % KEYS;
-            black_box(raw_get(&mut raw, k))
-        })
-    });
-    group.finish();
+    reads(
+        &mut c,
+        "redis_promoted_hit",
+        |k| black_box(promoted.get(&k)).is_some(),
+        |k| raw_get(&mut raw, k).is_some(),
+    );
     c.final_summary();
 
     common::report_ratio("redis_get", "smartcache", "redis", "<= 1.3x");
