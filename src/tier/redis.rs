@@ -14,9 +14,9 @@
 //! One warning is logged per outage.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Gauge, Kind, LoadError, Loaded, Opening, Store, Usage};
 use crate::entry::{self, Expect, Incoming, Outgoing};
@@ -89,8 +89,9 @@ pub(crate) struct RedisTier {
     backoff: Duration,
     /// The connection, made on first use and after a failure; one command at a time.
     connection: Mutex<Option<redis::Connection>>,
-    /// Until when the tier counts as down (the circuit breaker).
-    down_until: Mutex<Option<Instant>>,
+    /// Until when the tier counts as down (the circuit breaker), in ms since the Unix
+    /// epoch; 0 while it is up.
+    down_until_ms: AtomicU64,
     /// Whether the current outage has been logged.
     warned: AtomicBool,
     gauge: Gauge,
@@ -124,7 +125,7 @@ impl RedisTier {
             timeout: settings.timeout,
             backoff: settings.backoff,
             connection: Mutex::new(None),
-            down_until: Mutex::new(None),
+            down_until_ms: AtomicU64::new(0),
             warned: AtomicBool::new(false),
             gauge: Gauge::default(),
         })
@@ -136,8 +137,8 @@ impl RedisTier {
 
     /// Whether the breaker is open: the tier failed less than a back-off ago.
     fn is_down(&self) -> bool {
-        let down = self.down_until.lock().unwrap_or_else(|p| p.into_inner());
-        down.is_some_and(|until| Instant::now() < until)
+        let until = self.down_until_ms.load(Relaxed);
+        until != 0 && crate::clock::now_ms() < until
     }
 
     /// Runs `command` on the connection (made if need be), within the timeout.
@@ -192,20 +193,25 @@ impl RedisTier {
 
     /// Opens the breaker, and logs the outage once.
     fn down(&self, e: &redis::RedisError) {
-        *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(Instant::now() + self.backoff);
+        let backoff = u64::try_from(self.backoff.as_millis()).unwrap_or(u64::MAX);
+        self.down_until_ms.store(
+            crate::clock::now_ms().saturating_add(backoff).max(1),
+            Relaxed,
+        );
         if !self.warned.swap(true, Relaxed) {
             tracing::warn!(server = %self.shown, error = %e, backoff = ?self.backoff,
                 "Redis tier: the server does not answer; its values are misses and new ones go to the file tier until it is back");
         }
     }
 
-    /// Closes the breaker after a command went through.
+    /// Closes the breaker after a command went through (two loads while it is closed).
     fn up(&self) {
-        if self.warned.swap(false, Relaxed) {
+        if self.down_until_ms.load(Relaxed) != 0 {
+            self.down_until_ms.store(0, Relaxed);
+        }
+        if self.warned.load(Relaxed) && self.warned.swap(false, Relaxed) {
             tracing::info!(server = %self.shown, "Redis tier: the server answers again");
         }
-        *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// The configuration error that `e` reports, if it is one: a wrong password, or a
