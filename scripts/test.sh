@@ -10,15 +10,20 @@ step "tools"
 command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
-# The Redis tier's tests start their own redis-server on a free loopback port.
-if ! command -v redis-server >/dev/null; then
+# The Redis tier's tests start their own redis-server on a free loopback port, and the TLS
+# tests make their certificates with openssl.
+missing=""
+command -v redis-server >/dev/null || missing="$missing redis-server"
+command -v openssl >/dev/null || missing="$missing openssl"
+if [ -n "$missing" ]; then
     if command -v apt-get >/dev/null; then
         as_root=""
         [ "$(id -u)" -eq 0 ] || as_root="sudo"
-        ($as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq redis-server) >/dev/null \
-            || { echo "cannot install redis-server: install it (apt-get install redis-server)"; exit 1; }
+        # shellcheck disable=SC2086 # one word per package
+        ($as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq $missing) >/dev/null \
+            || { echo "cannot install$missing: install it (apt-get install$missing)"; exit 1; }
     else
-        echo "redis-server is missing: install it (e.g. apt-get install redis-server)"; exit 1
+        echo "missing:$missing: install it (e.g. apt-get install$missing)"; exit 1
     fi
 fi
 if ! command -v mdbook >/dev/null; then

@@ -30,6 +30,9 @@ pub(crate) struct Router {
     pub persist_all: bool,
     /// Where persisted values of no fixed tier go instead of sled and files (Redis).
     pub persistent_home: Option<Tier>,
+    /// Where values bound for Redis go while it is down (`CacheConfig::redis_fallback`).
+    #[cfg(feature = "redis")]
+    pub redis_fallback: Tier,
 }
 
 impl Router {
@@ -64,15 +67,23 @@ impl Router {
             Placement::Pinned(Tier::Memory) => &[],
             Placement::Pinned(Tier::Sled) => &[Tier::Sled, Tier::File],
             Placement::Pinned(Tier::File) => &[Tier::File],
-            // Values go to files while Redis is down, and are newer than what Redis holds
-            // of their key: files are read first.
             #[cfg(feature = "redis")]
-            Placement::Pinned(Tier::Redis) => &[Tier::File, Tier::Redis],
+            Placement::Pinned(Tier::Redis) => self.redis_tiers(),
             #[cfg(feature = "redis")]
-            Placement::Auto if self.persistent_home == Some(Tier::Redis) => {
-                &[Tier::File, Tier::Redis]
-            }
+            Placement::Auto if self.persistent_home == Some(Tier::Redis) => self.redis_tiers(),
             Placement::Auto => &[Tier::Sled, Tier::File],
+        }
+    }
+
+    /// The tiers of values bound for Redis. Values go to the fallback while Redis is down,
+    /// and are newer than what Redis holds of their key: the fallback is read first (sled
+    /// with the file tier, where it sends values while another process holds it).
+    #[cfg(feature = "redis")]
+    fn redis_tiers(&self) -> &'static [Tier] {
+        match self.redis_fallback {
+            Tier::Sled => &[Tier::Sled, Tier::File, Tier::Redis],
+            Tier::Memory => &[Tier::Redis],
+            _ => &[Tier::File, Tier::Redis],
         }
     }
 }
@@ -93,6 +104,8 @@ mod tests {
             file_threshold: 1 << 20,
             persist_all: false,
             persistent_home: None,
+            #[cfg(feature = "redis")]
+            redis_fallback: Tier::File,
         }
     }
 

@@ -1,26 +1,17 @@
 //! The Redis tier against a real `redis-server` on a free loopback port (started here;
 //! `scripts/test.sh` installs it when missing): values round-trip and are shared by every
-//! cache on the server, Redis's own expiry applies, namespaces are kept apart and
-//! `clear()` removes only its own, and an outage (server killed, or stopped) turns into
-//! misses and file-tier writes within the timeout, until the server is back.
+//! cache and process on the server, Redis's own expiry applies, namespaces are kept apart
+//! and `clear()` removes only its own, misconfiguration is a clear error, and damaged or
+//! foreign values are misses. Outages are in `redis_outage.rs`, TLS in `redis_tls.rs`.
 #![cfg(feature = "redis")]
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::redis_server::Server;
 use common::*;
 use smartcache::prelude::*;
-
-fn redis_config(dir: &Path, server: &Server) -> CacheConfig {
-    config(dir)
-        .redis(server.url())
-        .tier(Tier::Redis)
-        .redis_backoff(Duration::from_millis(300))
-}
 
 #[test]
 fn values_round_trip_and_are_shared_by_every_cache_on_the_server() {
@@ -79,82 +70,6 @@ fn the_time_to_live_is_redis_own() {
     assert!(cache.get(&1).is_some());
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(cache.get(&1), None, "the entry outlived its ttl");
-}
-
-#[test]
-fn an_outage_is_misses_and_file_writes_until_the_server_is_back() {
-    let server = Server::start(&[]);
-    let port = server.port;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache: SmartCache<u64, Vec<u8>> = redis_config(dir.path(), &server)
-        .promote_max(0)
-        .build()
-        .expect("build");
-    cache.insert(1, medium(1)).expect("insert");
-    drop(server); // killed: connections are refused
-    let started = Instant::now();
-    assert_eq!(cache.get(&1), None, "a value served from a dead server");
-    let value = cache.get_with(2, || medium(2));
-    assert_eq!(*value, medium(2));
-    assert_eq!(
-        cache.insert(3, medium(3)).expect("insert while down"),
-        Tier::File
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "calls waited {:?} on a dead server",
-        started.elapsed()
-    );
-    let stats = cache.stats();
-    assert!(stats.redis.errors >= 1, "{stats}");
-    assert!(stats.redis.rerouted >= 1, "{stats}");
-    // What went to files while Redis was down is read from there.
-    assert_eq!(cache.get(&3).as_deref(), Some(&medium(3)));
-
-    // Back on the same port: after the back-off the tier is used again.
-    let _server = Server::start_on(port, &[]);
-    std::thread::sleep(Duration::from_millis(400));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if cache.insert(4, medium(4)).expect("insert") == Tier::Redis {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the Redis tier did not come back"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-#[test]
-fn a_stopped_server_costs_at_most_the_timeout() {
-    let server = Server::start(&[]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache: SmartCache<u64, Vec<u8>> = redis_config(dir.path(), &server)
-        .redis_timeout(Duration::from_millis(200))
-        .promote_max(0)
-        .build()
-        .expect("build");
-    cache.insert(1, medium(1)).expect("insert");
-    let pid = server.pid().to_string();
-    let stop = |signal: &str| {
-        let status = Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .expect("kill");
-        assert!(status.success(), "kill {signal}");
-    };
-    stop("-STOP"); // hangs: connected, never answers
-    let started = Instant::now();
-    assert_eq!(cache.get(&1), None);
-    assert_eq!(cache.insert(2, medium(2)).expect("insert"), Tier::File);
-    let waited = started.elapsed();
-    stop("-CONT");
-    assert!(
-        waited < Duration::from_secs(2),
-        "a stopped server held calls {waited:?}"
-    );
 }
 
 #[test]
@@ -364,4 +279,39 @@ fn a_corrupt_or_foreign_value_under_our_key_is_a_miss() {
     assert_eq!(cache.get(&2), None, "a String entry served as bytes");
     assert_eq!(cache.stats().redis.foreign, 1, "{}", cache.stats());
     assert_eq!(strings.get(&2).as_deref().map(String::as_str), Some("two"));
+}
+
+/// `contains_key` and `tier_of` check an entry's header on the server without fetching
+/// its payload, whatever the key's length, and a damaged header is not "contained".
+#[test]
+fn contains_key_checks_the_header_on_the_server() {
+    let server = Server::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache: SmartCache<String, Vec<u8>> = redis_config(dir.path(), &server)
+        .promote_max(0)
+        .build()
+        .expect("build");
+    let long_key = "k".repeat(10_000); // header and key beyond the first range read
+    for key in ["short".to_string(), long_key.clone()] {
+        cache.insert(key.clone(), large(3)).expect("insert");
+        assert!(cache.contains_key(&key), "{} bytes of key", key.len());
+        assert_eq!(cache.tier_of(&key), Some(Tier::Redis));
+    }
+    assert!(!cache.contains_key("absent"));
+    let mut raw = server.raw();
+    for key in server.keys("smartcache:*") {
+        // One byte of the fixed header changed: its checksum no longer holds.
+        redis::cmd("SETRANGE")
+            .arg(&key)
+            .arg(10)
+            .arg("?")
+            .query::<()>(&mut raw)
+            .expect("SETRANGE");
+    }
+    assert!(!cache.contains_key("short"), "a damaged entry is contained");
+    assert!(
+        !cache.contains_key(&long_key),
+        "a damaged entry is contained"
+    );
+    assert_eq!(cache.get("short"), None);
 }

@@ -69,6 +69,8 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
                 file_threshold: config.file_threshold,
                 persist_all: config.persist_all,
                 persistent_home: config.persistent_home,
+                #[cfg(feature = "redis")]
+                redis_fallback: config.redis.fallback,
             },
             // The namespace is part of it: two namespaces that share a folder (on a
             // case-insensitive file system) never read each other's entries.

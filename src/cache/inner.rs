@@ -223,10 +223,18 @@ pub(super) fn deadline_of(expires_ms: u64) -> Option<Instant> {
     }
 }
 
-/// Logs a tier failure met by a read: a tier that is unavailable has logged why once
-/// itself (when it failed), so it is not repeated for every read.
+/// Logs a tier failure met by a read: a tier that is unavailable, or a server that does
+/// not answer, has logged why once itself (when it failed), so it is not repeated.
 pub(super) fn log_failure(tier: Tier, error: &CacheError, what: &str) {
-    if matches!(error, CacheError::TierUnavailable { .. }) {
+    let logged = match error {
+        CacheError::TierUnavailable { .. } => true,
+        #[cfg(feature = "redis")]
+        CacheError::Redis { source, .. } => source
+            .downcast_ref::<redis::RedisError>()
+            .is_some_and(crate::tier::redis::is_outage),
+        _ => false,
+    };
+    if logged {
         tracing::debug!(tier = %tier, error = %error, "{what}");
     } else {
         tracing::warn!(tier = %tier, error = %error, "{what}");

@@ -1,4 +1,4 @@
-//! Writes: a value stored in its tier (or the file tier, while its tier cannot take it),
+//! Writes: a value stored in its tier (or its fallback, while its tier cannot take it),
 //! older values of the key removed from the other tiers, and entries handed to the shared
 //! file tier while other processes want them (sled, held by one process).
 
@@ -24,7 +24,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 return Ok(());
             };
             if tier.is_persistent() && tier != Tier::File && !self.takes_writes(tier) {
-                home = Tier::File;
+                home = self.fallback_of(tier);
                 if tier == Tier::Sled {
                     self.mark_sled_values_in_files();
                 }
@@ -35,7 +35,11 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 self.remove_persistent(address, Some(home))?;
             }
             if home == Tier::Memory {
-                return Ok(());
+                return if tier == Tier::Memory {
+                    Ok(())
+                } else {
+                    self.memory_fallback()
+                };
             }
             let now = now_ms();
             let meta = EntryMeta {
@@ -58,11 +62,14 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             };
             match self.open(home)?.store(address, &entry) {
                 // The tier failed and now says it cannot take writes (Redis went down
-                // during this insert): the value goes to the file tier, as the next ones.
+                // during this insert): the value goes to the fallback, as the next ones.
                 Err(e) if home != Tier::File && !self.takes_writes(home) => {
-                    tracing::debug!(tier = %home, error = %e, "insert: the tier went down; the value goes to the file tier");
+                    tracing::debug!(tier = %home, error = %e, "insert: the tier went down; the value goes to its fallback");
                     Counters::bump(&self.counters.tier(home).errors);
-                    home = Tier::File;
+                    home = self.fallback_of(home);
+                    if home == Tier::Memory {
+                        return self.memory_fallback();
+                    }
                     self.open(home)?.store(address, &entry).map(|_| ())
                 }
                 stored => stored.map(|_| ()),
@@ -94,6 +101,31 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             self.memory.remove(&key);
         }
         Ok(home)
+    }
+
+    /// Where values bound for `tier` go while it takes no writes: its fallback (the file
+    /// tier, or what `CacheConfig::redis_fallback` says), or the file tier when the
+    /// fallback takes no writes either (sled, held by another process).
+    pub(super) fn fallback_of(&self, tier: Tier) -> Tier {
+        let fallback = self.open(tier).map_or(Tier::File, |store| store.fallback());
+        if fallback.is_persistent() && fallback != Tier::File && !self.takes_writes(fallback) {
+            Tier::File
+        } else {
+            fallback
+        }
+    }
+
+    /// `Ok` if a value may live in memory alone (a pinned memory type, or the fallback of
+    /// a tier that is down): the cache keeps a memory tier.
+    fn memory_fallback(&self) -> Result<()> {
+        if self.uses_memory {
+            Ok(())
+        } else {
+            Err(CacheError::TierUnavailable {
+                tier: Tier::Memory,
+                reason: "the tier is down and its fallback is memory, which this cache does not keep (CacheConfig::capacity)",
+            })
+        }
     }
 
     /// Whether `tier` takes writes now (for sled: open, held by this process, and not
@@ -162,7 +194,11 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             Counters::bump(&self.counters.tier(tier).rerouted);
         }
         if self.rerouting.swap(rerouted, Relaxed) != rerouted {
-            if rerouted {
+            if rerouted && tier != Tier::Sled {
+                // A server that is down has said so, once, itself.
+                tracing::debug!(namespace = %self.namespace, tier = %tier, fallback = %home,
+                    "the tier cannot take values now: they go to its fallback");
+            } else if rerouted {
                 tracing::warn!(namespace = %self.namespace, tier = %tier,
                     "the tier cannot take values now (another process holds it, or it failed): they go to the file tier");
             } else {

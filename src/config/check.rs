@@ -60,6 +60,13 @@ impl CacheConfig {
                 "give CacheConfig::dir a folder path, or leave it unset for $SMARTCACHE_DIR or the platform cache folder",
             ));
         }
+        #[cfg(feature = "redis")]
+        if self.redis.fallback == Tier::Redis {
+            return Err(CacheError::config(
+                "redis_fallback is the Redis tier itself",
+                "give CacheConfig::redis_fallback Tier::File, Tier::Sled or Tier::Memory",
+            ));
+        }
         if let Some(prefix) = &self.namespace_prefix {
             validate_namespace(prefix)?;
         }

@@ -321,11 +321,31 @@ impl CacheConfig {
     }
 
     /// The Redis server of the Redis tier (feature `redis`):
-    /// `redis://[user:password@]host[:port][/db]`. Default: `$SMARTCACHE_REDIS_URL`. The
-    /// password never appears in messages, logs or `Debug`.
+    /// `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS (feature
+    /// `redis-tls`). Default: `$SMARTCACHE_REDIS_URL`. The password never appears in
+    /// messages, logs or `Debug`.
     #[cfg(feature = "redis")]
     pub fn redis(mut self, url: impl Into<String>) -> Self {
         self.redis.url = Some(url.into());
+        self
+    }
+
+    /// Where values bound for Redis go while it is down: [`Tier::File`] (the default,
+    /// seen by every process on this machine and kept across restarts), [`Tier::Sled`],
+    /// or [`Tier::Memory`] (this process only). The fallback is read before Redis, so a
+    /// value written there during an outage is not hidden by an older one on the server.
+    #[cfg(feature = "redis")]
+    pub fn redis_fallback(mut self, tier: Tier) -> Self {
+        self.redis.fallback = tier;
+        self
+    }
+
+    /// A PEM file of the certificate authority that signed the Redis server's
+    /// certificate, for a `rediss://` server whose certificate the system does not trust
+    /// (a private authority, or a self-signed certificate). Read when the cache is built.
+    #[cfg(feature = "redis-tls")]
+    pub fn redis_ca(mut self, pem: impl Into<std::path::PathBuf>) -> Self {
+        self.redis.ca = Some(pem.into());
         self
     }
 

@@ -117,4 +117,33 @@ impl Policy<'_> {
     pub fn temporary(&self) -> bool {
         self.0.temporary
     }
+
+    /// The Redis server's URL, its password replaced by `***` ([`CacheConfig::redis`];
+    /// `None`: `$SMARTCACHE_REDIS_URL` is read when the cache is built).
+    #[cfg(feature = "redis")]
+    pub fn redis_url(&self) -> Option<String> {
+        self.0
+            .redis
+            .url
+            .as_deref()
+            .map(crate::tier::redis::redacted)
+    }
+
+    /// The longest wait for Redis ([`CacheConfig::redis_timeout`]).
+    #[cfg(feature = "redis")]
+    pub fn redis_timeout(&self) -> Duration {
+        self.0.redis.timeout
+    }
+
+    /// How long Redis counts as down after a failure ([`CacheConfig::redis_backoff`]).
+    #[cfg(feature = "redis")]
+    pub fn redis_backoff(&self) -> Duration {
+        self.0.redis.backoff
+    }
+
+    /// Where values bound for Redis go while it is down ([`CacheConfig::redis_fallback`]).
+    #[cfg(feature = "redis")]
+    pub fn redis_fallback(&self) -> crate::Tier {
+        self.0.redis.fallback
+    }
 }

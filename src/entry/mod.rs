@@ -39,7 +39,7 @@ mod read;
 mod typed;
 mod write;
 
-pub(crate) use self::read::{check_slice, head_of, read_header, relaid_for_file};
+pub(crate) use self::read::{check_head, check_slice, head_of, read_header, relaid_for_file};
 use self::read::{decode_slice, decode_verified, read_payload};
 pub(crate) use self::typed::{Incoming, IncomingValue, Outgoing, OutgoingValue};
 use self::write::{to_vec, write};

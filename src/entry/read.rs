@@ -195,6 +195,29 @@ pub(crate) fn check_slice(entry: &[u8], expect: &Expect<'_>) -> Result<Header, R
     Ok(header)
 }
 
+/// Checks the header of an entry of `total` bytes from its first bytes, `head`, without
+/// its payload (a Redis tier asks for a range). `Ok(Err(n))`: `head` is shorter than the
+/// header, key and padding, which take `n` bytes.
+pub(crate) fn check_head(
+    head: &[u8],
+    total: u64,
+    expect: &Expect<'_>,
+) -> Result<std::result::Result<Header, usize>, Refusal> {
+    let fixed: &[u8; HEADER_LEN] = head
+        .get(..HEADER_LEN)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| Refusal::invalid("truncated entry"))?;
+    let needed = Header::parse(fixed)?.payload_offset();
+    let Some(head) = usize::try_from(needed).ok().and_then(|n| head.get(..n)) else {
+        return Ok(Err(usize::try_from(needed).unwrap_or(usize::MAX)));
+    };
+    let (header, _) = split_slice(head, expect)?;
+    if total.checked_sub(needed) != Some(header.stored_len) {
+        return Err(Refusal::invalid("truncated entry"));
+    }
+    Ok(Ok(header))
+}
+
 /// Checks a whole stored payload against the header, then decompresses and decodes it.
 pub(crate) fn decode_verified<V, C>(payload: &[u8], header: &Header) -> Result<V, Refusal>
 where

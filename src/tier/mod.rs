@@ -204,9 +204,15 @@ pub(crate) trait Store: Send + Sync + 'static {
     // takes them meanwhile (every process sees it). The defaults suit a tier that can.
 
     /// Whether the tier takes writes now. While it does not, values bound for it go to
-    /// the file tier.
+    /// its [`Store::fallback`].
     fn takes_writes(&self) -> bool {
         true
+    }
+
+    /// Where values bound for this tier go while it takes no writes: the file tier, which
+    /// every process sees, unless the tier is configured otherwise (Redis).
+    fn fallback(&self) -> Tier {
+        Tier::File
     }
 
     /// Whether other processes want what this tier holds and cannot read it: the file

@@ -4,18 +4,26 @@
 //! Keys are `smartcache:<namespace>:<key hash>` (32 hex digits), values the same
 //! envelope as the other persistent tiers (checksums, type fingerprint, full key), and a
 //! time to live is Redis's own (`SET .. PX`). `clear()` removes only its namespace's keys,
-//! found with `SCAN`.
+//! found with `SCAN`. `rediss://` URLs speak TLS (feature `redis-tls`, rustls).
+//!
+//! Connections: up to [`CONNECTIONS`], each made on first use and serving one command at a
+//! time, so threads do not queue behind one socket.
 //!
 //! Faults: every command runs with the configured timeout. A command that fails on the
-//! connection (refused, reset, timed out: a stopped server) drops the connection and opens
-//! a circuit breaker: for the back-off period the tier answers at once that it is down, its
-//! reads are misses, and its writes go to the file tier (see [`Store::takes_writes`]).
-//! After the back-off the next call tries again, and the tier is back without a restart.
-//! One warning is logged per outage.
+//! connection (refused, reset, timed out: a stopped server) opens a circuit breaker and
+//! retires every connection: for the back-off period the tier answers at once that it is
+//! down, its reads are misses, and its writes go to the fallback tier (see
+//! [`Store::takes_writes`]). After the back-off the next call tries again, and the tier is
+//! back without a restart. One warning is logged per outage.
+//!
+//! A removal or `clear()` that cannot reach the server is kept and made, in order, before
+//! the next command once the server answers, so a removed value never comes back. Kept
+//! removals live in this process: one that ends during an outage loses them.
 
+use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
 use super::{Gauge, Kind, LoadError, Loaded, Opening, Store, Usage};
@@ -33,15 +41,25 @@ pub(crate) const KIND: Kind = Kind {
 /// The environment variable that names the server when the configuration does not.
 pub(crate) const URL_VAR: &str = "SMARTCACHE_REDIS_URL";
 
-/// How a cache reaches Redis (`CacheConfig::redis`, `redis_timeout`, `redis_backoff`).
+/// The most connections one cache keeps to its server.
+pub(crate) const CONNECTIONS: usize = 4;
+
+/// How a cache reaches Redis (`CacheConfig::redis`, `redis_timeout`, `redis_backoff`,
+/// `redis_fallback`, `redis_ca`).
 #[derive(Clone)]
 pub(crate) struct RedisSettings {
-    /// `redis://[user:password@]host[:port][/db]`; `None`: `$SMARTCACHE_REDIS_URL`.
+    /// `redis[s]://[user:password@]host[:port][/db]`; `None`: `$SMARTCACHE_REDIS_URL`.
     pub url: Option<String>,
     /// Longest wait for a connection or a reply.
     pub timeout: Duration,
     /// How long the tier stays down after a failure before it tries again.
     pub backoff: Duration,
+    /// Where values bound for Redis go while it is down: the file tier, sled, or memory.
+    pub fallback: Tier,
+    /// A PEM file of the certificate authority that signed the server's certificate,
+    /// trusted beside the system's (feature `redis-tls`).
+    #[cfg(feature = "redis-tls")]
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl Default for RedisSettings {
@@ -50,17 +68,23 @@ impl Default for RedisSettings {
             url: None,
             timeout: Duration::from_millis(250),
             backoff: Duration::from_secs(3),
+            fallback: Tier::File,
+            #[cfg(feature = "redis-tls")]
+            ca: None,
         }
     }
 }
 
 impl std::fmt::Debug for RedisSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisSettings")
-            .field("url", &self.url.as_deref().map(redacted))
+        let mut d = f.debug_struct("RedisSettings");
+        d.field("url", &self.url.as_deref().map(redacted))
             .field("timeout", &self.timeout)
             .field("backoff", &self.backoff)
-            .finish()
+            .field("fallback", &self.fallback);
+        #[cfg(feature = "redis-tls")]
+        d.field("ca", &self.ca);
+        d.finish()
     }
 }
 
@@ -87,14 +111,37 @@ pub(crate) struct RedisTier {
     prefix: String,
     timeout: Duration,
     backoff: Duration,
-    /// The connection, made on first use and after a failure; one command at a time.
-    connection: Mutex<Option<redis::Connection>>,
+    fallback: Tier,
+    /// The connections, each made on first use and again after an outage.
+    pool: [Mutex<Option<Pooled>>; CONNECTIONS],
+    /// Where the next command starts looking for a free connection.
+    next: AtomicUsize,
+    /// Bumped when the breaker opens: connections of an older epoch are not used again.
+    epoch: AtomicU64,
     /// Until when the tier counts as down (the circuit breaker), in ms since the Unix
     /// epoch; 0 while it is up.
     down_until_ms: AtomicU64,
     /// Whether the current outage has been logged.
     warned: AtomicBool,
+    /// Removals made while the server could not be reached, made when it answers again.
+    pending: Mutex<Pending>,
+    /// Whether `pending` holds anything (read before every command, without its lock).
+    has_pending: AtomicBool,
     gauge: Gauge,
+}
+
+/// A connection and the epoch it was made in.
+struct Pooled {
+    epoch: u64,
+    connection: redis::Connection,
+}
+
+/// Removals kept while the server is down.
+#[derive(Default)]
+struct Pending {
+    /// The whole namespace, before `keys`.
+    clear: bool,
+    keys: HashSet<String>,
 }
 
 impl RedisTier {
@@ -112,21 +159,21 @@ impl RedisTier {
             })?,
         };
         let shown = redacted(&url);
-        let client = redis::Client::open(url.as_str()).map_err(|e| {
-            CacheError::config(
-                format!("the Redis URL {shown} is not valid ({:?})", e.kind()),
-                "write it as redis://[user:password@]host[:port][/db]",
-            )
-        })?;
+        let client = client(&url, &shown, settings)?;
         Ok(RedisTier {
             client,
             shown,
             prefix: format!("smartcache:{}:", o.namespace),
             timeout: settings.timeout,
             backoff: settings.backoff,
-            connection: Mutex::new(None),
+            fallback: settings.fallback,
+            pool: Default::default(),
+            next: AtomicUsize::new(0),
+            epoch: AtomicU64::new(0),
             down_until_ms: AtomicU64::new(0),
             warned: AtomicBool::new(false),
+            pending: Mutex::default(),
+            has_pending: AtomicBool::new(false),
             gauge: Gauge::default(),
         })
     }
@@ -141,29 +188,56 @@ impl RedisTier {
         until != 0 && crate::clock::now_ms() < until
     }
 
-    /// Runs `command` on the connection (made if need be), within the timeout.
+    fn unavailable() -> CacheError {
+        CacheError::TierUnavailable {
+            tier: Tier::Redis,
+            reason: "Redis failed a moment ago; it is tried again after the back-off (CacheConfig::redis_backoff)",
+        }
+    }
+
+    /// A free connection slot, or the next one if all are busy.
+    fn slot(&self) -> MutexGuard<'_, Option<Pooled>> {
+        let start = self.next.fetch_add(1, Relaxed);
+        for i in 0..CONNECTIONS {
+            match self.pool[(start + i) % CONNECTIONS].try_lock() {
+                Ok(slot) => return slot,
+                Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        self.pool[start % CONNECTIONS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `command` on a connection (made if need be), within the timeout, after the
+    /// removals kept during an outage.
     fn run<T>(
         &self,
         command: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Result<T> {
         if self.is_down() {
-            return Err(CacheError::TierUnavailable {
-                tier: Tier::Redis,
-                reason: "Redis failed a moment ago; it is tried again after the back-off (CacheConfig::redis_backoff)",
-            });
+            return Err(Self::unavailable());
         }
-        let mut slot = self.connection.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self.slot();
+        if self.is_down() {
+            // A command failed while this one waited for its connection.
+            return Err(Self::unavailable());
+        }
+        let epoch = self.epoch.load(Relaxed);
         let result = (|| {
-            if slot.is_none() {
+            if slot.as_ref().is_none_or(|pooled| pooled.epoch != epoch) {
+                *slot = None;
                 let connection = self.client.get_connection_with_timeout(self.timeout)?;
                 connection.set_read_timeout(Some(self.timeout))?;
                 connection.set_write_timeout(Some(self.timeout))?;
-                *slot = Some(connection);
+                *slot = Some(Pooled { epoch, connection });
             }
-            let Some(connection) = slot.as_mut() else {
+            let Some(pooled) = slot.as_mut() else {
                 return Err(std::io::Error::other("no connection").into());
             };
-            command(connection)
+            self.replay(&mut pooled.connection)?;
+            command(&mut pooled.connection)
         })();
         match result {
             Ok(value) => {
@@ -176,12 +250,7 @@ impl RedisTier {
                     *slot = None;
                     return Err(fix);
                 }
-                let broken = e.is_io_error()
-                    || e.is_connection_dropped()
-                    || e.is_connection_refusal()
-                    || e.is_timeout()
-                    || e.is_unrecoverable_error();
-                if broken {
+                if is_outage(&e) {
                     *slot = None;
                     drop(slot);
                     self.down(&e);
@@ -191,16 +260,83 @@ impl RedisTier {
         }
     }
 
-    /// Opens the breaker, and logs the outage once.
+    /// Whether `e`, from [`RedisTier::run`], means the server could not be reached.
+    fn is_outage(&self, e: &CacheError) -> bool {
+        matches!(e, CacheError::TierUnavailable { .. }) || self.is_down()
+    }
+
+    /// Keeps a removal (one key, or the namespace) for when the server answers again.
+    fn defer(&self, key: Option<String>) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        match key {
+            Some(key) => {
+                pending.keys.insert(key);
+            }
+            None => {
+                pending.clear = true;
+                pending.keys.clear();
+            }
+        }
+        self.has_pending.store(true, Relaxed);
+    }
+
+    /// Makes the removals kept during an outage, on a connection that works.
+    fn replay(&self, c: &mut redis::Connection) -> redis::RedisResult<()> {
+        if !self.has_pending.load(Relaxed) {
+            return Ok(());
+        }
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let (clear, keys) = (pending.clear, pending.keys.len());
+        if pending.clear {
+            self.delete_namespace(c)?;
+            pending.clear = false;
+        }
+        while !pending.keys.is_empty() {
+            let batch: Vec<String> = pending.keys.iter().take(1000).cloned().collect();
+            redis::cmd("DEL").arg(&batch).query::<()>(c)?;
+            for key in &batch {
+                pending.keys.remove(key);
+            }
+        }
+        self.has_pending.store(false, Relaxed);
+        tracing::info!(server = %self.shown, clear, keys,
+            "Redis tier: the removals asked for while the server was down are made");
+        Ok(())
+    }
+
+    /// Deletes every key of this namespace, found with `SCAN`.
+    fn delete_namespace(&self, c: &mut redis::Connection) -> redis::RedisResult<()> {
+        let pattern = format!("{}*", self.prefix);
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query(c)?;
+            if !keys.is_empty() {
+                redis::cmd("DEL").arg(&keys).query::<()>(c)?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    /// Opens the breaker, retires the connections, and logs the outage once.
     fn down(&self, e: &redis::RedisError) {
         let backoff = u64::try_from(self.backoff.as_millis()).unwrap_or(u64::MAX);
         self.down_until_ms.store(
             crate::clock::now_ms().saturating_add(backoff).max(1),
             Relaxed,
         );
+        self.epoch.fetch_add(1, Relaxed);
         if !self.warned.swap(true, Relaxed) {
-            tracing::warn!(server = %self.shown, error = %e, backoff = ?self.backoff,
-                "Redis tier: the server does not answer; its values are misses and new ones go to the file tier until it is back");
+            tracing::warn!(server = %self.shown, error = %e, backoff = ?self.backoff, fallback = %self.fallback,
+                "Redis tier: the server does not answer; its values are misses and new ones go to the fallback tier until it is back");
         }
     }
 
@@ -227,6 +363,16 @@ impl RedisTier {
                 "give the right user and password in the URL: redis://user:password@host:port",
             ));
         }
+        if text.contains("invalid peer certificate") {
+            return Some(CacheError::config(
+                format!(
+                    "the Redis server {} gave a certificate this program does not trust ({text})",
+                    self.shown
+                ),
+                "give the certificate authority that signed it with CacheConfig::redis_ca(\"ca.pem\"), \
+                 and connect by a name or address the certificate lists",
+            ));
+        }
         if text.contains("DB index is out of range") {
             return Some(CacheError::config(
                 format!("the Redis server {} has no such database", self.shown),
@@ -241,6 +387,64 @@ impl RedisTier {
             server: self.shown.clone(),
             source: Box::new(e),
         }
+    }
+}
+
+/// Whether `e` means the server cannot be reached now (refused, reset, timed out), as
+/// opposed to an answer it gave.
+pub(crate) fn is_outage(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_unrecoverable_error()
+}
+
+/// The client for `url` (`shown`: without its password). Checks the URL; connects nothing.
+fn client(url: &str, shown: &str, settings: &RedisSettings) -> Result<redis::Client> {
+    let invalid = |e: redis::RedisError| {
+        CacheError::config(
+            format!("the Redis URL {shown} is not valid ({e})"),
+            "write it as redis://[user:password@]host[:port][/db], or rediss:// for TLS",
+        )
+    };
+    if url.starts_with("rediss://") && cfg!(not(feature = "redis-tls")) {
+        return Err(CacheError::config(
+            format!("the Redis URL {shown} asks for TLS"),
+            "enable the `redis-tls` feature of smartcache, or use a redis:// URL",
+        ));
+    }
+    #[cfg(feature = "redis-tls")]
+    {
+        install_crypto_provider();
+        if let Some(path) = &settings.ca {
+            let pem = std::fs::read(path).map_err(|e| {
+                CacheError::config(
+                    format!(
+                        "cannot read the certificate authority {} ({e})",
+                        path.display()
+                    ),
+                    "give CacheConfig::redis_ca the path of a PEM file",
+                )
+            })?;
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem),
+            };
+            return redis::Client::build_with_tls(url, certificates).map_err(invalid);
+        }
+    }
+    #[cfg(not(feature = "redis-tls"))]
+    let _ = settings;
+    redis::Client::open(url).map_err(invalid)
+}
+
+/// Makes rustls use *ring* unless the program chose its crypto provider.
+#[cfg(feature = "redis-tls")]
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Fails only if another thread installed one meanwhile, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 
@@ -297,23 +501,57 @@ impl Store for RedisTier {
         address: &Address,
         expect: &Expect<'_>,
     ) -> std::result::Result<bool, LoadError> {
+        // The length and the first bytes in one round trip; the payload stays on the server.
+        const FIRST: usize = 4096;
         let key = self.key(address);
-        let bytes: Option<Vec<u8>> = self.run(|c| redis::cmd("GET").arg(&key).query(c))?;
-        match bytes {
-            None => Ok(false),
-            Some(bytes) => entry::check_slice(&bytes, expect)
-                .map(|_| true)
-                .map_err(|r| LoadError::refused(r, Tier::Redis, Path::new(&self.shown))),
+        let refused = |r| LoadError::refused(r, Tier::Redis, Path::new(&self.shown));
+        let (total, head): (u64, Vec<u8>) = self.run(|c| {
+            redis::pipe()
+                .cmd("STRLEN")
+                .arg(&key)
+                .cmd("GETRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(FIRST - 1)
+                .query(c)
+        })?;
+        if total == 0 {
+            return Ok(false);
+        }
+        let needed = match entry::check_head(&head, total, expect).map_err(refused)? {
+            Ok(_) => return Ok(true),
+            Err(needed) => needed,
+        };
+        let head: Vec<u8> = self.run(|c| {
+            redis::cmd("GETRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(needed.saturating_sub(1))
+                .query(c)
+        })?;
+        match entry::check_head(&head, total, expect).map_err(refused)? {
+            Ok(_) => Ok(true),
+            // Replaced meanwhile by a shorter entry: not the one asked about.
+            Err(_) => Err(LoadError::Invalid("truncated entry".into())),
         }
     }
 
     fn remove(&self, address: &Address) -> Result<bool> {
         let key = self.key(address);
-        let removed: usize = self.run(|c| redis::cmd("DEL").arg(&key).query(c))?;
-        if removed > 0 {
-            self.gauge.removed(0);
+        match self.run(|c| redis::cmd("DEL").arg(&key).query::<usize>(c)) {
+            Ok(removed) => {
+                if removed > 0 {
+                    self.gauge.removed(0);
+                }
+                Ok(removed > 0)
+            }
+            Err(e) if self.is_outage(&e) => {
+                tracing::debug!(server = %self.shown, "Redis tier: a removal waits for the server");
+                self.defer(Some(key));
+                Ok(false)
+            }
+            Err(e) => Err(e),
         }
-        Ok(removed > 0)
     }
 
     fn touch(&self, _address: &Address, _now_ms: u64) {
@@ -321,26 +559,14 @@ impl Store for RedisTier {
     }
 
     fn clear(&self) -> Result<()> {
-        let pattern = format!("{}*", self.prefix);
-        self.run(|c| {
-            let mut cursor: u64 = 0;
-            loop {
-                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query(c)?;
-                if !keys.is_empty() {
-                    redis::cmd("DEL").arg(&keys).query::<()>(c)?;
-                }
-                if next == 0 {
-                    return Ok(());
-                }
-                cursor = next;
+        match self.run(|c| self.delete_namespace(c)) {
+            Ok(()) => {}
+            Err(e) if self.is_outage(&e) => {
+                tracing::debug!(server = %self.shown, "Redis tier: clear() waits for the server");
+                self.defer(None);
             }
-        })?;
+            Err(e) => return Err(e),
+        }
         self.gauge.set(0, 0);
         Ok(())
     }
@@ -356,5 +582,9 @@ impl Store for RedisTier {
 
     fn takes_writes(&self) -> bool {
         !self.is_down()
+    }
+
+    fn fallback(&self) -> Tier {
+        self.fallback
     }
 }

@@ -11,6 +11,7 @@ use std::process::{Command, Output};
 use serde::{Deserialize, Serialize};
 use smartcache::prelude::*;
 
+#[cfg(feature = "redis")]
 pub mod redis_server;
 
 /// Bytes of a "small" `Vec<u8>`: Auto routing keeps it in memory (< 10 KiB).
@@ -87,6 +88,15 @@ pinned! {
 /// A config on `dir` with the shared test namespace.
 pub fn config(dir: &Path) -> CacheConfig {
     CacheConfig::default().dir(dir).namespace(NS)
+}
+
+/// A config on `dir` that sends every persisted value to `server`, with a short back-off.
+#[cfg(feature = "redis")]
+pub fn redis_config(dir: &Path, server: &redis_server::Server) -> CacheConfig {
+    config(dir)
+        .redis(server.url())
+        .tier(Tier::Redis)
+        .redis_backoff(std::time::Duration::from_millis(300))
 }
 
 /// The cache folder `<dir>/<NS>` that [`config`] uses.

@@ -15,11 +15,7 @@ pub struct Server {
 impl Server {
     /// A server on a free port, with `extra` arguments (e.g. `--requirepass`).
     pub fn start(extra: &[&str]) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        Server::start_on(port, extra)
+        Server::start_on(free_port(), extra)
     }
 
     /// A server on `port`.
@@ -62,6 +58,47 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(Child::id).unwrap_or_default()
     }
+
+    /// Stops the process (SIGSTOP): connections stay open and nothing answers.
+    pub fn stop(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a stopped process (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal}");
+    }
+
+    /// A direct connection, to look at what the server holds.
+    pub fn raw(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .and_then(|client| client.get_connection())
+            .expect("a connection to the test server")
+    }
+
+    /// Every key of the server under `pattern`.
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        redis::cmd("KEYS")
+            .arg(pattern)
+            .query(&mut self.raw())
+            .expect("KEYS")
+    }
+}
+
+/// A loopback port that nothing listens on.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 impl Drop for Server {
