@@ -5,7 +5,7 @@
 //! A value type implements [`Cacheable`] (by hand, or with `#[derive(Cacheable)]`): a size
 //! estimate, a [codec](codec::Codec), and a [`Placement`]. A [`SmartCache<K, V>`] routes
 //! each value to the [`Tier`] that suits it — memory (moka), an embedded store (sled), one
-//! file per entry — at compile time when the type pins its tier, at run time by size when
+//! file per entry, or Redis — at compile time when the type pins its tier, at run time by size when
 //! it does not. Every persisted entry carries checksums, its key and its type's
 //! fingerprint: a corrupt, truncated, stale or foreign entry is a counted miss, never a
 //! wrong value.
@@ -41,8 +41,10 @@
 //! All off by default: `ndarray` (arrays, stored raw; `SmartCache::get_mapped` views one
 //! in place), `polars` (`DataFrame`, `Series` as Arrow IPC), `image` (`DynamicImage` and
 //! image buffers), `json` (`serde_json::Value`, `#[cacheable(codec = "json")]`), `async`
-//! (`#[memoize]` on `async fn`). The ndarray, polars and image crates that the impls are
-//! for are re-exported under the same names.
+//! (`#[memoize]` on `async fn`), `redis` (`Tier::Redis`: values on a Redis server, shared
+//! by processes and machines, and served locally while it is down), `redis-tls`
+//! (`rediss://`). The ndarray, polars and image crates that the impls are for are
+//! re-exported under the same names.
 //!
 //! # The guide
 //!

@@ -315,3 +315,46 @@ fn contains_key_checks_the_header_on_the_server() {
     );
     assert_eq!(cache.get("short"), None);
 }
+
+/// Threads asking for the same missing key share one computation, whose value goes to
+/// the server; the configured compression applies to what the server holds.
+#[test]
+fn get_with_computes_once_and_compression_applies() {
+    let server = Server::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache: SmartCache<u64, Vec<u8>> = redis_config(dir.path(), &server)
+        .compression(Compression::Zstd(3))
+        .build()
+        .expect("build");
+    let computed = std::sync::atomic::AtomicUsize::new(0);
+    let value = vec![7u8; 256 << 10]; // compresses well
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                let got = cache.get_with(1, || {
+                    computed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(100));
+                    value.clone()
+                });
+                assert_eq!(*got, value);
+            });
+        }
+    });
+    assert_eq!(computed.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let keys = server.keys("smartcache:*");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let stored: usize = redis::cmd("STRLEN")
+        .arg(&keys[0])
+        .query(&mut server.raw())
+        .expect("STRLEN");
+    assert!(
+        stored < 16 << 10,
+        "{stored} bytes on the server for 256 KiB of sevens"
+    );
+    let other = tempfile::tempdir().expect("tempdir");
+    let reader: SmartCache<u64, Vec<u8>> = redis_config(other.path(), &server)
+        .compression(Compression::Zstd(3))
+        .build()
+        .expect("build");
+    assert_eq!(reader.get(&1).as_deref(), Some(&value));
+}
