@@ -128,6 +128,24 @@ pub enum CacheError {
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
 
+    /// An [`AnyCache`](crate::AnyCache) value would be persisted, but its type is not
+    /// registered, so no process could read it back.
+    #[error("{type_name} is not registered for AnyCache: derive it with #[cacheable(any)], or keep it in memory")]
+    NotRegistered {
+        /// The value's type.
+        type_name: &'static str,
+    },
+
+    /// An [`AnyCache`](crate::AnyCache) holds a value of another type than the one asked
+    /// for.
+    #[error("the value of this key is a {found}, not a {wanted}")]
+    WrongType {
+        /// The type asked for.
+        wanted: &'static str,
+        /// The type of the value held.
+        found: &'static str,
+    },
+
     /// The tier is not available in this build or configuration.
     #[error("the {tier} tier is not available: {reason}")]
     TierUnavailable {

@@ -57,6 +57,7 @@
 // Unsafe code is allowed only where a comment proves it sound (huge-page advice, memory maps).
 #![deny(unsafe_code)]
 
+pub mod any;
 mod assertions;
 mod cache;
 mod cacheable;
@@ -77,6 +78,7 @@ mod route;
 mod stats;
 mod tier;
 
+pub use crate::any::{AnyCache, AnyCacheable};
 pub use crate::cache::SmartCache;
 pub use crate::cacheable::{configure_for, Cacheable};
 pub use crate::config::{
@@ -110,10 +112,12 @@ pub use polars;
 /// What `#[derive(Cacheable)]` expands to refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::any::registry::{Of, Registration};
     pub use crate::codec::Bincode;
     #[cfg(feature = "json")]
     pub use crate::codec::Json;
     pub use crate::memoize::{namespace as memo_namespace, tier_allows, Memo, MemoClone, MemoKey};
+    pub use inventory;
     pub use serde::de::DeserializeOwned;
     pub use serde::Serialize;
     pub use std::borrow::Cow;

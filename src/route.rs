@@ -45,6 +45,17 @@ impl Router {
         }
     }
 
+    /// The tier for `value`, whose `size_hint` is `size`: by its type's placement, or for
+    /// an `AnyCache` value by its own type's.
+    #[inline]
+    pub fn route_value<V: Cacheable>(&self, value: &V, size: usize) -> Tier {
+        match crate::any::as_any_value(value).map(|v| v.get().dyn_placement()) {
+            Some(Placement::Pinned(tier)) => tier,
+            Some(_) => self.route_auto(size),
+            None => self.route::<V>(size),
+        }
+    }
+
     /// The tier for a value of `size` bytes under [`Placement::Auto`].
     #[inline]
     pub fn route_auto(&self, size: usize) -> Tier {
@@ -63,6 +74,14 @@ impl Router {
     /// Sled-bound values go to the file tier while sled cannot take them (another process
     /// holds the database, or it failed), so the file tier is looked at for them too.
     pub fn persistent_tiers<V: Cacheable>(&self) -> &'static [Tier] {
+        if crate::any::is_any::<V>() {
+            // Each value by its own type: any tier may hold one.
+            #[cfg(feature = "redis")]
+            if self.persistent_home == Some(Tier::Redis) {
+                return &[Tier::Sled, Tier::File, Tier::Redis];
+            }
+            return &[Tier::Sled, Tier::File];
+        }
         match V::PLACEMENT {
             Placement::Pinned(Tier::Memory) => &[],
             Placement::Pinned(Tier::Sled) => &[Tier::Sled, Tier::File],

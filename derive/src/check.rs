@@ -24,6 +24,15 @@ pub fn cacheable(cx: &Ctxt, container: &Container) {
         Body::Struct(fields) => fields.iter().collect(),
         Body::Enum(variants) => variants.iter().flat_map(|v| &v.fields).collect(),
     };
+    if let (Some(span), false) = (
+        container.attrs.any,
+        container.input.generics.params.is_empty(),
+    ) {
+        cx.error_spanned_by(
+            quote::quote_spanned!(span=> any),
+            "#[cacheable(any)] registers one concrete type: remove it here, and register each instance with smartcache::register_any!(Type<..>)",
+        );
+    }
     if container.attrs.size_with.is_some() {
         for field in fields.iter().filter(|f| f.skip_size) {
             cx.error_spanned_by(

@@ -81,6 +81,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
                 ]
                 .concat(),
             ),
+            any_salt: crate::any::is_any::<V>().then(|| crate::hash::hash64(namespace.as_bytes())),
             memory: MemoryTier::new(&config, Arc::clone(&counters)),
             counters,
             namespace,

@@ -9,6 +9,9 @@ pub(super) struct Inner<K, V> {
     pub(super) dir: std::result::Result<PathBuf, String>,
     pub(super) router: Router,
     pub(super) fingerprint: u64,
+    /// For an `AnyCache` (`V` is `AnyValue`): the namespace's salt, mixed into each
+    /// entry's type fingerprint (see [`Inner::identity`]).
+    pub(super) any_salt: Option<u64>,
     pub(super) counters: Arc<Counters>,
     pub(super) memory: MemoryTier<K, V>,
     /// The persistent tiers, as [`PERSISTENT`] lists them, each opened on first use.
@@ -33,7 +36,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     /// computed value is handed back all the same.
     pub(super) fn store_computed(&self, key: K, value: V) -> Arc<V> {
         let size = value.size_hint();
-        let tier = self.router.route::<V>(size);
+        let tier = self.router.route_value(&value, size);
         let value = Arc::new(value);
         if let Err(e) = self.store(key, Arc::clone(&value), size, tier) {
             tracing::warn!(tier = %tier, error = %e, "get_with: the computed value could not be stored");
@@ -102,6 +105,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             key: address.key(),
             now: Clock::default(),
             tti: self.config.tti,
+            any_salt: self.any_salt,
         }
     }
 

@@ -97,7 +97,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// The tier `value` would be stored in.
     #[inline]
     pub fn route(&self, value: &V) -> Tier {
-        self.inner.router.route::<V>(value.size_hint())
+        self.inner.router.route_value(value, value.size_hint())
     }
 
     /// Stores `value` under `key` and returns the tier it went to. Replaces any earlier
@@ -109,7 +109,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// Inserts a value already behind an `Arc` (which the memory tier then shares).
     pub(crate) fn insert_arc(&self, key: K, value: Arc<V>) -> Result<Tier> {
         let size = value.size_hint();
-        let tier = self.inner.router.route::<V>(size);
+        let tier = self.inner.router.route_value(&*value, size);
         self.inner.store(key, value, size, tier)
     }
 

@@ -36,10 +36,10 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                     continue;
                 }
             };
-            let mut into = IncomingValue::<V>(None);
+            let mut into = IncomingValue::<V>::new(self.any_salt);
             match store.load(&address, &expect, &mut into) {
                 Ok(Some(loaded)) => {
-                    let Some(value) = into.0 else {
+                    let Some(value) = into.value else {
                         // A tier that reports a hit has decoded the value.
                         Counters::bump(&self.counters.tier(tier).errors);
                         tracing::error!(tier = %tier, "a tier reported a hit without a value");

@@ -42,9 +42,10 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 };
             }
             let now = now_ms();
+            let (codec, fingerprint) = self.identity(&value)?;
             let meta = EntryMeta {
-                codec: <V::Codec as Codec<V>>::ID,
-                fingerprint: self.fingerprint,
+                codec,
+                fingerprint,
                 created_ms: now,
                 expires_ms: ttl.map_or(0, |ttl| {
                     now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
@@ -101,6 +102,22 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             self.memory.remove(&key);
         }
         Ok(home)
+    }
+
+    /// The codec and type fingerprint an entry of `value` records: this cache's, or for
+    /// an `AnyCache` the value's own type's (mixed with the namespace's salt), which must
+    /// be registered for the entry to be read back.
+    fn identity(&self, value: &V) -> Result<(u16, u64)> {
+        let (Some(salt), Some(value)) = (self.any_salt, crate::any::as_any_value(value)) else {
+            return Ok((<V::Codec as Codec<V>>::ID, self.fingerprint));
+        };
+        let kind = value.get().__kind();
+        if !crate::any::registry::is_registered(kind) {
+            return Err(CacheError::NotRegistered {
+                type_name: kind.type_name(),
+            });
+        }
+        Ok((kind.codec(), kind.fingerprint() ^ salt))
     }
 
     /// Where values bound for `tier` go while it takes no writes: its fallback (the file

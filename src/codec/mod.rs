@@ -60,12 +60,15 @@ pub mod ids {
     pub const IMAGE: u16 = 5;
     /// `ArrowIpc` (feature `polars`).
     pub const ARROW_IPC: u16 = 6;
+    /// `AnyCodec`, which no entry records: each value of an `AnyCache` is stored with
+    /// its own type's codec.
+    pub const ANY: u16 = 7;
     /// The codec of a failed derive, which stores nothing.
     pub const FALLBACK: u16 = u16::MAX;
     /// The first id free for codecs outside smartcache (the ids below it are reserved).
     pub const FIRST_CUSTOM: u16 = 1024;
     /// smartcache's codecs.
-    pub const ALL: [u16; 7] = [BINCODE, RAW, JSON, NDARRAY, IMAGE, ARROW_IPC, FALLBACK];
+    pub const ALL: [u16; 8] = [BINCODE, RAW, JSON, NDARRAY, IMAGE, ARROW_IPC, ANY, FALLBACK];
 }
 
 /// Turns values of type `T` into bytes and back.

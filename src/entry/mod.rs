@@ -39,8 +39,11 @@ mod read;
 mod typed;
 mod write;
 
-pub(crate) use self::read::{check_head, check_slice, head_of, read_header, relaid_for_file};
-use self::read::{decode_slice, decode_verified, read_payload};
+#[cfg(feature = "redis")]
+pub(crate) use self::read::check_head;
+use self::read::decode_slice;
+pub(crate) use self::read::{check_slice, head_of, read_header, relaid_for_file};
+pub(crate) use self::read::{decode_verified, read_payload};
 pub(crate) use self::typed::{Incoming, IncomingValue, Outgoing, OutgoingValue};
 use self::write::{to_vec, write};
 
@@ -89,6 +92,18 @@ pub(crate) struct Expect<'a> {
     pub now: Clock,
     /// The cache's time to idle, checked by the tiers against the last access.
     pub tti: Option<std::time::Duration>,
+    /// For an `AnyCache`: the namespace's salt. Any registered type is expected, its
+    /// fingerprint (and codec) found from the header's: `fingerprint ^ salt`.
+    pub any_salt: Option<u64>,
+}
+
+impl Expect<'_> {
+    /// The registered type of an `AnyCache` entry whose header says `header`.
+    pub fn any_kind(&self, header: &Header) -> Option<&'static crate::any::AnyType> {
+        let salt = self.any_salt?;
+        crate::any::registry::find(header.fingerprint ^ salt)
+            .filter(|kind| kind.codec() == header.codec)
+    }
 }
 
 /// A parsed, checksum-verified header.
@@ -267,10 +282,14 @@ impl Header {
 
     /// Checks type, codec, key and expiry against what the reader wants.
     pub fn check(&self, key: &[u8], expect: &Expect<'_>) -> Result<(), Refusal> {
-        if self.fingerprint != expect.fingerprint {
+        if expect.any_salt.is_some() {
+            // Another type, or one this program has not registered.
+            if expect.any_kind(self).is_none() {
+                return Err(Refusal::Foreign);
+            }
+        } else if self.fingerprint != expect.fingerprint {
             return Err(Refusal::Foreign);
-        }
-        if self.codec != expect.codec {
+        } else if self.codec != expect.codec {
             return Err(Refusal::Invalid(format!(
                 "written with codec {}, expected codec {}",
                 self.codec, expect.codec

@@ -151,7 +151,10 @@ where
 
 /// Splits an entry held whole in memory into its checked header, key and payload,
 /// without copying.
-fn split_slice<'e>(entry: &'e [u8], expect: &Expect<'_>) -> Result<(Header, &'e [u8]), Refusal> {
+pub(crate) fn split_slice<'e>(
+    entry: &'e [u8],
+    expect: &Expect<'_>,
+) -> Result<(Header, &'e [u8]), Refusal> {
     let fixed: &[u8; HEADER_LEN] = entry
         .get(..HEADER_LEN)
         .and_then(|b| b.try_into().ok())
@@ -198,6 +201,7 @@ pub(crate) fn check_slice(entry: &[u8], expect: &Expect<'_>) -> Result<Header, R
 /// Checks the header of an entry of `total` bytes from its first bytes, `head`, without
 /// its payload (a Redis tier asks for a range). `Ok(Err(n))`: `head` is shorter than the
 /// header, key and padding, which take `n` bytes.
+#[cfg(feature = "redis")]
 pub(crate) fn check_head(
     head: &[u8],
     total: u64,

@@ -7,6 +7,7 @@ use std::io::{Read, Seek, Write};
 use std::path::Path;
 
 use super::{EntryMeta, Expect, Header, Refusal};
+use crate::any::{AnyType, AnyValue};
 use crate::{Cacheable, Result, Tier};
 
 /// A writer that can also seek (files; entries are written with the header last).
@@ -64,23 +65,71 @@ pub(crate) trait Incoming {
     fn decode_payload(&mut self, payload: &[u8], header: &Header) -> Result<(), Refusal>;
 }
 
-/// The [`Incoming`] place of a value of type `V`: `None` until a read fills it.
-pub(crate) struct IncomingValue<V>(pub Option<V>);
+/// The [`Incoming`] place of a value of type `V`: `None` until a read fills it. For an
+/// `AnyCache` (`V` is `AnyValue`), the value is decoded by its own type's registered
+/// decoder, found from the header's fingerprint and the namespace's salt.
+pub(crate) struct IncomingValue<V> {
+    pub value: Option<V>,
+    pub any_salt: Option<u64>,
+}
+
+impl<V: Cacheable> IncomingValue<V> {
+    pub fn new(any_salt: Option<u64>) -> Self {
+        IncomingValue {
+            value: None,
+            any_salt,
+        }
+    }
+
+    /// The registered type of the `AnyValue` that `header` introduces, if `V` is one.
+    fn any_kind(&self, header: &Header) -> Result<Option<&'static AnyType>, Refusal> {
+        let Some(salt) = self.any_salt.filter(|_| crate::any::is_any::<V>()) else {
+            return Ok(None);
+        };
+        crate::any::registry::find(header.fingerprint ^ salt)
+            .filter(|kind| kind.codec() == header.codec)
+            .map(Some)
+            .ok_or(Refusal::Foreign)
+    }
+
+    /// Keeps a value decoded by its registered type (`V` is `AnyValue`).
+    fn put_any(&mut self, value: std::sync::Arc<dyn crate::any::AnyCacheable>) {
+        let slot: &mut dyn std::any::Any = &mut self.value;
+        if let Some(slot) = slot.downcast_mut::<Option<AnyValue>>() {
+            *slot = Some(AnyValue(value));
+        }
+    }
+}
 
 impl<V: Cacheable> Incoming for IncomingValue<V> {
     fn decode_entry(&mut self, entry: &[u8], expect: &Expect<'_>) -> Result<Header, Refusal> {
+        if self.any_salt.is_some() {
+            let (header, payload) = super::read::split_slice(entry, expect)?;
+            self.decode_payload(payload, &header)?;
+            return Ok(header);
+        }
         let (value, header) = super::decode_slice::<V, V::Codec>(entry, expect)?;
-        self.0 = Some(value);
+        self.value = Some(value);
         Ok(header)
     }
 
     fn read_payload(&mut self, input: &mut dyn Read, header: &Header) -> Result<(), Refusal> {
-        self.0 = Some(super::read_payload::<V, V::Codec, _>(input, header)?);
+        if let Some(kind) = self.any_kind(header)? {
+            let value = kind.read(input, header)?;
+            self.put_any(value);
+            return Ok(());
+        }
+        self.value = Some(super::read_payload::<V, V::Codec, _>(input, header)?);
         Ok(())
     }
 
     fn decode_payload(&mut self, payload: &[u8], header: &Header) -> Result<(), Refusal> {
-        self.0 = Some(super::decode_verified::<V, V::Codec>(payload, header)?);
+        if let Some(kind) = self.any_kind(header)? {
+            let value = kind.decode(payload, header)?;
+            self.put_any(value);
+            return Ok(());
+        }
+        self.value = Some(super::decode_verified::<V, V::Codec>(payload, header)?);
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Parse stage of the derive: the `#[cacheable(..)]` attributes on the type and on its
 //! fields, read with the shared vocabulary of `crate::attr`.
 
+use syn::spanned::Spanned;
 use syn::{Attribute, ExprPath, Meta};
 
 use crate::attr::{self, Codec, KeyParser, Keys, Tier};
@@ -9,7 +10,7 @@ use crate::ctxt::Ctxt;
 /// The keys of `#[cacheable(..)]` on the type.
 const TYPE_KEYS: Keys = Keys {
     what: "#[cacheable] attribute",
-    valid: &["tier", "version", "ttl", "codec", "size_with", "tag"],
+    valid: &["tier", "version", "ttl", "codec", "size_with", "tag", "any"],
     elsewhere: &[(
         "skip_size",
         "`skip_size` goes on a field: #[cacheable(skip_size)] above the field to leave out",
@@ -38,6 +39,8 @@ pub struct TypeAttrs {
     pub size_with: Option<ExprPath>,
     /// `tag = ".."`: the type's stable name in stored entries.
     pub tag: Option<String>,
+    /// `any`: registered for `AnyCache`, which then reads its values back.
+    pub any: Option<proc_macro2::Span>,
 }
 
 /// Reads every `#[cacheable(..)]` on the type.
@@ -53,6 +56,7 @@ pub fn type_attrs(cx: &Ctxt, attrs: &[Attribute]) -> TypeAttrs {
                 "codec" => out.codec = Some(attr::codec(meta)?),
                 "size_with" => out.size_with = Some(meta.value()?.parse()?),
                 "tag" => out.tag = Some(attr::tag(meta)?),
+                "any" => out.any = Some(meta.path.span()),
                 other => unreachable!("`{other}` is not in TYPE_KEYS"),
             }
             Ok(())

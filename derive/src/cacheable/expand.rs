@@ -43,6 +43,9 @@ pub fn impl_cacheable(container: &Container) -> TokenStream {
     let generics = bounded_generics(container, sized_types);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let type_tag = type_tag(container, attrs.tag.as_deref());
+    let register = attrs
+        .any
+        .map(|_| quote!(::smartcache::register_any!(#name);));
 
     quote! {
         #[allow(non_upper_case_globals, unused_qualifications)]
@@ -61,6 +64,7 @@ pub fn impl_cacheable(container: &Container) -> TokenStream {
                 }
                 #ttl
             }
+            #register
         };
     }
 }

@@ -102,7 +102,14 @@ pub fn derive(input: &DeriveInput) -> TokenStream {
 /// An impl with no requirements, so that a mistake in the attributes is the only error.
 fn fallback(input: &DeriveInput) -> TokenStream {
     let name = &input.ident;
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    // What `Cacheable` itself requires of the type, for each type parameter.
+    let mut generics = input.generics.clone();
+    for param in generics.type_params_mut() {
+        param.bounds.push(syn::parse_quote!(::core::marker::Send));
+        param.bounds.push(syn::parse_quote!(::core::marker::Sync));
+        param.bounds.push(syn::parse_quote!('static));
+    }
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     quote! {
         const _: () = {
             impl #impl_generics ::smartcache::Cacheable for #name #ty_generics #where_clause {

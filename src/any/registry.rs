@@ -1,0 +1,231 @@
+//! The registry of types an [`AnyCache`](super::AnyCache) can read back: for each, its
+//! fingerprint, codec and decoders, found by the fingerprint in an entry's header.
+//!
+//! Registrations are `inventory` submissions, collected when the program starts: the
+//! library's own for its built-in families, and one per `#[cacheable(any)]` type. Some
+//! linkers drop a registration whose object file nothing else uses; an `AnyCache` checks
+//! at build time that the library's own are there, and says so if they are not.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::marker::PhantomData;
+use std::sync::{Arc, OnceLock};
+
+use super::AnyCacheable;
+use crate::entry::{Header, Refusal};
+use crate::{Cacheable, Placement};
+
+/// A value decoded by its registered type, or why not.
+type Decoded = Result<Arc<dyn AnyCacheable>, Refusal>;
+
+/// A type as the registry knows it. Made by the library for each `Cacheable` type.
+pub struct AnyType {
+    type_name: fn() -> &'static str,
+    fingerprint: fn() -> u64,
+    codec: u16,
+    placement: Placement,
+    decode_verified: fn(&[u8], &Header) -> Decoded,
+    read_payload: fn(&mut dyn Read, &Header) -> Decoded,
+}
+
+impl AnyType {
+    /// The type `T`.
+    pub const fn of<T: Cacheable>() -> AnyType {
+        AnyType {
+            type_name: std::any::type_name::<T>,
+            fingerprint: crate::cacheable::fingerprint::<T>,
+            codec: <T::Codec as crate::codec::Codec<T>>::ID,
+            placement: T::PLACEMENT,
+            decode_verified: decode_verified::<T>,
+            read_payload: read_payload::<T>,
+        }
+    }
+
+    /// The Rust name of the type.
+    pub fn type_name(&self) -> &'static str {
+        (self.type_name)()
+    }
+
+    /// The fingerprint of the type's stored form (its tag, version and codec).
+    pub(crate) fn fingerprint(&self) -> u64 {
+        (self.fingerprint)()
+    }
+
+    /// The id of the type's codec.
+    pub(crate) fn codec(&self) -> u16 {
+        self.codec
+    }
+
+    /// The type's placement.
+    pub fn placement(&self) -> Placement {
+        self.placement
+    }
+
+    /// Decodes a whole stored payload held in memory, checksum first.
+    pub(crate) fn decode(&self, payload: &[u8], header: &Header) -> Decoded {
+        (self.decode_verified)(payload, header)
+    }
+
+    /// Decodes the payload that follows `header` in `input`.
+    pub(crate) fn read(&self, input: &mut dyn Read, header: &Header) -> Decoded {
+        (self.read_payload)(input, header)
+    }
+}
+
+impl std::fmt::Debug for AnyType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnyType")
+            .field("type_name", &self.type_name())
+            .field("codec", &self.codec)
+            .finish()
+    }
+}
+
+fn decode_verified<T: Cacheable>(payload: &[u8], header: &Header) -> Decoded {
+    let value = crate::entry::decode_verified::<T, T::Codec>(payload, header)?;
+    Ok(Arc::new(value))
+}
+
+fn read_payload<T: Cacheable>(input: &mut dyn Read, header: &Header) -> Decoded {
+    let value = crate::entry::read_payload::<T, T::Codec, _>(input, header)?;
+    Ok(Arc::new(value))
+}
+
+/// The [`AnyType`] of `T`, as a `'static`.
+pub struct Of<T>(PhantomData<T>);
+
+impl<T: Cacheable> Of<T> {
+    /// `T`'s entry.
+    pub const KIND: &'static AnyType = &AnyType::of::<T>();
+}
+
+/// One registered type: what `#[cacheable(any)]` submits.
+pub struct Registration(pub &'static AnyType);
+
+inventory::collect!(Registration);
+
+/// Registers types so that an [`AnyCache`](crate::AnyCache) reads their values back in
+/// any process of this program: for a type of another crate, or an instance of a generic
+/// type (`#[cacheable(any)]` registers a derived type itself).
+///
+/// ```
+/// # use smartcache::prelude::*;
+/// #[derive(serde::Serialize, serde::Deserialize, Cacheable)]
+/// struct Pair<T> { a: T, b: T }
+///
+/// smartcache::register_any!(Pair<u32>, Pair<String>);
+/// ```
+#[macro_export]
+macro_rules! register_any {
+    ($($ty:ty),* $(,)?) => {
+        $(
+            $crate::__private::inventory::submit! {
+                $crate::__private::Registration(<$crate::__private::Of<$ty>>::KIND)
+            }
+        )*
+    };
+}
+
+/// The registered types, by fingerprint; a type registered twice is one entry.
+fn table() -> &'static HashMap<u64, &'static AnyType> {
+    static TABLE: OnceLock<HashMap<u64, &'static AnyType>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = HashMap::new();
+        for Registration(kind) in inventory::iter::<Registration> {
+            let previous = table.insert(kind.fingerprint(), *kind);
+            if let Some(previous) = previous.filter(|p| p.type_name() != kind.type_name()) {
+                tracing::warn!(
+                    first = previous.type_name(),
+                    second = kind.type_name(),
+                    "two registered types have one type tag: give one #[cacheable(tag = \"..\")]"
+                );
+            }
+        }
+        table
+    })
+}
+
+/// The registered type of fingerprint `fingerprint`.
+pub(crate) fn find(fingerprint: u64) -> Option<&'static AnyType> {
+    table().get(&fingerprint).copied()
+}
+
+/// Whether `kind` is registered.
+pub(crate) fn is_registered(kind: &AnyType) -> bool {
+    find(kind.fingerprint()).is_some_and(|found| found.codec == kind.codec)
+}
+
+/// The names of every registered type, sorted.
+pub fn registered_types() -> Vec<&'static str> {
+    let mut names: Vec<_> = table().values().map(|kind| kind.type_name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// Checks that the library's own registrations reached the program.
+pub(crate) fn check() -> crate::Result<()> {
+    if find(Of::<String>::KIND.fingerprint()).is_none() {
+        return Err(crate::CacheError::config(
+            "the registry of AnyCacheable types is empty: the linker dropped it",
+            "link with the default linker settings (no --gc-sections on the registrations), \
+             or see the book's heterogeneous caches chapter",
+        ));
+    }
+    Ok(())
+}
+
+// The built-in families.
+crate::register_any!(
+    bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64,
+    (), String,
+    Vec<u8>, Vec<u16>, Vec<u32>, Vec<u64>, Vec<i32>, Vec<i64>, Vec<f32>, Vec<f64>,
+    Vec<bool>, Vec<String>,
+    Option<u64>, Option<i64>, Option<f64>, Option<String>,
+    (u64, u64), (i64, i64), (f64, f64), (String, String), (String, u64), (String, f64),
+    std::collections::HashMap<String, String>, std::collections::HashMap<String, u64>,
+    std::collections::HashMap<String, i64>, std::collections::HashMap<String, f64>,
+    std::collections::BTreeMap<String, String>, std::collections::BTreeMap<String, u64>,
+    std::collections::BTreeMap<String, f64>,
+    std::collections::HashSet<String>, std::collections::BTreeSet<String>,
+    std::collections::HashSet<u64>, std::collections::BTreeSet<u64>,
+);
+
+#[cfg(feature = "ndarray")]
+crate::register_any!(
+    ndarray::Array1<f32>,
+    ndarray::Array2<f32>,
+    ndarray::Array3<f32>,
+    ndarray::ArrayD<f32>,
+    ndarray::Array1<f64>,
+    ndarray::Array2<f64>,
+    ndarray::Array3<f64>,
+    ndarray::ArrayD<f64>,
+    ndarray::Array1<i32>,
+    ndarray::Array2<i32>,
+    ndarray::Array1<i64>,
+    ndarray::Array2<i64>,
+    ndarray::Array1<u8>,
+    ndarray::Array2<u8>,
+    ndarray::Array3<u8>,
+    ndarray::Array1<bool>,
+    ndarray::Array1<u64>,
+    ndarray::Array2<u64>,
+);
+
+#[cfg(feature = "polars")]
+crate::register_any!(polars::prelude::DataFrame, polars::prelude::Series);
+
+#[cfg(feature = "image")]
+crate::register_any!(
+    image::DynamicImage,
+    image::RgbImage,
+    image::RgbaImage,
+    image::GrayImage,
+    image::GrayAlphaImage,
+    image::Rgb32FImage,
+    image::Rgba32FImage,
+);
+
+#[cfg(feature = "json")]
+crate::register_any!(serde_json::Value);
