@@ -49,7 +49,7 @@ impl Router {
     /// an `AnyCache` value by its own type's.
     #[inline]
     pub fn route_value<V: Cacheable>(&self, value: &V, size: usize) -> Tier {
-        match crate::any::as_any_value(value).map(|v| v.get().dyn_placement()) {
+        match crate::any::erased(value).map(|v| v.dyn_placement()) {
             Some(Placement::Pinned(tier)) => tier,
             Some(_) => self.route_auto(size),
             None => self.route::<V>(size),

@@ -197,3 +197,100 @@ fn another_process_reads_the_values_with_their_types() {
         Some(&vec![7u64; 2048])
     );
 }
+
+/// A sound entry of a type this program does not register (another program wrote it, or
+/// the type's `VERSION` changed: either way its header names a fingerprint this registry
+/// lacks) is a foreign miss, counted and left in place.
+#[test]
+fn an_entry_of_a_type_this_program_does_not_register_is_a_foreign_miss() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = open(dir.path());
+    cache
+        .insert("numbers".into(), Box::new(vec![3u64; 1 << 20]))
+        .unwrap();
+    let files = entry_files(&cache_dir(dir.path()));
+    assert_eq!(files.len(), 1, "{files:?}");
+    // What another program's type writes: the same envelope under another fingerprint,
+    // its header checksum sealed over it.
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    bytes[16..24].copy_from_slice(&0x5eed_0f_07e1_u64.to_le_bytes());
+    let key_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let head = 64 + key_len;
+    let checksum = twox_hash::XxHash3_64::oneshot(&bytes[..head]);
+    bytes[head..head + 8].copy_from_slice(&checksum.to_le_bytes());
+    std::fs::write(&files[0], &bytes).unwrap();
+
+    let fresh = open(dir.path());
+    assert_eq!(fresh.get_as::<Vec<u64>, _>("numbers"), None);
+    assert_eq!(fresh.stats().file.foreign, 1, "{}", fresh.stats());
+    assert_eq!(fresh.stats().file.invalid, 0, "{}", fresh.stats());
+    assert!(files[0].exists(), "another program's entry was removed");
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, Cacheable)]
+enum Loaded {
+    Table(Vec<(String, f64)>),
+    Matrix(Array2<f64>),
+}
+
+static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn memo_dir() -> std::path::PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir"))
+        .path()
+        .to_path_buf()
+}
+
+/// A function that returns values of many types.
+#[memoize(dir = memo_dir(), namespace = "any-load")]
+fn load(what: u32) -> Box<dyn AnyCacheable> {
+    LOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    match what {
+        0 => Box::new(String::from("a label")),
+        1 => Box::new(big_array()),
+        _ => Box::new(Note {
+            text: format!("note {what}"),
+        }),
+    }
+}
+
+/// The same with an enum of cacheable types.
+#[memoize(dir = memo_dir(), namespace = "any-load-enum")]
+fn load_enum(what: u32) -> Loaded {
+    match what {
+        0 => Loaded::Table(vec![("a".into(), 1.0)]),
+        _ => Loaded::Matrix(big_array()),
+    }
+}
+
+#[test]
+fn memoize_caches_results_of_many_types() {
+    use std::sync::atomic::Ordering::SeqCst;
+    for round in 0..2 {
+        let label = load(0);
+        assert_eq!(
+            label.downcast_ref::<String>().map(String::as_str),
+            Some("a label")
+        );
+        assert_eq!(
+            load(1).downcast_ref::<Array2<f64>>(),
+            Some(&big_array()),
+            "round {round}"
+        );
+        assert_eq!(
+            load(7).downcast_ref::<Note>().map(|n| n.text.clone()),
+            Some("note 7".to_string())
+        );
+    }
+    assert_eq!(LOADS.load(SeqCst), 3, "a hit recomputed");
+    // Each result went where its own type sends it.
+    let cache = load_cache();
+    assert_eq!(cache.tier_of(&1), Some(Tier::File));
+    assert_eq!(cache.tier_of(&7), Some(Tier::Sled));
+    assert_eq!(cache.tier_of(&0), Some(Tier::Memory));
+
+    assert_eq!(load_enum(0), Loaded::Table(vec![("a".into(), 1.0)]));
+    assert_eq!(load_enum(1), Loaded::Matrix(big_array()));
+    assert_eq!(load_enum_cache().tier_of(&1), Some(Tier::File));
+}

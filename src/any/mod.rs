@@ -21,8 +21,9 @@ use crate::{Cacheable, Placement};
 pub use self::cache::AnyCache;
 pub use self::registry::{registered_types, AnyType};
 
-/// A value of some [`Cacheable`] type, behind a trait object: what an [`AnyCache`] holds.
-/// Every `Cacheable` type is one; persisted values need their type registered
+/// A value of some [`Cacheable`] type, behind a trait object: what an [`AnyCache`] holds,
+/// and what a `#[memoize]` function returning `Box<dyn AnyCacheable>` caches. Every
+/// `Cacheable + Clone` type is one; persisted values need their type registered
 /// (`#[cacheable(any)]`, or built in) to be read back.
 pub trait AnyCacheable: Any + Send + Sync {
     /// The Rust name of the value's type, for messages.
@@ -35,6 +36,9 @@ pub trait AnyCacheable: Any + Send + Sync {
     /// The value's type's [`Cacheable::PLACEMENT`].
     fn dyn_placement(&self) -> Placement;
 
+    /// A copy of the value, boxed.
+    fn dyn_clone(&self) -> Box<dyn AnyCacheable>;
+
     /// The value's type as the registry knows it.
     #[doc(hidden)]
     fn __kind(&self) -> &'static AnyType;
@@ -44,7 +48,7 @@ pub trait AnyCacheable: Any + Send + Sync {
     fn __encode(&self, out: &mut dyn Write, options: &CodecOptions) -> Result<(), CodecError>;
 }
 
-impl<T: Cacheable> AnyCacheable for T {
+impl<T: Cacheable + Clone> AnyCacheable for T {
     fn type_name(&self) -> &'static str {
         std::any::type_name::<T>()
     }
@@ -55,6 +59,10 @@ impl<T: Cacheable> AnyCacheable for T {
 
     fn dyn_placement(&self) -> Placement {
         T::PLACEMENT
+    }
+
+    fn dyn_clone(&self) -> Box<dyn AnyCacheable> {
+        Box::new(self.clone())
     }
 
     fn __kind(&self) -> &'static AnyType {
@@ -102,42 +110,93 @@ impl Cacheable for AnyValue {
     }
 }
 
-/// `AnyValue` when `V` is it: the value whose own type decides its tier and codec.
-#[inline]
-pub(crate) fn as_any_value<V: 'static>(value: &V) -> Option<&AnyValue> {
-    (value as &dyn Any).downcast_ref::<AnyValue>()
+impl Clone for Box<dyn AnyCacheable> {
+    fn clone(&self) -> Self {
+        (**self).dyn_clone()
+    }
 }
 
-/// Whether `V` is [`AnyValue`] (decided at compile time, per `V`).
+impl dyn AnyCacheable {
+    /// The value, if it is a `T`.
+    pub fn downcast_ref<T: AnyCacheable>(&self) -> Option<&T> {
+        (self as &dyn Any).downcast_ref::<T>()
+    }
+}
+
+/// A `Box<dyn AnyCacheable>` is cached as the value inside it: routed by that value's
+/// type and size, stored with its codec (the form a `#[memoize]` function returns).
+impl Cacheable for Box<dyn AnyCacheable> {
+    type Codec = AnyCodec;
+
+    fn size_hint(&self) -> usize {
+        (**self).dyn_size_hint()
+    }
+
+    fn type_tag() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("smartcache::AnyValue")
+    }
+}
+
+/// The value inside `value` when `V` holds values of many types ([`AnyValue`] or
+/// `Box<dyn AnyCacheable>`): its own type decides its tier and codec.
+#[inline]
+pub(crate) fn erased<V: 'static>(value: &V) -> Option<&dyn AnyCacheable> {
+    let value = value as &dyn Any;
+    if let Some(value) = value.downcast_ref::<AnyValue>() {
+        return Some(&*value.0);
+    }
+    value
+        .downcast_ref::<Box<dyn AnyCacheable>>()
+        .map(|value| &**value)
+}
+
+/// Whether `V` holds values of many types (decided at compile time, per `V`).
 #[inline]
 pub(crate) fn is_any<V: 'static>() -> bool {
-    std::any::TypeId::of::<V>() == std::any::TypeId::of::<AnyValue>()
+    use std::any::TypeId;
+    let v = TypeId::of::<V>();
+    v == TypeId::of::<AnyValue>() || v == TypeId::of::<Box<dyn AnyCacheable>>()
 }
 
-/// The codec of an [`AnyValue`]: each value's own type's codec. Entries record that codec
+/// Puts a value decoded by its registered type into `slot`, an `Option<V>` for a `V` of
+/// [`is_any`].
+pub(crate) fn put<V: 'static>(slot: &mut Option<V>, value: Box<dyn AnyCacheable>) {
+    let slot = slot as &mut dyn Any;
+    if let Some(slot) = slot.downcast_mut::<Option<Box<dyn AnyCacheable>>>() {
+        *slot = Some(value);
+    } else if let Some(slot) = slot.downcast_mut::<Option<AnyValue>>() {
+        *slot = Some(AnyValue(Arc::from(value)));
+    }
+}
+
+/// The codec of an [`AnyValue`] or a `Box<dyn AnyCacheable>`: each value's own type's
+/// codec. Entries record that codec
 /// and that type's fingerprint, and are decoded through the registry, never here.
 #[derive(Debug)]
 pub struct AnyCodec;
 
-impl Codec<AnyValue> for AnyCodec {
+impl<V: Cacheable> Codec<V> for AnyCodec {
     const ID: u16 = crate::codec::ids::ANY;
     const NAME: &'static str = "any";
 
-    fn encode<W: Write>(value: &AnyValue, out: &mut W) -> Result<(), CodecError> {
-        value.0.__encode(out, &CodecOptions::default())
+    fn encode<W: Write>(value: &V, out: &mut W) -> Result<(), CodecError> {
+        Self::encode_with(value, out, &CodecOptions::default())
     }
 
     fn encode_with<W: Write>(
-        value: &AnyValue,
+        value: &V,
         out: &mut W,
         options: &CodecOptions,
     ) -> Result<(), CodecError> {
-        value.0.__encode(out, options)
+        match erased(value) {
+            Some(value) => value.__encode(out, options),
+            None => Err(CodecError::new("AnyCodec stores only values of many types")),
+        }
     }
 
-    fn decode(_: &[u8]) -> Result<AnyValue, CodecError> {
+    fn decode(_: &[u8]) -> Result<V, CodecError> {
         Err(CodecError::new(
-            "an AnyValue is decoded by its own type's codec, through the registry",
+            "a value of many types is decoded by its own type's codec, through the registry",
         ))
     }
 }

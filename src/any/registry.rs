@@ -9,14 +9,14 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::marker::PhantomData;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use super::AnyCacheable;
 use crate::entry::{Header, Refusal};
 use crate::{Cacheable, Placement};
 
 /// A value decoded by its registered type, or why not.
-type Decoded = Result<Arc<dyn AnyCacheable>, Refusal>;
+type Decoded = Result<Box<dyn AnyCacheable>, Refusal>;
 
 /// A type as the registry knows it. Made by the library for each `Cacheable` type.
 pub struct AnyType {
@@ -30,7 +30,7 @@ pub struct AnyType {
 
 impl AnyType {
     /// The type `T`.
-    pub const fn of<T: Cacheable>() -> AnyType {
+    pub const fn of<T: Cacheable + Clone>() -> AnyType {
         AnyType {
             type_name: std::any::type_name::<T>,
             fingerprint: crate::cacheable::fingerprint::<T>,
@@ -81,20 +81,20 @@ impl std::fmt::Debug for AnyType {
     }
 }
 
-fn decode_verified<T: Cacheable>(payload: &[u8], header: &Header) -> Decoded {
+fn decode_verified<T: Cacheable + Clone>(payload: &[u8], header: &Header) -> Decoded {
     let value = crate::entry::decode_verified::<T, T::Codec>(payload, header)?;
-    Ok(Arc::new(value))
+    Ok(Box::new(value))
 }
 
-fn read_payload<T: Cacheable>(input: &mut dyn Read, header: &Header) -> Decoded {
+fn read_payload<T: Cacheable + Clone>(input: &mut dyn Read, header: &Header) -> Decoded {
     let value = crate::entry::read_payload::<T, T::Codec, _>(input, header)?;
-    Ok(Arc::new(value))
+    Ok(Box::new(value))
 }
 
 /// The [`AnyType`] of `T`, as a `'static`.
 pub struct Of<T>(PhantomData<T>);
 
-impl<T: Cacheable> Of<T> {
+impl<T: Cacheable + Clone> Of<T> {
     /// `T`'s entry.
     pub const KIND: &'static AnyType = &AnyType::of::<T>();
 }

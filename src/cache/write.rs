@@ -108,10 +108,10 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     /// an `AnyCache` the value's own type's (mixed with the namespace's salt), which must
     /// be registered for the entry to be read back.
     fn identity(&self, value: &V) -> Result<(u16, u64)> {
-        let (Some(salt), Some(value)) = (self.any_salt, crate::any::as_any_value(value)) else {
+        let (Some(salt), Some(value)) = (self.any_salt, crate::any::erased(value)) else {
             return Ok((<V::Codec as Codec<V>>::ID, self.fingerprint));
         };
-        let kind = value.get().__kind();
+        let kind = value.__kind();
         if !crate::any::registry::is_registered(kind) {
             return Err(CacheError::NotRegistered {
                 type_name: kind.type_name(),

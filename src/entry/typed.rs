@@ -7,7 +7,7 @@ use std::io::{Read, Seek, Write};
 use std::path::Path;
 
 use super::{EntryMeta, Expect, Header, Refusal};
-use crate::any::{AnyType, AnyValue};
+use crate::any::AnyType;
 use crate::{Cacheable, Result, Tier};
 
 /// A writer that can also seek (files; entries are written with the header last).
@@ -81,7 +81,8 @@ impl<V: Cacheable> IncomingValue<V> {
         }
     }
 
-    /// The registered type of the `AnyValue` that `header` introduces, if `V` is one.
+    /// The registered type of the value `header` introduces, if `V` holds values of many
+    /// types.
     fn any_kind(&self, header: &Header) -> Result<Option<&'static AnyType>, Refusal> {
         let Some(salt) = self.any_salt.filter(|_| crate::any::is_any::<V>()) else {
             return Ok(None);
@@ -90,14 +91,6 @@ impl<V: Cacheable> IncomingValue<V> {
             .filter(|kind| kind.codec() == header.codec)
             .map(Some)
             .ok_or(Refusal::Foreign)
-    }
-
-    /// Keeps a value decoded by its registered type (`V` is `AnyValue`).
-    fn put_any(&mut self, value: std::sync::Arc<dyn crate::any::AnyCacheable>) {
-        let slot: &mut dyn std::any::Any = &mut self.value;
-        if let Some(slot) = slot.downcast_mut::<Option<AnyValue>>() {
-            *slot = Some(AnyValue(value));
-        }
     }
 }
 
@@ -116,7 +109,7 @@ impl<V: Cacheable> Incoming for IncomingValue<V> {
     fn read_payload(&mut self, input: &mut dyn Read, header: &Header) -> Result<(), Refusal> {
         if let Some(kind) = self.any_kind(header)? {
             let value = kind.read(input, header)?;
-            self.put_any(value);
+            crate::any::put(&mut self.value, value);
             return Ok(());
         }
         self.value = Some(super::read_payload::<V, V::Codec, _>(input, header)?);
@@ -126,7 +119,7 @@ impl<V: Cacheable> Incoming for IncomingValue<V> {
     fn decode_payload(&mut self, payload: &[u8], header: &Header) -> Result<(), Refusal> {
         if let Some(kind) = self.any_kind(header)? {
             let value = kind.decode(payload, header)?;
-            self.put_any(value);
+            crate::any::put(&mut self.value, value);
             return Ok(());
         }
         self.value = Some(super::decode_verified::<V, V::Codec>(payload, header)?);
