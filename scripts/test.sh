@@ -56,6 +56,14 @@ echo "$second"
 if echo "$second" | grep -q "computing the report"; then
     echo "the second memoize run recomputed a persisted result"; exit 1
 fi
+# The AnyCache example, twice: the second run reads the persisted values back as their
+# types, in a new process.
+SMARTCACHE_DIR="$tour_dir" cargo run --all-features --example any
+second=$(SMARTCACHE_DIR="$tour_dir" cargo run --all-features --example any)
+echo "$second"
+for key in matrix summary; do
+    echo "$second" | grep -q "^$key: hit" || { echo "the second any run did not read $key back"; exit 1; }
+done
 
 step "book"
 mdbook build book

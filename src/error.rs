@@ -130,7 +130,10 @@ pub enum CacheError {
 
     /// An [`AnyCache`](crate::AnyCache) value would be persisted, but its type is not
     /// registered, so no process could read it back.
-    #[error("{type_name} is not registered for AnyCache: derive it with #[cacheable(any)], or keep it in memory")]
+    #[error(
+        "{} is not registered for AnyCache: derive it with #[cacheable(any)] or register it with smartcache::register_any!",
+        crate::any::short_type_name(type_name)
+    )]
     NotRegistered {
         /// The value's type.
         type_name: &'static str,
@@ -138,7 +141,11 @@ pub enum CacheError {
 
     /// An [`AnyCache`](crate::AnyCache) holds a value of another type than the one asked
     /// for.
-    #[error("the value of this key is a {found}, not a {wanted}")]
+    #[error(
+        "the value of this key is of type {}, not {}",
+        crate::any::short_type_name(found),
+        crate::any::short_type_name(wanted)
+    )]
     WrongType {
         /// The type asked for.
         wanted: &'static str,

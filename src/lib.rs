@@ -112,7 +112,7 @@ pub use polars;
 /// What `#[derive(Cacheable)]` expands to refers to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::any::registry::{Of, Registration};
+    pub use crate::any::registry::{kind, Registration};
     pub use crate::codec::Bincode;
     #[cfg(feature = "json")]
     pub use crate::codec::Json;

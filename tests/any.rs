@@ -213,7 +213,7 @@ fn an_entry_of_a_type_this_program_does_not_register_is_a_foreign_miss() {
     // What another program's type writes: the same envelope under another fingerprint,
     // its header checksum sealed over it.
     let mut bytes = std::fs::read(&files[0]).unwrap();
-    bytes[16..24].copy_from_slice(&0x5eed_0f_07e1_u64.to_le_bytes());
+    bytes[16..24].copy_from_slice(&0x5eed_0f07_e1a5_u64.to_le_bytes());
     let key_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
     let head = 64 + key_len;
     let checksum = twox_hash::XxHash3_64::oneshot(&bytes[..head]);

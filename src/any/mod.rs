@@ -169,6 +169,28 @@ pub(crate) fn put<V: 'static>(slot: &mut Option<V>, value: Box<dyn AnyCacheable>
     }
 }
 
+/// A type's name without its module paths, for messages:
+/// `ArrayBase<OwnedRepr<f64>, Dim<[usize; 2]>, f64>` for an `Array2<f64>`.
+pub(crate) fn short_type_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut word = String::new();
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            word.clear(); // a module path segment: dropped
+        } else if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            out.push_str(&word);
+            word.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(&word);
+    out
+}
+
 /// The codec of an [`AnyValue`] or a `Box<dyn AnyCacheable>`: each value's own type's
 /// codec. Entries record that codec
 /// and that type's fingerprint, and are decoded through the registry, never here.
@@ -198,5 +220,20 @@ impl<V: Cacheable> Codec<V> for AnyCodec {
         Err(CodecError::new(
             "a value of many types is decoded by its own type's codec, through the registry",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type_name;
+
+    #[test]
+    fn type_names_lose_their_paths() {
+        assert_eq!(short_type_name("alloc::string::String"), "String");
+        assert_eq!(
+            short_type_name("alloc::vec::Vec<std::collections::HashMap<u8, a::B>>"),
+            "Vec<HashMap<u8, B>>"
+        );
+        assert_eq!(short_type_name("(u64, my::T)"), "(u64, T)");
     }
 }

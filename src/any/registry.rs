@@ -99,6 +99,21 @@ impl<T: Cacheable + Clone> Of<T> {
     pub const KIND: &'static AnyType = &AnyType::of::<T>();
 }
 
+/// What a type needs to be registered: an `AnyCache` hands out copies of its values.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be registered for AnyCache",
+    label = "needs Clone and Cacheable",
+    note = "derive Clone for it (an AnyCache hands out copies), and Cacheable"
+)]
+pub trait Registrable: Cacheable + Clone {}
+
+impl<T: Cacheable + Clone> Registrable for T {}
+
+/// `T`'s entry, for [`register_any!`](crate::register_any).
+pub const fn kind<T: Registrable>() -> &'static AnyType {
+    Of::<T>::KIND
+}
+
 /// One registered type: what `#[cacheable(any)]` submits.
 pub struct Registration(pub &'static AnyType);
 
@@ -110,7 +125,7 @@ inventory::collect!(Registration);
 ///
 /// ```
 /// # use smartcache::prelude::*;
-/// #[derive(serde::Serialize, serde::Deserialize, Cacheable)]
+/// #[derive(Clone, serde::Serialize, serde::Deserialize, Cacheable)]
 /// struct Pair<T> { a: T, b: T }
 ///
 /// smartcache::register_any!(Pair<u32>, Pair<String>);
@@ -120,7 +135,7 @@ macro_rules! register_any {
     ($($ty:ty),* $(,)?) => {
         $(
             $crate::__private::inventory::submit! {
-                $crate::__private::Registration(<$crate::__private::Of<$ty>>::KIND)
+                $crate::__private::Registration($crate::__private::kind::<$ty>())
             }
         )*
     };

@@ -1,0 +1,69 @@
+//! One cache for values of many types: `cargo run --features ndarray --example any`.
+//!
+//! Run it twice. The first run stores a struct, a matrix and a list, each where its own
+//! type sends it; the second reads the persisted ones back as their types, in a new
+//! process. `--clear` empties the example's cache. Storage goes to `$SMARTCACHE_DIR`, else
+//! the platform cache folder.
+
+use ndarray::Array2;
+use smartcache::prelude::*;
+
+/// A result of the kind a pipeline keeps beside its arrays.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, Cacheable)]
+#[cacheable(any, tier = "sled", tag = "example::Summary")]
+struct Summary {
+    rows: u64,
+    mean: f64,
+}
+
+fn main() -> Result<(), CacheError> {
+    let cache: AnyCache<String> =
+        AnyCache::with_config(CacheConfig::default().namespace("example-any"))?;
+    if std::env::args().any(|a| a == "--clear") {
+        cache.clear()?;
+        println!("cleared");
+        return Ok(());
+    }
+    let matrix = || Array2::from_shape_fn((512, 512), |(i, j)| (i + j) as f64);
+    let summary = Summary {
+        rows: 512,
+        mean: 511.0,
+    };
+    let names = vec!["ada".to_string(), "grace".to_string()];
+
+    show::<Array2<f64>>(&cache, "matrix", "Array2<f64>", || Box::new(matrix()))?;
+    show::<Summary>(&cache, "summary", "Summary", || Box::new(summary.clone()))?;
+    show::<Vec<String>>(&cache, "names", "Vec<String>", || Box::new(names.clone()))?;
+
+    // Asking for the wrong type is an error that names both.
+    if let Err(e) = cache.try_get_as::<String, _>("summary") {
+        println!("as a String: {e}");
+    }
+    println!(
+        "{} types registered; {}",
+        smartcache::any::registered_types().len(),
+        cache.stats()
+    );
+    cache.flush()
+}
+
+/// Reads `key` as a `T` (called `name`), or stores the value `make` builds, and says
+/// which and where.
+fn show<T: AnyCacheable>(
+    cache: &AnyCache<String>,
+    key: &str,
+    name: &str,
+    make: impl FnOnce() -> Box<dyn AnyCacheable>,
+) -> Result<(), CacheError> {
+    match cache.try_get_as::<T, _>(key)? {
+        Some(_) => println!(
+            "{key}: hit, {name} from {}",
+            cache.tier_of(key).map_or("?".into(), |t| t.to_string())
+        ),
+        None => println!(
+            "{key}: stored a {name} in {}",
+            cache.insert(key.into(), make())?
+        ),
+    }
+    Ok(())
+}
