@@ -294,3 +294,49 @@ fn memoize_caches_results_of_many_types() {
     assert_eq!(load_enum(1), Loaded::Matrix(big_array()));
     assert_eq!(load_enum_cache().tier_of(&1), Some(Tier::File));
 }
+
+/// Inserts `value` into a cache that persists everything, and reads it back from disk in
+/// a new cache.
+fn from_disk<T: AnyCacheable + Clone>(dir: &Path, key: &str, value: T) -> Option<T> {
+    let persist = || AnyCache::<String>::with_config(config(dir).persist_all(true)).unwrap();
+    let tier = persist().insert(key.into(), Box::new(value)).unwrap();
+    assert!(tier.is_persistent(), "{key} went to {tier}");
+    persist().get_as::<T, _>(key).map(|v| (*v).clone())
+}
+
+#[test]
+fn every_built_in_family_comes_back_from_disk() {
+    use std::collections::{BTreeMap, HashMap};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    assert_eq!(from_disk(d, "u8", 7u8), Some(7));
+    assert_eq!(from_disk(d, "f64", 2.5f64), Some(2.5));
+    assert_eq!(from_disk(d, "string", "s".to_string()), Some("s".into()));
+    let map: HashMap<String, f64> = [("a".to_string(), 1.0)].into();
+    assert_eq!(from_disk(d, "map", map.clone()), Some(map));
+    let tree: BTreeMap<String, u64> = [("b".to_string(), 2)].into();
+    assert_eq!(from_disk(d, "tree", tree.clone()), Some(tree));
+    assert_eq!(
+        from_disk(d, "pair", ("k".to_string(), 3u64)),
+        Some(("k".to_string(), 3))
+    );
+    let cube = ndarray::Array3::<f32>::from_elem((4, 5, 6), 0.5);
+    assert_eq!(from_disk(d, "cube", cube.clone()), Some(cube));
+    #[cfg(feature = "polars")]
+    {
+        use polars::prelude::*;
+        let frame =
+            DataFrame::new(3, vec![Series::new("x".into(), [1i64, 2, 3]).into_column()]).unwrap();
+        assert_eq!(from_disk(d, "frame", frame.clone()), Some(frame));
+    }
+    #[cfg(feature = "image")]
+    {
+        let picture = image::DynamicImage::new_rgb8(16, 9);
+        assert_eq!(from_disk(d, "picture", picture.clone()), Some(picture));
+    }
+    #[cfg(feature = "json")]
+    {
+        let json = serde_json::json!({"a": [1, 2, {"b": null}]});
+        assert_eq!(from_disk(d, "json", json.clone()), Some(json));
+    }
+}

@@ -27,6 +27,16 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         // sets one.
         config.ttl = config.ttl.or(V::TTL);
         config.validate()?;
+        if crate::any::is_any::<V>() {
+            // Without its registry, a cache of values of many types reads nothing back.
+            match crate::any::registry::check() {
+                Err(e) if eager => return Err(e),
+                Err(e) => {
+                    tracing::error!(error = %e, "persisted values of many types will be misses")
+                }
+                Ok(()) => {}
+            }
+        }
         let namespace = match &config.namespace {
             Some(ns) => ns.clone(),
             None => {
