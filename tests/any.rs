@@ -298,8 +298,10 @@ fn memoize_caches_results_of_many_types() {
 /// Inserts `value` into a cache that persists everything, and reads it back from disk in
 /// a new cache.
 fn from_disk<T: AnyCacheable + Clone>(dir: &Path, key: &str, value: T) -> Option<T> {
-    let persist = || AnyCache::<String>::with_config(config(dir).persist_all(true)).unwrap();
-    let tier = persist().insert(key.into(), Box::new(value)).unwrap();
+    let persist = || AnyCache::<String>::with_config(config(dir).persist_all(true)).expect("build");
+    let tier = persist()
+        .insert(key.into(), Box::new(value))
+        .expect("insert");
     assert!(tier.is_persistent(), "{key} went to {tier}");
     persist().get_as::<T, _>(key).map(|v| (*v).clone())
 }
