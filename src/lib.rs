@@ -36,6 +36,9 @@
 //! assert_eq!(fibonacci(80), 23_416_728_348_467_685);
 //! ```
 //!
+//! An [`AnyCache`] holds values of many types in one cache, each routed and stored by its
+//! own type and read back as that type with [`AnyCache::get_as`]; see [`any`].
+//!
 //! # Features
 //!
 //! All off by default: `ndarray` (arrays, stored raw; `SmartCache::get_mapped` views one

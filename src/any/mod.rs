@@ -4,8 +4,8 @@
 //! value is routed by its own type's placement and size, and persisted with its own
 //! type's codec (an array stays raw), its type's fingerprint in the entry header. To read
 //! a persisted value back, a process looks the fingerprint up in the registry of types
-//! ([`registry`]): the library registers its built-in families, `#[cacheable(any)]` a
-//! user type. An entry of a type this program has not registered (or of another version
+//! ([`registered_types`]): the library registers its built-in families,
+//! `#[cacheable(any)]` a derived type, [`register_any!`](crate::register_any) any other. An entry of a type this program has not registered (or of another version
 //! of it) is a counted foreign miss, never a panic and never a wrong value.
 
 mod cache;
