@@ -48,7 +48,7 @@ fn main() {
             || Box::new(array.clone()),
             |v| {
                 any.insert(1, v).expect("insert");
-                any.get_as::<Array2<f64>, _>(&1).expect("hit")
+                any.get_as::<Array2<f64>>(&1).expect("hit")
             },
             BatchSize::PerIteration,
         )
@@ -78,7 +78,7 @@ fn main() {
     group.finish();
     c.final_summary();
     assert_eq!(
-        black_box(any.get_as::<Array2<f64>, _>(&1)).as_deref(),
+        black_box(any.get_as::<Array2<f64>>(&1)).as_deref(),
         Some(&array)
     );
     assert_eq!(any.stats().file.invalid + typed.stats().file.invalid, 0);

@@ -36,7 +36,7 @@ fn main() -> Result<(), CacheError> {
     show::<Vec<String>>(&cache, "names", "Vec<String>", || Box::new(names.clone()))?;
 
     // Asking for the wrong type is an error that names both.
-    if let Err(e) = cache.try_get_as::<String, _>("summary") {
+    if let Err(e) = cache.try_get_as::<String>("summary") {
         println!("as a String: {e}");
     }
     println!(
@@ -55,7 +55,7 @@ fn show<T: AnyCacheable>(
     name: &str,
     make: impl FnOnce() -> Box<dyn AnyCacheable>,
 ) -> Result<(), CacheError> {
-    match cache.try_get_as::<T, _>(key)? {
+    match cache.try_get_as::<T>(key)? {
         Some(_) => println!(
             "{key}: hit, {name} from {}",
             cache.tier_of(key).map_or("?".into(), |t| t.to_string())

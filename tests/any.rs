@@ -65,19 +65,19 @@ fn each_value_goes_where_its_own_type_sends_it() {
             .unwrap(),
         Tier::Memory
     );
-    assert_eq!(cache.get_as::<Point, _>("point").as_deref(), Some(&point));
-    assert_eq!(cache.get_as::<Note, _>("note").as_deref(), Some(&note));
+    assert_eq!(cache.get_as::<Point>("point").as_deref(), Some(&point));
+    assert_eq!(cache.get_as::<Note>("note").as_deref(), Some(&note));
     assert_eq!(
-        cache.get_as::<Array2<f64>, _>("array").as_deref(),
+        cache.get_as::<Array2<f64>>("array").as_deref(),
         Some(&big_array())
     );
     assert_eq!(cache.tier_of("array"), Some(Tier::File));
     assert_eq!(cache.tier_of("note"), Some(Tier::Sled));
 
     // The wrong type: None from get_as, an error naming both types from try_get_as.
-    assert_eq!(cache.get_as::<String, _>("point"), None);
+    assert_eq!(cache.get_as::<String>("point"), None);
     let err = cache
-        .try_get_as::<String, _>("point")
+        .try_get_as::<String>("point")
         .expect_err("a Point is not a String");
     let message = err.to_string();
     assert!(matches!(err, CacheError::WrongType { .. }), "{err:?}");
@@ -85,15 +85,15 @@ fn each_value_goes_where_its_own_type_sends_it() {
         message.contains("Point") && message.contains("String"),
         "{message}"
     );
-    assert_eq!(cache.try_get_as::<String, _>("absent").unwrap(), None);
+    assert_eq!(cache.try_get_as::<String>("absent").unwrap(), None);
 
     assert!(cache.remove("note").unwrap());
-    assert_eq!(cache.get_as::<Note, _>("note"), None);
+    assert_eq!(cache.get_as::<Note>("note"), None);
     cache.flush().unwrap();
     assert!(cache.stats().file.inserts >= 1, "{}", cache.stats());
     cache.clear().unwrap();
-    assert_eq!(cache.get_as::<Array2<f64>, _>("array"), None);
-    assert_eq!(cache.get_as::<Point, _>("point"), None);
+    assert_eq!(cache.get_as::<Array2<f64>>("array"), None);
+    assert_eq!(cache.get_as::<Point>("point"), None);
 }
 
 #[test]
@@ -112,12 +112,12 @@ fn persisted_values_come_back_with_their_types_in_a_new_cache() {
     }
     let cache = open(dir.path());
     assert_eq!(
-        cache.get_as::<Array2<f64>, _>("array").as_deref(),
+        cache.get_as::<Array2<f64>>("array").as_deref(),
         Some(&big_array())
     );
-    assert_eq!(cache.get_as::<Note, _>("note").as_deref(), Some(&note));
+    assert_eq!(cache.get_as::<Note>("note").as_deref(), Some(&note));
     assert_eq!(
-        cache.get_as::<Vec<f64>, _>("numbers").as_deref(),
+        cache.get_as::<Vec<f64>>("numbers").as_deref(),
         Some(&vec![1.5f64; 4096])
     );
     let stats = cache.stats();
@@ -153,7 +153,7 @@ fn a_damaged_entry_is_a_miss() {
     assert_eq!(files.len(), 1, "{files:?}");
     flip_bit(&files[0], 4096 + 17);
     let fresh = open(dir.path());
-    assert_eq!(fresh.get_as::<Array2<f64>, _>("array"), None);
+    assert_eq!(fresh.get_as::<Array2<f64>>("array"), None);
     assert_eq!(fresh.stats().file.invalid, 1, "{}", fresh.stats());
 }
 
@@ -185,15 +185,15 @@ fn another_process_reads_the_values_with_their_types() {
     run_child("child_any_writer", "any-writer", dir.path(), &[]);
     let cache = open(dir.path());
     assert_eq!(
-        cache.get_as::<Array2<f64>, _>("array").as_deref(),
+        cache.get_as::<Array2<f64>>("array").as_deref(),
         Some(&big_array())
     );
     assert_eq!(
-        cache.get_as::<Note, _>("note").map(|n| n.text.clone()),
+        cache.get_as::<Note>("note").map(|n| n.text.clone()),
         Some("from the child".to_string())
     );
     assert_eq!(
-        cache.get_as::<Vec<u64>, _>("count").as_deref(),
+        cache.get_as::<Vec<u64>>("count").as_deref(),
         Some(&vec![7u64; 2048])
     );
 }
@@ -221,7 +221,7 @@ fn an_entry_of_a_type_this_program_does_not_register_is_a_foreign_miss() {
     std::fs::write(&files[0], &bytes).unwrap();
 
     let fresh = open(dir.path());
-    assert_eq!(fresh.get_as::<Vec<u64>, _>("numbers"), None);
+    assert_eq!(fresh.get_as::<Vec<u64>>("numbers"), None);
     assert_eq!(fresh.stats().file.foreign, 1, "{}", fresh.stats());
     assert_eq!(fresh.stats().file.invalid, 0, "{}", fresh.stats());
     assert!(files[0].exists(), "another program's entry was removed");
@@ -303,7 +303,7 @@ fn from_disk<T: AnyCacheable + Clone>(dir: &Path, key: &str, value: T) -> Option
         .insert(key.into(), Box::new(value))
         .expect("insert");
     assert!(tier.is_persistent(), "{key} went to {tier}");
-    persist().get_as::<T, _>(key).map(|v| (*v).clone())
+    persist().get_as::<T>(key).map(|v| (*v).clone())
 }
 
 #[test]

@@ -19,8 +19,8 @@ use crate::{CacheConfig, CacheError, CacheKey, CacheStats, Result, SmartCache, T
 /// let cache: AnyCache<String> = AnyCache::with_config(CacheConfig::temporary())?;
 /// cache.insert("answer".into(), Box::new(42u64))?;
 /// cache.insert("name".into(), Box::new(String::from("ada")))?;
-/// assert_eq!(cache.get_as::<u64, _>("answer").as_deref(), Some(&42));
-/// assert!(cache.try_get_as::<String, _>("answer").is_err()); // a u64, not a String
+/// assert_eq!(cache.get_as::<u64>("answer").as_deref(), Some(&42));
+/// assert!(cache.try_get_as::<String>("answer").is_err()); // a u64, not a String
 /// # Ok::<(), smartcache::CacheError>(())
 /// ```
 ///
@@ -55,25 +55,20 @@ impl<K: CacheKey> AnyCache<K> {
         self.inner.insert(key, AnyValue(Arc::from(value)))
     }
 
-    /// The value of `key` if it is a `T`. A value of another type, like a miss, is
-    /// `None`; [`AnyCache::try_get_as`] tells them apart.
-    pub fn get_as<T: AnyCacheable, Q>(&self, key: &Q) -> Option<Arc<T>>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + Serialize + ToOwned<Owned = K> + ?Sized,
-    {
-        self.inner.get(key)?.downcast::<T>()
+    /// The value of `key` if it is a `T`: `cache.get_as::<T>(&key)`. A value of another
+    /// type, like a miss, is `None`; [`AnyCache::try_get_as`] tells them apart.
+    pub fn get_as<T: AnyCacheable>(&self, key: &(impl KeyOf<K> + ?Sized)) -> Option<Arc<T>> {
+        key.get_in(&self.inner).ok().flatten()?.downcast::<T>()
     }
 
     /// The value of `key` as a `T`: `Ok(None)` for a miss, [`CacheError::WrongType`]
     /// naming both types when the value is of another type, and storage errors as
     /// [`SmartCache::try_get`] returns them.
-    pub fn try_get_as<T: AnyCacheable, Q>(&self, key: &Q) -> Result<Option<Arc<T>>>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + Serialize + ToOwned<Owned = K> + ?Sized,
-    {
-        let Some(value) = self.inner.try_get(key)? else {
+    pub fn try_get_as<T: AnyCacheable>(
+        &self,
+        key: &(impl KeyOf<K> + ?Sized),
+    ) -> Result<Option<Arc<T>>> {
+        let Some(value) = key.get_in(&self.inner)? else {
             return Ok(None);
         };
         match value.downcast::<T>() {
@@ -131,6 +126,37 @@ impl<K: CacheKey> AnyCache<K> {
     /// The typed cache underneath, for what `AnyCache` does not repeat.
     pub fn as_smart_cache(&self) -> &SmartCache<K, AnyValue> {
         &self.inner
+    }
+}
+
+/// A key of an [`AnyCache<K>`], or a borrowed form of it that hashes, compares and
+/// serializes as `K` does (`&str` for `String`), as [`SmartCache::get`] takes. Every such
+/// type is one; it lets [`AnyCache::get_as`] be called as `get_as::<T>(&key)`.
+pub trait KeyOf<K>: key_of::Sealed<K> {}
+
+impl<K, Q> KeyOf<K> for Q
+where
+    K: CacheKey + Borrow<Q>,
+    Q: Hash + Eq + Serialize + ToOwned<Owned = K> + ?Sized,
+{
+}
+
+mod key_of {
+    use super::*;
+
+    /// What [`KeyOf`](super::KeyOf) does, out of users' reach.
+    pub trait Sealed<K> {
+        fn get_in(&self, cache: &SmartCache<K, AnyValue>) -> Result<Option<Arc<AnyValue>>>;
+    }
+
+    impl<K, Q> Sealed<K> for Q
+    where
+        K: CacheKey + Borrow<Q>,
+        Q: Hash + Eq + Serialize + ToOwned<Owned = K> + ?Sized,
+    {
+        fn get_in(&self, cache: &SmartCache<K, AnyValue>) -> Result<Option<Arc<AnyValue>>> {
+            cache.try_get(self)
+        }
     }
 }
 

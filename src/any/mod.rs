@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::codec::{Codec, CodecError, CodecOptions};
 use crate::{Cacheable, Placement};
 
-pub use self::cache::AnyCache;
+pub use self::cache::{AnyCache, KeyOf};
 pub use self::registry::{registered_types, AnyType};
 
 /// A value of some [`Cacheable`] type, behind a trait object: what an [`AnyCache`] holds,
