@@ -33,6 +33,10 @@ pub(crate) struct Router {
     /// Where values bound for Redis go while it is down (`CacheConfig::redis_fallback`).
     #[cfg(feature = "redis")]
     pub redis_fallback: Tier,
+    /// Whether a Redis server is configured (for caches of values of many types, whose
+    /// values may be pinned to it).
+    #[cfg(feature = "redis")]
+    pub redis_configured: bool,
 }
 
 impl Router {
@@ -77,7 +81,7 @@ impl Router {
         if crate::any::is_any::<V>() {
             // Each value by its own type: any tier may hold one.
             #[cfg(feature = "redis")]
-            if self.persistent_home == Some(Tier::Redis) {
+            if self.redis_configured {
                 return &[Tier::Sled, Tier::File, Tier::Redis];
             }
             return &[Tier::Sled, Tier::File];
@@ -125,6 +129,8 @@ mod tests {
             persistent_home: None,
             #[cfg(feature = "redis")]
             redis_fallback: Tier::File,
+            #[cfg(feature = "redis")]
+            redis_configured: false,
         }
     }
 

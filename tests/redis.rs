@@ -358,3 +358,43 @@ fn get_with_computes_once_and_compression_applies() {
         .expect("build");
     assert_eq!(reader.get(&1).as_deref(), Some(&value));
 }
+
+/// In an `AnyCache` with a server configured, a value of a type pinned to Redis goes
+/// there, beside values that stay local, and another cache reads it back by its type.
+#[test]
+fn an_any_cache_sends_redis_pinned_values_to_the_server() {
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, Cacheable)]
+    #[cacheable(any, tier = "redis", tag = "tests::Token")]
+    struct Token(String);
+    let server = Server::start(&[]);
+    let open = |dir: &std::path::Path| -> AnyCache<String> {
+        AnyCache::with_config(config(dir).redis(server.url())).expect("build")
+    };
+    let (a, b) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let writer = open(a.path());
+    assert_eq!(
+        writer
+            .insert("token".into(), Box::new(Token("t0k3n".into())))
+            .expect("insert"),
+        Tier::Redis
+    );
+    assert_eq!(
+        writer
+            .insert("local".into(), Box::new(large(1)))
+            .expect("insert"),
+        Tier::File
+    );
+    let reader = open(b.path());
+    assert_eq!(
+        reader.get_as::<Token>("token").as_deref(),
+        Some(&Token("t0k3n".into()))
+    );
+    assert_eq!(
+        reader.get_as::<Vec<u8>>("local"),
+        None,
+        "a local file was shared"
+    );
+}
