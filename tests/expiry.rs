@@ -282,3 +282,100 @@ fn tti_is_checked_after_reopening() {
     assert_eq!(stats.sled.expirations, 1, "{stats}");
     assert_eq!(stats.file.expirations, 1, "{stats}");
 }
+
+/// `insert_with_ttl`: an entry lives by its own time to live, shorter than the cache's, in
+/// every tier, and a later cache on the same folder sees it expired too.
+#[test]
+fn an_entry_lives_by_its_own_time_to_live_in_every_tier() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for tier in TIERS {
+        let open = || -> SmartCache<String, Vec<u8>> {
+            config_for_tier(dir.path(), tier)
+                .ttl(Duration::from_secs(3600))
+                .build()
+                .expect("build")
+        };
+        let cache = open();
+        let short = cache
+            .insert_with_ttl("short".into(), small(1), Duration::from_millis(250))
+            .expect("insert");
+        assert_eq!(short, tier);
+        cache.insert("long".into(), small(2)).expect("insert");
+        assert!(cache.get("short").is_some(), "{tier}: expired at once");
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(cache.get("short"), None, "{tier}: outlived its own ttl");
+        assert_eq!(cache.get("long").as_deref(), Some(&small(2)), "{tier}");
+        if tier.is_persistent() {
+            let again = open();
+            assert_eq!(again.get("short"), None, "{tier}: on disk");
+            assert_eq!(
+                again.get("long").as_deref(),
+                Some(&small(2)),
+                "{tier}: on disk"
+            );
+        }
+        assert!(cache
+            .insert_with_ttl("zero".into(), small(3), Duration::ZERO)
+            .is_err());
+        cache.clear().expect("clear");
+    }
+}
+
+/// Short-lived for a failure, long-lived for a success.
+fn lifetime(answer: &Option<u64>) -> Option<Duration> {
+    match answer {
+        Some(_) => None, // the cache's ttl
+        None => Some(Duration::from_millis(250)),
+    }
+}
+
+/// `ttl_of`: each value decides its own time to live, on insert and on `get_with`.
+#[test]
+fn a_value_can_decide_its_own_time_to_live() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache: SmartCache<u64, Option<u64>> = config(dir.path())
+        .persist_all(true)
+        .ttl(Duration::from_secs(3600))
+        .ttl_of(lifetime)
+        .build()
+        .expect("build");
+    cache.insert(1, None).expect("insert");
+    cache.insert(2, Some(2)).expect("insert");
+    assert_eq!(*cache.get_with(3, || None), None);
+    sleep(Duration::from_millis(400));
+    assert_eq!(cache.get(&1), None, "a failure outlived its own ttl");
+    assert_eq!(
+        cache.get(&3),
+        None,
+        "a computed failure outlived its own ttl"
+    );
+    assert_eq!(cache.get(&2).as_deref(), Some(&Some(2)));
+
+    let err = config(dir.path())
+        .ttl_of(lifetime)
+        .build::<u64, String>()
+        .expect_err("a ttl_of for another value type");
+    assert!(matches!(err, CacheError::InvalidConfig { .. }), "{err:?}");
+    assert!(err.to_string().contains("ttl_of"), "{err}");
+}
+
+/// `insert_with_ttl` in a cache with no time to live of its own: memory holds the entry
+/// until its deadline, and no longer.
+#[test]
+fn an_entry_expires_in_a_cache_without_a_ttl() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for tier in TIERS {
+        let cache: SmartCache<String, Vec<u8>> =
+            config_for_tier(dir.path(), tier).build().expect("build");
+        cache
+            .insert_with_ttl("short".into(), small(1), Duration::from_millis(250))
+            .expect("insert");
+        cache.insert("kept".into(), small(2)).expect("insert");
+        assert!(cache.contains_key("short"), "{tier}");
+        sleep(Duration::from_millis(400));
+        assert!(!cache.contains_key("short"), "{tier}: outlived its ttl");
+        assert_eq!(cache.get("short"), None, "{tier}: outlived its ttl");
+        assert_eq!(cache.get("kept").as_deref(), Some(&small(2)), "{tier}");
+        cache.clear().expect("clear");
+    }
+}

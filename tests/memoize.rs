@@ -398,3 +398,51 @@ fn a_change_to_the_body_clears_the_stored_results() {
     let second = std::fs::read_to_string(&marker).expect("fingerprint of v2");
     assert_ne!(first, second);
 }
+
+static TICKS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(tier = "memory", ttl = "250ms")]
+fn tick(n: u64) -> u64 {
+    TICKS.fetch_add(1, SeqCst);
+    n + 1
+}
+
+/// A time to live below a second: `ttl = "250ms"`.
+#[test]
+fn a_sub_second_ttl_expires_results() {
+    assert_eq!(tick(1), 2);
+    assert_eq!(tick(1), 2);
+    assert_eq!(TICKS.load(SeqCst), 1);
+    assert_eq!(
+        tick_cache().config().policy().time_to_live(),
+        Some(Duration::from_millis(250))
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(tick(1), 2);
+    assert_eq!(TICKS.load(SeqCst), 2, "a result outlived its 250 ms");
+}
+
+static LOOKUPS_TTL: AtomicUsize = AtomicUsize::new(0);
+
+/// A miss is remembered briefly, a hit for the memo's `ttl`.
+fn answer_lifetime(answer: &Option<u64>) -> Option<Duration> {
+    answer.is_none().then(|| Duration::from_millis(250))
+}
+
+#[memoize(tier = "memory", cache_none, ttl_of = answer_lifetime)]
+fn look_up(id: u64) -> Option<u64> {
+    LOOKUPS_TTL.fetch_add(1, SeqCst);
+    (id % 2 == 0).then_some(id)
+}
+
+/// `ttl_of`: the result decides its own lifetime.
+#[test]
+fn a_result_can_decide_its_own_lifetime() {
+    assert_eq!(look_up(2), Some(2));
+    assert_eq!(look_up(1), None);
+    assert_eq!((look_up(2), look_up(1)), (Some(2), None));
+    assert_eq!(LOOKUPS_TTL.load(SeqCst), 2);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!((look_up(2), look_up(1)), (Some(2), None));
+    assert_eq!(LOOKUPS_TTL.load(SeqCst), 3, "only the None result expired");
+}

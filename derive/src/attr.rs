@@ -144,33 +144,35 @@ where
 }
 
 /// Reads `= "<duration>"` (see [`parse_duration`]), in seconds.
-pub fn duration_secs(meta: &ParseNestedMeta) -> syn::Result<u64> {
+pub fn duration_ms(meta: &ParseNestedMeta) -> syn::Result<u64> {
     let lit = string(meta, "10m")?;
     parse_duration(&lit.value()).ok_or_else(|| {
         syn::Error::new(
             lit.span(),
             format!(
-                "bad duration \"{}\": write a whole number and a unit, as in \"90s\", \"10m\", \"1h\" or \"1d\"",
+                "bad duration \"{}\": write a whole number and a unit, as in \"250ms\", \"90s\", \"10m\", \"1h\" or \"1d\"",
                 lit.value()
             ),
         )
     })
 }
 
-/// `"90s"`, `"10m"`, `"1h"`, `"1d"` in seconds; `None` for anything else, and for zero.
+/// `"250ms"`, `"90s"`, `"10m"`, `"1h"`, `"1d"` in milliseconds; `None` for anything else,
+/// and for zero.
 pub fn parse_duration(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().ok()?;
     let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => return None,
     };
-    number.checked_mul(scale).filter(|&secs| secs > 0)
+    number.checked_mul(scale).filter(|&ms| ms > 0)
 }
 
 /// A type tag (`tag = "thumbnail"`): a name that is not empty.
@@ -326,14 +328,15 @@ mod tests {
 
     #[test]
     fn durations_are_a_whole_positive_number_and_a_unit() {
-        assert_eq!(parse_duration("90s"), Some(90));
-        assert_eq!(parse_duration("10m"), Some(600));
-        assert_eq!(parse_duration(" 1h "), Some(3600));
-        assert_eq!(parse_duration("2d"), Some(172_800));
+        assert_eq!(parse_duration("250ms"), Some(250));
+        assert_eq!(parse_duration("90s"), Some(90_000));
+        assert_eq!(parse_duration("10m"), Some(600_000));
+        assert_eq!(parse_duration(" 1h "), Some(3_600_000));
+        assert_eq!(parse_duration("2d"), Some(172_800_000));
         for bad in ["", "0s", "10", "m", "1.5h", "10 minutes", "1w", "-1s"] {
             assert_eq!(parse_duration(bad), None, "{bad:?}");
         }
-        assert_eq!(parse_duration("18446744073709551615d"), None);
+        assert_eq!(parse_duration("18446744073709551615s"), None);
     }
 
     #[test]

@@ -27,6 +27,22 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         // sets one.
         config.ttl = config.ttl.or(V::TTL);
         config.validate()?;
+        let ttl_of = match &config.ttl_of {
+            None => None,
+            Some(ttl_of) => match ttl_of.function.downcast_ref::<fn(&V) -> Option<Duration>>() {
+                Some(function) => Some(*function),
+                None => {
+                    return Err(CacheError::InvalidConfig {
+                        what: format!(
+                            "ttl_of takes a {}, and this cache holds {}",
+                            ttl_of.value_type,
+                            std::any::type_name::<V>()
+                        ),
+                        fix: "give CacheConfig::ttl_of a function of the cache's value type",
+                    })
+                }
+            },
+        };
         if crate::any::is_any::<V>() {
             // Without its registry, a cache of values of many types reads nothing back.
             match crate::any::registry::check() {
@@ -95,6 +111,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
                 ]
                 .concat(),
             ),
+            ttl_of,
             any_salt: crate::any::is_any::<V>().then(|| crate::hash::hash64(namespace.as_bytes())),
             memory: MemoryTier::new(&config, Arc::clone(&counters)),
             counters,

@@ -9,6 +9,8 @@ pub(super) struct Inner<K, V> {
     pub(super) dir: std::result::Result<PathBuf, String>,
     pub(super) router: Router,
     pub(super) fingerprint: u64,
+    /// `CacheConfig::ttl_of`: each value's own time to live.
+    pub(super) ttl_of: Option<fn(&V) -> Option<Duration>>,
     /// For an `AnyCache` (`V` is `AnyValue`): the namespace's salt, mixed into each
     /// entry's type fingerprint (see [`Inner::identity`]).
     pub(super) any_salt: Option<u64>,
@@ -38,7 +40,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         let size = value.size_hint();
         let tier = self.router.route_value(&value, size);
         let value = Arc::new(value);
-        if let Err(e) = self.store(key, Arc::clone(&value), size, tier) {
+        if let Err(e) = self.store(key, Arc::clone(&value), size, tier, None) {
             tracing::warn!(tier = %tier, error = %e, "get_with: the computed value could not be stored");
         }
         value

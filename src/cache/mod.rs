@@ -106,11 +106,38 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         self.insert_arc(key, Arc::new(value))
     }
 
+    /// Like [`SmartCache::insert`], with a time to live of this entry's own instead of
+    /// the cache's ([`CacheConfig::ttl`]): from a quarter of a second to years, in every
+    /// tier (Redis keeps it itself).
+    ///
+    /// ```
+    /// # use smartcache::prelude::*;
+    /// # use std::time::Duration;
+    /// let cache = CacheConfig::temporary().build::<String, String>()?;
+    /// cache.insert_with_ttl("token".into(), "t0k3n".into(), Duration::from_millis(250))?;
+    /// assert!(cache.get("token").is_some());
+    /// std::thread::sleep(Duration::from_millis(300));
+    /// assert!(cache.get("token").is_none());
+    /// # Ok::<(), smartcache::CacheError>(())
+    /// ```
+    pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) -> Result<Tier> {
+        if ttl.is_zero() {
+            return Err(CacheError::config(
+                "insert_with_ttl with a zero time to live: nothing could be read back",
+                "give insert_with_ttl a positive duration, or use insert for the cache's own",
+            ));
+        }
+        let value = Arc::new(value);
+        let size = value.size_hint();
+        let tier = self.inner.router.route_value(&*value, size);
+        self.inner.store(key, value, size, tier, Some(ttl))
+    }
+
     /// Inserts a value already behind an `Arc` (which the memory tier then shares).
     pub(crate) fn insert_arc(&self, key: K, value: Arc<V>) -> Result<Tier> {
         let size = value.size_hint();
         let tier = self.inner.router.route_value(&*value, size);
-        self.inner.store(key, value, size, tier)
+        self.inner.store(key, value, size, tier, None)
     }
 
     /// The value of `key`, from the fastest tier that has it. Errors and invalid entries

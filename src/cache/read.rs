@@ -117,18 +117,15 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         let size = value.size_hint();
         if crate::route::bytes(size) <= self.config.promote_max {
             let deadline = deadline_of(loaded.expires_ms);
-            if self.memory.admits(deadline) {
-                let slot = Slot::new(
-                    Arc::clone(&value),
-                    size,
-                    std::mem::size_of::<K>(),
-                    tier,
-                    deadline,
-                );
-                self.generations.promote_if_unchanged(key, generation, || {
-                    self.memory.insert(key.to_owned(), slot)
-                });
-            }
+            let slot = Slot::new(
+                Arc::clone(&value),
+                size,
+                std::mem::size_of::<K>(),
+                tier,
+                deadline,
+            );
+            self.generations
+                .promote_if_unchanged(key, generation, || self.memory.insert(key.to_owned(), slot));
         }
         value
     }

@@ -11,8 +11,19 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     ///
     /// An insert that fails changes nothing that could be read back: older values it could
     /// not delete stay consistent with the failed insert, and no stale copy stays in memory.
-    pub(super) fn store(&self, key: K, value: Arc<V>, size: usize, tier: Tier) -> Result<Tier> {
-        let ttl = self.config.ttl;
+    ///
+    /// `ttl`: the entry's own time to live; `None` for the cache's.
+    pub(super) fn store(
+        &self,
+        key: K,
+        value: Arc<V>,
+        size: usize,
+        tier: Tier,
+        ttl: Option<Duration>,
+    ) -> Result<Tier> {
+        let ttl = ttl
+            .or_else(|| self.ttl_of.and_then(|ttl_of| ttl_of(&*value)))
+            .or(self.config.ttl);
         let key_size = std::mem::size_of::<K>();
         let address = match V::PLACEMENT {
             Placement::Pinned(Tier::Memory) => None,
@@ -91,9 +102,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             return Ok(home);
         }
         let deadline = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
-        let keep = home == Tier::Memory
-            || (crate::route::bytes(size) <= self.config.promote_max
-                && self.memory.admits(deadline));
+        let keep = home == Tier::Memory || crate::route::bytes(size) <= self.config.promote_max;
         let _write = self.generations.write(&key);
         if keep {
             self.memory

@@ -120,6 +120,23 @@ pub struct CacheConfig {
     /// The Redis server (feature `redis`).
     #[cfg(feature = "redis")]
     pub(crate) redis: crate::tier::redis::RedisSettings,
+    /// `ttl_of`: a `fn(&V) -> Option<Duration>` for the cache's value type `V`.
+    pub(crate) ttl_of: Option<TtlOf>,
+}
+
+/// The function of [`CacheConfig::ttl_of`], its value type erased until the cache is built.
+#[derive(Clone)]
+pub(crate) struct TtlOf {
+    /// A `fn(&V) -> Option<Duration>`.
+    pub function: std::sync::Arc<dyn std::any::Any + Send + Sync>,
+    /// `V`'s name, for the error when it is not the cache's value type.
+    pub value_type: &'static str,
+}
+
+impl std::fmt::Debug for TtlOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "fn(&{}) -> Option<Duration>", self.value_type)
+    }
 }
 
 impl Default for CacheConfig {
@@ -146,6 +163,7 @@ impl Default for CacheConfig {
             persistent_home: None,
             #[cfg(feature = "redis")]
             redis: Default::default(),
+            ttl_of: None,
         }
     }
 }
@@ -208,6 +226,31 @@ impl CacheConfig {
     /// Time to live: entries expire this long after they were inserted, in every tier.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
+        self
+    }
+
+    /// Lets each value decide its own time to live: `ttl_of(value)` when it is inserted or
+    /// computed (`get_with`, `#[memoize]`), and the cache's [`ttl`](CacheConfig::ttl) when
+    /// it returns `None`. [`SmartCache::insert_with_ttl`](crate::SmartCache::insert_with_ttl)
+    /// still wins. `V` must be the cache's value type, or building the cache fails.
+    ///
+    /// ```
+    /// # use smartcache::prelude::*;
+    /// # use std::time::Duration;
+    /// /// Answers that were found expire after an hour, failures after a second.
+    /// fn lifetime(answer: &Option<String>) -> Option<Duration> {
+    ///     Some(if answer.is_some() { Duration::from_secs(3600) } else { Duration::from_secs(1) })
+    /// }
+    /// let cache = CacheConfig::temporary()
+    ///     .ttl_of(lifetime)
+    ///     .build::<String, Option<String>>()?;
+    /// # Ok::<(), smartcache::CacheError>(())
+    /// ```
+    pub fn ttl_of<V: 'static>(mut self, ttl_of: fn(&V) -> Option<Duration>) -> Self {
+        self.ttl_of = Some(TtlOf {
+            function: std::sync::Arc::new(ttl_of),
+            value_type: std::any::type_name::<V>(),
+        });
         self
     }
 

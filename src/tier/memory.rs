@@ -121,7 +121,11 @@ impl<K, V> Expiry<K, Slot<V>> for SlotExpiry {
 /// The moka front of a cache.
 pub(crate) struct MemoryTier<K, V> {
     cache: moka::sync::Cache<K, Slot<V>>,
+    /// Whether moka expires slots itself (the cache has a ttl or tti). Otherwise the few
+    /// slots with a deadline (`insert_with_ttl`, `ttl_of`, a persisted entry's expiry) are
+    /// checked when read.
     expires: bool,
+    counters: Arc<Counters>,
 }
 
 impl<K, V> MemoryTier<K, V>
@@ -134,6 +138,7 @@ where
             Eviction::TinyLfu => EvictionPolicy::tiny_lfu(),
             Eviction::Lru => EvictionPolicy::lru(),
         };
+        let expired = Arc::clone(&counters);
         let mut builder = moka::sync::Cache::builder()
             .max_capacity(config.memory_capacity)
             .weigher(|_key: &K, slot: &Slot<V>| slot.weight)
@@ -147,8 +152,7 @@ where
                 }
             });
         // Per-slot expiry costs a little on every read: install it only when this cache
-        // has a ttl or tti. Without it, slots with a deadline are not admitted (see
-        // `admits`), so nothing outlives its deadline.
+        // has a ttl or tti. Without it, a slot's deadline is checked when it is read.
         let expires = config.ttl.is_some() || config.tti.is_some();
         if expires {
             builder = builder.expire_after(SlotExpiry { tti: config.tti });
@@ -156,13 +160,8 @@ where
         MemoryTier {
             cache: builder.build(),
             expires,
+            counters: expired,
         }
-    }
-
-    /// Whether a slot with this deadline can be held without outliving it.
-    #[inline]
-    pub fn admits(&self, deadline: Option<Instant>) -> bool {
-        deadline.is_none() || self.expires
     }
 
     #[inline]
@@ -171,7 +170,24 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.cache.get(key)
+        let slot = self.cache.get(key)?;
+        if !self.expires && slot.deadline.is_some_and(|d| Instant::now() >= d) {
+            return self.expire(key);
+        }
+        Some(slot)
+    }
+
+    /// Drops a slot past its deadline (in a cache where moka does not expire slots).
+    #[cold]
+    fn expire<Q>(&self, key: &Q) -> Option<Slot<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if self.cache.remove(key).is_some() {
+            Counters::bump(&self.counters.tier(Tier::Memory).expirations);
+        }
+        None
     }
 
     pub fn insert(&self, key: K, slot: Slot<V>) {

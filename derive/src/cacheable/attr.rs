@@ -31,8 +31,8 @@ pub struct TypeAttrs {
     pub tier: Option<Tier>,
     /// `version = N`.
     pub version: Option<u32>,
-    /// `ttl = ".."`, in seconds.
-    pub ttl_secs: Option<u64>,
+    /// `ttl = ".."`, in milliseconds.
+    pub ttl_ms: Option<u64>,
     /// `codec = ".."`.
     pub codec: Option<Codec>,
     /// `size_with = path`.
@@ -52,7 +52,7 @@ pub fn type_attrs(cx: &Ctxt, attrs: &[Attribute]) -> TypeAttrs {
             match key {
                 "tier" => out.tier = Some(attr::tier(meta)?),
                 "version" => out.version = Some(attr::integer(meta, "2")?),
-                "ttl" => out.ttl_secs = Some(attr::duration_secs(meta)?),
+                "ttl" => out.ttl_ms = Some(attr::duration_ms(meta)?),
                 "codec" => out.codec = Some(attr::codec(meta)?),
                 "size_with" => out.size_with = Some(meta.value()?.parse()?),
                 "tag" => out.tag = Some(attr::tag(meta)?),

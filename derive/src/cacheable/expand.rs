@@ -29,10 +29,10 @@ pub fn impl_cacheable(container: &Container) -> TokenStream {
         None | Some(Codec::Bincode) => quote!(::smartcache::__private::Bincode),
         Some(Codec::Json) => quote!(::smartcache::__private::Json),
     };
-    let ttl = attrs.ttl_secs.map(|secs| {
+    let ttl = attrs.ttl_ms.map(|ms| {
         quote! {
             const TTL: ::core::option::Option<::core::time::Duration> =
-                ::core::option::Option::Some(::core::time::Duration::from_secs(#secs));
+                ::core::option::Option::Some(::core::time::Duration::from_millis(#ms));
         }
     });
     // Field types need no bound when `size_with` does the sizing.

@@ -304,8 +304,11 @@ impl<'a> Parts<'a> {
         if let Some((tier, _)) = self.tier() {
             config = quote!(#config.tier(#tier));
         }
-        if let Some(secs) = o.ttl_secs {
-            config = quote!(#config.ttl(::core::time::Duration::from_secs(#secs)));
+        if let Some(ms) = o.ttl_ms {
+            config = quote!(#config.ttl(::core::time::Duration::from_millis(#ms)));
+        }
+        if let Some(ttl_of) = &o.ttl_of {
+            config = quote!(#config.ttl_of::<#value>(#ttl_of));
         }
         if let Some(bytes) = o.capacity {
             config = quote!(#config.memory_capacity(#bytes));

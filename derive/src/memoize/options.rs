@@ -14,6 +14,7 @@ const OPTIONS: Keys = Keys {
     valid: &[
         "tier",
         "ttl",
+        "ttl_of",
         "capacity",
         "disk_capacity",
         "namespace",
@@ -34,8 +35,10 @@ pub struct Options {
     /// `tier = ".."`, and where it is written.
     pub tier: Option<Tier>,
     pub tier_span: Option<proc_macro2::Span>,
-    /// `ttl = ".."`, in seconds.
-    pub ttl_secs: Option<u64>,
+    /// `ttl = ".."`, in milliseconds.
+    pub ttl_ms: Option<u64>,
+    /// `ttl_of = path`: a `fn(&Value) -> Option<Duration>`, each result's own lifetime.
+    pub ttl_of: Option<syn::ExprPath>,
     /// `capacity = N`, bytes of memory.
     pub capacity: Option<u64>,
     /// `disk_capacity = N`, bytes of disk per persistent tier.
@@ -79,7 +82,8 @@ impl Options {
                     o.tier_span = Some(syn::spanned::Spanned::span(&meta.path));
                     o.tier = Some(attr::tier(meta)?);
                 }
-                "ttl" => o.ttl_secs = Some(attr::duration_secs(meta)?),
+                "ttl" => o.ttl_ms = Some(attr::duration_ms(meta)?),
+                "ttl_of" => o.ttl_of = Some(meta.value()?.parse()?),
                 "capacity" => o.capacity = Some(bytes(meta)?),
                 "disk_capacity" => o.disk_capacity = Some(bytes(meta)?),
                 "namespace" => o.namespace = Some(attr::namespace(meta)?),
