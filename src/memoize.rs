@@ -34,6 +34,8 @@ impl<K, V> Memo<K, V> {
     }
 }
 
+
+
 /// Why a result was not stored: the function returned `None`.
 #[doc(hidden)]
 pub struct NotCached;
@@ -178,6 +180,13 @@ pub trait MemoKey: Sized {
     /// A copy of the key (for the computation's own arguments).
     fn clone_key(&self) -> Self;
 
+    /// Stores `value` as the result of `key` in place of any other (`<fn>_refresh`): a
+    /// storage failure is logged and counted, and the value returned all the same.
+    fn store<V: Cacheable>(memo: &Memo<Self, V>, key: Self, value: V) -> Arc<V>;
+
+    /// Stores `value` as the result of `key` (`<fn>_prime`), returning its tier.
+    fn prime<V: Cacheable>(memo: &Memo<Self, V>, key: Self, value: V) -> crate::Result<Tier>;
+
     /// The value of `key`, computed by `f` once (whatever the number of callers).
     fn call<V: Cacheable>(memo: &Memo<Self, V>, key: Self, f: impl FnOnce(&Self) -> V) -> Arc<V>;
 
@@ -241,6 +250,14 @@ impl<K: CacheKey> MemoKey for K {
     #[inline]
     fn clone_key(&self) -> K {
         self.clone()
+    }
+
+    fn store<V: Cacheable>(memo: &Memo<K, V>, key: K, value: V) -> Arc<V> {
+        memo.cache.store_computed(key, value)
+    }
+
+    fn prime<V: Cacheable>(memo: &Memo<K, V>, key: K, value: V) -> crate::Result<Tier> {
+        memo.cache.insert(key, value)
     }
 
     #[inline]

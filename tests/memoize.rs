@@ -446,3 +446,80 @@ fn a_result_can_decide_its_own_lifetime() {
     assert_eq!((look_up(2), look_up(1)), (Some(2), None));
     assert_eq!(LOOKUPS_TTL.load(SeqCst), 3, "only the None result expired");
 }
+
+static LABELS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(tier = "memory")]
+fn label(id: u64, name: &str) -> String {
+    let n = LABELS.fetch_add(1, SeqCst);
+    format!("{name}-{id}-{n}")
+}
+
+/// `_refresh` runs the body and stores what it returns; `_prime` stores a result without
+/// running it; `_with_cached_flag` says whether the cache served a call; `_uncached`
+/// neither reads nor writes.
+#[test]
+fn one_call_can_be_refreshed_primed_or_asked_whether_it_was_cached() {
+    assert_eq!(label_with_cached_flag(1, "a"), ("a-1-0".to_string(), false));
+    assert_eq!(label_with_cached_flag(1, "a"), ("a-1-0".to_string(), true));
+    assert_eq!(label(1, "a"), "a-1-0");
+
+    assert_eq!(label_refresh(1, "a"), "a-1-1", "refresh runs the body");
+    assert_eq!(label(1, "a"), "a-1-1", "and stores its result");
+    assert_eq!(LABELS.load(SeqCst), 2);
+
+    assert_eq!(
+        label_prime(2, "b", "primed".to_string()).expect("prime"),
+        Tier::Memory
+    );
+    assert_eq!(label_with_cached_flag(2, "b"), ("primed".to_string(), true));
+    assert_eq!(LABELS.load(SeqCst), 2, "a primed call ran the body");
+
+    assert_eq!(label_uncached(1, "a"), "a-1-2");
+    assert_eq!(label(1, "a"), "a-1-1", "_uncached wrote to the cache");
+}
+
+static FOUND: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(tier = "memory")]
+fn found(id: u64) -> Option<u64> {
+    FOUND.fetch_add(1, SeqCst);
+    (id > 0).then_some(id)
+}
+
+/// The companions keep the function's rules: a `None` is not stored by `_refresh`, and a
+/// call that finds nothing is never "cached".
+#[test]
+fn the_companions_keep_the_rules_of_option_results() {
+    assert_eq!(found_refresh(0), None);
+    assert_eq!(found_with_cached_flag(0), (None, false));
+    assert_eq!(found_refresh(5), Some(5));
+    assert_eq!(found_with_cached_flag(5), (Some(5), true));
+    assert_eq!(FOUND.load(SeqCst), 3);
+    found_prime(7, 70).expect("prime");
+    assert_eq!(found(7), Some(70));
+}
+
+#[cfg(feature = "async")]
+mod asynchronous_companions {
+    use super::*;
+
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[memoize(tier = "memory")]
+    async fn slow_square(x: u64) -> u64 {
+        RUNS.fetch_add(1, SeqCst);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        x * x
+    }
+
+    #[tokio::test]
+    async fn the_companions_of_an_async_fn_are_async() {
+        assert_eq!(slow_square_with_cached_flag(3).await, (9, false));
+        assert_eq!(slow_square_with_cached_flag(3).await, (9, true));
+        assert_eq!(slow_square_refresh(3).await, 9);
+        assert_eq!(RUNS.load(SeqCst), 2);
+        slow_square_prime(4, 17).expect("prime");
+        assert_eq!(slow_square(4).await, 17);
+    }
+}

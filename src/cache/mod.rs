@@ -193,6 +193,12 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         self.inner.get_with(key, |_| init())
     }
 
+    /// Stores a value just computed, as `get_with` does: a storage failure is logged and
+    /// counted, and the value returned all the same.
+    pub(crate) fn store_computed(&self, key: K, value: V) -> Arc<V> {
+        self.inner.store_computed(key, value)
+    }
+
     /// Like [`SmartCache::try_get_with`], with the key handed to `init` (a memoized
     /// function rebuilds its arguments from it instead of cloning them for every call).
     pub(crate) fn try_get_with_key<E>(

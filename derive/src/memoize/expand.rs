@@ -19,14 +19,17 @@ use super::options::Options;
 use super::signature::{Signature, Value, Wrapper};
 use crate::attr::{Compression, Tier};
 
-/// The four items.
+/// The items.
 pub fn memoized(function: &ItemFn, o: &Options, sig: &Signature) -> TokenStream {
     let parts = Parts::new(function, o, sig);
     let memoized = parts.memoized_fn();
     let cache = parts.cache_fn();
     let memo = parts.memo_fn();
     let uncached = parts.uncached_fn();
-    quote!(#memoized #cache #memo #uncached)
+    let refresh = parts.refresh_fn();
+    let prime = parts.prime_fn();
+    let flagged = parts.with_cached_flag_fn();
+    quote!(#memoized #cache #memo #uncached #refresh #prime #flagged)
 }
 
 /// What the items are made of.
@@ -169,6 +172,11 @@ impl<'a> Parts<'a> {
 
     /// The memo's `call..` for the return type, from `__key` and `__memo`.
     fn lookup(&self) -> TokenStream {
+        self.lookup_then(quote!())
+    }
+
+    /// [`Parts::lookup`], running `on_compute` when the body runs.
+    fn lookup_then(&self, on_compute: TokenStream) -> TokenStream {
         let method = match (&self.value.wrapper, self.is_async()) {
             (Wrapper::Plain, false) => "call",
             (Wrapper::Option, false) => "call_option",
@@ -183,27 +191,158 @@ impl<'a> Parts<'a> {
         let memo_key = quote!(<#key_type as ::smartcache::__private::MemoKey>);
         let call = if self.is_async() {
             quote!(#memo_key::#method(__memo, __key, move |__k: &#key_type| {
+                #on_compute
                 #unpack
                 async move { #compute }
             }).await)
         } else {
             quote!(#memo_key::#method(__memo, __key, move |__k: &#key_type| {
+                #on_compute
                 #unpack
                 #compute
             }))
         };
-        // What a hit hands back: the shared value, or a clone of it.
-        let ret_value = if self.value.shared {
-            quote!(v)
-        } else {
-            quote!(::smartcache::__private::MemoClone::clone_result(&*v))
-        };
+        let ret_value = self.ret_value();
         match self.value.wrapper {
             Wrapper::Plain => quote! {
                 let v = #call;
                 #ret_value
             },
             Wrapper::Option | Wrapper::Result => quote!(#call.map(|v| #ret_value)),
+        }
+    }
+
+    /// What a hit hands back of `v: Arc<V>`: the shared value, or a clone of it.
+    fn ret_value(&self) -> TokenStream {
+        if self.value.shared {
+            quote!(v)
+        } else {
+            quote!(::smartcache::__private::MemoClone::clone_result(&*v))
+        }
+    }
+
+    /// The function's result type (`()` when it returns nothing).
+    fn output_type(&self) -> TokenStream {
+        match &self.function.sig.output {
+            syn::ReturnType::Default => quote!(()),
+            syn::ReturnType::Type(_, ty) => quote!(#ty),
+        }
+    }
+
+    /// `<fn>_refresh(..)`: runs the body, stores what it returns (as the function would),
+    /// and returns it; joblib's `func.call`, cached's `force_refresh`.
+    fn refresh_fn(&self) -> TokenStream {
+        let ItemFn { vis, .. } = self.function;
+        let syn::Signature {
+            asyncness,
+            unsafety,
+            ident: name,
+            inputs,
+            output,
+            ..
+        } = &self.function.sig;
+        let refresh = format_ident!("{}_refresh", name);
+        let doc = format!(
+            "[`{name}`] that runs the body whatever the cache holds, and stores its result in place of the cached one."
+        );
+        let (key_type, key_expr, unpack) = (&self.key.ty, &self.key.expr, &self.key.unpack);
+        let (memo_type, memo_path) = (&self.memo_type, &self.memo_path);
+        let compute = self.compute();
+        let ret_value = self.ret_value();
+        let store = quote!({
+            let v = <#key_type as ::smartcache::__private::MemoKey>::store(__memo, __key, __v);
+            #ret_value
+        });
+        let result = match self.value.wrapper {
+            Wrapper::Plain => quote!({
+                let __v = __r;
+                #store
+            }),
+            Wrapper::Option | Wrapper::Result => quote!(__r.map(|__v| #store)),
+        };
+        let bounds = self.bounds();
+        quote! {
+            #[doc = #doc]
+            #[allow(dead_code, unused_parens, unused_braces)]
+            #vis #asyncness #unsafety fn #refresh(#inputs) #output #bounds {
+                let __key: #key_type = #key_expr;
+                let __memo: &'static #memo_type = #memo_path;
+                let __r = {
+                    let __k = &__key;
+                    #unpack
+                    #compute
+                };
+                #result
+            }
+        }
+    }
+
+    /// `<fn>_prime(.., value)`: stores `value` as the result of the call with these
+    /// arguments, without running the body.
+    fn prime_fn(&self) -> TokenStream {
+        let ItemFn { vis, .. } = self.function;
+        let syn::Signature {
+            unsafety,
+            ident: name,
+            inputs,
+            ..
+        } = &self.function.sig;
+        let prime = format_ident!("{}_prime", name);
+        let doc = format!(
+            "Stores `value` as the result of [`{name}`] for these arguments, without running its body. Returns the tier it went to."
+        );
+        let (key_type, key_expr, value_type) = (&self.key.ty, &self.key.expr, &self.value.ty);
+        let memo_path = &self.memo_path;
+        let comma = if inputs.is_empty() || inputs.trailing_punct() {
+            quote!()
+        } else {
+            quote!(,)
+        };
+        let bounds = self.bounds();
+        quote! {
+            #[doc = #doc]
+            #[allow(dead_code, unused_variables, unused_parens, unused_braces)]
+            #vis #unsafety fn #prime(#inputs #comma value: #value_type)
+                -> ::smartcache::Result<::smartcache::Tier> #bounds
+            {
+                let __key: #key_type = #key_expr;
+                <#key_type as ::smartcache::__private::MemoKey>::prime(#memo_path, __key, value)
+            }
+        }
+    }
+
+    /// `<fn>_with_cached_flag(..)`: the result, and whether the cache served it (cached's
+    /// `with_cached_flag`).
+    fn with_cached_flag_fn(&self) -> TokenStream {
+        let ItemFn { vis, .. } = self.function;
+        let syn::Signature {
+            asyncness,
+            unsafety,
+            ident: name,
+            inputs,
+            ..
+        } = &self.function.sig;
+        let flagged = format_ident!("{}_with_cached_flag", name);
+        let doc = format!(
+            "[`{name}`], and whether its result came from the cache (`true`) or from running the body (`false`)."
+        );
+        let (key_type, key_expr) = (&self.key.ty, &self.key.expr);
+        let (memo_type, memo_path) = (&self.memo_type, &self.memo_path);
+        let output = self.output_type();
+        let lookup = self.lookup_then(quote!(
+            __computed.store(true, ::core::sync::atomic::Ordering::Relaxed);
+        ));
+        let bounds = self.bounds();
+        quote! {
+            #[doc = #doc]
+            #[allow(dead_code, unused_parens, unused_braces)]
+            #vis #asyncness #unsafety fn #flagged(#inputs) -> (#output, bool) #bounds {
+                let __key: #key_type = #key_expr;
+                let __memo: &'static #memo_type = #memo_path;
+                let __computed = &::core::sync::atomic::AtomicBool::new(false);
+                let __result = { #lookup };
+                (__result, !__computed.load(::core::sync::atomic::Ordering::Relaxed))
+            }
         }
     }
 
