@@ -119,7 +119,9 @@ pub mod __private {
     pub use crate::codec::Bincode;
     #[cfg(feature = "json")]
     pub use crate::codec::Json;
-    pub use crate::memoize::{namespace as memo_namespace, tier_allows, Memo, MemoClone, MemoKey};
+    pub use crate::memoize::{
+        namespace as memo_namespace, tier_allows, with_namespace, Memo, MemoClone, MemoKey,
+    };
     pub use inventory;
     pub use serde::de::DeserializeOwned;
     pub use serde::Serialize;

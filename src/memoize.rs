@@ -34,8 +34,6 @@ impl<K, V> Memo<K, V> {
     }
 }
 
-
-
 /// Why a result was not stored: the function returned `None`.
 #[doc(hidden)]
 pub struct NotCached;
@@ -149,6 +147,16 @@ pub fn namespace(module_path: &str, function: &str) -> String {
     name.push_str(function);
     name.retain(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
     name
+}
+
+/// `config` with the default namespace of a memoized function, unless it names one.
+#[doc(hidden)]
+pub fn with_namespace(config: CacheConfig, module_path: &str, function: &str) -> CacheConfig {
+    if config.namespace.is_some() {
+        config
+    } else {
+        config.namespace(namespace(module_path, function))
+    }
 }
 
 /// What the code `#[memoize]` writes calls on its memo, for a key type `Self`.

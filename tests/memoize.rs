@@ -523,3 +523,49 @@ mod asynchronous_companions {
         assert_eq!(slow_square(4).await, 17);
     }
 }
+
+#[memoize(
+    config = CacheConfig::default()
+        .tti(Duration::from_secs(60))
+        .eviction(Eviction::Lru)
+        .compression(Compression::Zstd(7))
+        .memory_threshold(100),
+    tier = "memory",
+    capacity = 1000000
+)]
+fn configured(x: u64) -> u64 {
+    x + 1
+}
+
+#[memoize(tier = "memory", config = CacheConfig::default().namespace("own-namespace"))]
+fn named(x: u64) -> u64 {
+    x * 3
+}
+
+/// `config = ..` takes a whole `CacheConfig`; the other options apply on top, and the
+/// default namespace only when the config names none.
+#[test]
+fn a_whole_config_can_be_given() {
+    assert_eq!(configured(1), 2);
+    let config = configured_cache().config().policy();
+    assert_eq!(config.time_to_idle(), Some(Duration::from_secs(60)));
+    assert_eq!(config.eviction(), Eviction::Lru);
+    assert_eq!(config.compression(), Compression::Zstd(7));
+    assert_eq!(
+        config.memory_capacity(),
+        1_000_000,
+        "capacity applies on top"
+    );
+    assert!(
+        config
+            .namespace()
+            .is_some_and(|ns| ns.ends_with("memoize.configured")),
+        "{:?}",
+        config.namespace()
+    );
+    assert_eq!(named(2), 6);
+    assert_eq!(
+        named_cache().config().policy().namespace(),
+        Some("own-namespace")
+    );
+}

@@ -25,6 +25,7 @@ const OPTIONS: Keys = Keys {
         "cache_none",
         "cache_err",
         "version",
+        "config",
     ],
     elsewhere: &[],
 };
@@ -62,6 +63,8 @@ pub struct Options {
     pub cache_err: bool,
     /// `version = N`, 0 by default.
     pub version: u32,
+    /// `config = <expr>`: the `CacheConfig` the other options apply to.
+    pub config: Option<Expr>,
 }
 
 /// `key = <expr>: <Type>`.
@@ -97,6 +100,7 @@ impl Options {
                 "cache_none" => o.cache_none = attr::flag(meta)?,
                 "cache_err" => o.cache_err = attr::flag(meta)?,
                 "version" => o.version = attr::integer(meta, "2")?,
+                "config" => o.config = Some(meta.value()?.parse()?),
                 other => unreachable!("`{other}` is not in OPTIONS"),
             }
             Ok(())
