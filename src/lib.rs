@@ -71,6 +71,7 @@ mod entry;
 mod error;
 mod hash;
 mod key;
+mod live;
 #[cfg(feature = "ndarray")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ndarray")))]
 pub mod mapped;
@@ -90,6 +91,7 @@ pub use crate::config::{
 };
 pub use crate::error::{CacheError, Result};
 pub use crate::key::CacheKey;
+pub use crate::live::{clear_all, clear_namespace, stats_all};
 #[cfg(feature = "ndarray")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ndarray")))]
 pub use crate::mapped::MappedArray;

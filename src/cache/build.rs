@@ -136,9 +136,10 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
                 inner.open(tier)?;
             }
         }
-        Ok(SmartCache {
-            inner: Arc::new(inner),
-        })
+        let inner = Arc::new(inner);
+        let weak: std::sync::Weak<Inner<K, V>> = Arc::downgrade(&inner);
+        crate::live::register(weak);
+        Ok(SmartCache { inner })
     }
 
     /// A cache on `config` whose persistent tiers open on first use: storage problems

@@ -221,6 +221,50 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     }
 }
 
+impl<K: CacheKey, V: Cacheable> Inner<K, V> {
+    /// Deletes every entry of the namespace, in every tier (`SmartCache::clear`).
+    pub(super) fn clear(&self) -> Result<()> {
+        for &tier in self.persistent_tiers() {
+            if let Some(store) = self.open_if_exists(tier)? {
+                store.clear()?;
+            }
+        }
+        self.generations.bump_all();
+        self.memory.clear();
+        Ok(())
+    }
+
+    /// The counters, with entries and bytes per tier (`SmartCache::stats`).
+    pub(super) fn stats(&self) -> CacheStats {
+        // Usage first: it runs moka's pending work, which counts evictions and expirations.
+        let (entries, bytes) = self.memory.usage();
+        let mut stats = self.counters.snapshot();
+        (stats.memory.entries, stats.memory.bytes) = (entries, bytes);
+        for store in self.open_stores() {
+            stats.tier_mut(store.tier()).add_usage(store.usage());
+        }
+        stats
+    }
+}
+
+impl<K: CacheKey, V: Cacheable> crate::live::Live for Inner<K, V> {
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn path(&self) -> Option<&Path> {
+        self.dir.as_deref().ok()
+    }
+
+    fn clear(&self) -> Result<()> {
+        Inner::clear(self)
+    }
+
+    fn stats(&self) -> CacheStats {
+        Inner::stats(self)
+    }
+}
+
 /// The instant of an expiry time in ms since the Unix epoch (0: never).
 pub(super) fn deadline_of(expires_ms: u64) -> Option<Instant> {
     match expires_ms {

@@ -279,15 +279,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// Deletes every entry of this cache, in every tier: every entry in its namespace,
     /// whatever its type (see [`CacheConfig::namespace`]).
     pub fn clear(&self) -> Result<()> {
-        let inner = &*self.inner;
-        for &tier in inner.persistent_tiers() {
-            if let Some(store) = inner.open_if_exists(tier)? {
-                store.clear()?;
-            }
-        }
-        inner.generations.bump_all();
-        inner.memory.clear();
-        Ok(())
+        self.inner.clear()
     }
 
     /// Makes every write so far durable (sled flushes; file entries are complete when
@@ -301,15 +293,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
 
     /// A snapshot of the counters, with entries and bytes per tier.
     pub fn stats(&self) -> CacheStats {
-        let inner = &*self.inner;
-        // Usage first: it runs moka's pending work, which counts evictions and expirations.
-        let (entries, bytes) = inner.memory.usage();
-        let mut stats = inner.counters.snapshot();
-        (stats.memory.entries, stats.memory.bytes) = (entries, bytes);
-        for store in inner.open_stores() {
-            stats.tier_mut(store.tier()).add_usage(store.usage());
-        }
-        stats
+        self.inner.stats()
     }
 }
 
