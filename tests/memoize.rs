@@ -569,3 +569,23 @@ fn a_whole_config_can_be_given() {
         Some("own-namespace")
     );
 }
+
+static DESCRIBED: AtomicUsize = AtomicUsize::new(0);
+
+/// A generic function memoizes when `key = ..` gives one key type for every instance.
+#[memoize(tier = "memory", key = value.to_string(): String)]
+fn describe<T: std::fmt::Display>(value: T) -> String {
+    DESCRIBED.fetch_add(1, SeqCst);
+    format!("<{value}>")
+}
+
+#[test]
+fn a_generic_function_memoizes_with_a_concrete_key() {
+    assert_eq!(describe(5), "<5>");
+    assert_eq!(describe("5"), "<5>", "the same key, from another instance");
+    assert_eq!(describe(6.5), "<6.5>");
+    assert_eq!(DESCRIBED.load(SeqCst), 2);
+    assert_eq!(describe_with_cached_flag(6.5), ("<6.5>".to_string(), true));
+    assert_eq!(describe_refresh('x'), "<x>");
+    assert_eq!(DESCRIBED.load(SeqCst), 3);
+}

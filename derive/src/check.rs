@@ -63,6 +63,7 @@ pub fn memoize(cx: &Ctxt, o: &Options, sig: &Signature) {
     for (_, ty) in sig.key_args(o) {
         key_arg_type(cx, ty);
     }
+    generic(cx, o, sig);
     if o.cache_none && single_generic(&sig.ret, "Option").is_none() {
         cx.error_spanned_by(
             &sig.ret,
@@ -73,6 +74,41 @@ pub fn memoize(cx: &Ctxt, o: &Options, sig: &Signature) {
         cx.error_spanned_by(
             &sig.ret,
             "`cache_err` does nothing here: the function does not return a `Result`",
+        );
+    }
+}
+
+/// A generic function has one cache, of one key type and one value type: `key = ..`
+/// names the key's, and the result names no type parameter.
+fn generic(cx: &Ctxt, o: &Options, sig: &Signature) {
+    let params: Vec<&syn::Ident> = sig
+        .generics
+        .params
+        .iter()
+        .filter_map(|param| match param {
+            syn::GenericParam::Type(t) => Some(&t.ident),
+            syn::GenericParam::Const(c) => Some(&c.ident),
+            syn::GenericParam::Lifetime(_) => None,
+        })
+        .collect();
+    if params.is_empty() {
+        return;
+    }
+    if !o.key_given {
+        cx.error_spanned_by(
+            sig.generics,
+            "a memoized generic function has one cache for every instance: give its key a concrete type with `key = <expr>: <Type>` (e.g. `key = x.to_string(): String`)",
+        );
+    }
+    let mentions = |ty: &syn::Type| {
+        quote::quote!(#ty)
+            .into_iter()
+            .any(|token| matches!(&token, proc_macro2::TokenTree::Ident(i) if params.contains(&i)))
+    };
+    if mentions(&sig.ret) {
+        cx.error_spanned_by(
+            &sig.ret,
+            "a memoized generic function has one cache for every instance: its result type cannot name a type parameter",
         );
     }
 }

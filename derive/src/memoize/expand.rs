@@ -104,6 +104,16 @@ impl<'a> Parts<'a> {
         quote!(where #key, #value, #clone)
     }
 
+    /// The function's own parameters (`<T: Display>`), and the where clause of an item
+    /// that has them: [`Parts::bounds`] and the function's own predicates.
+    fn generic_parts(&self) -> (TokenStream, TokenStream) {
+        let generics = self.sig.generics;
+        let (params, _, _) = generics.split_for_impl();
+        let own = generics.where_clause.as_ref().map(|w| &w.predicates);
+        let bounds = self.bounds();
+        (quote!(#params), quote!(#bounds #own))
+    }
+
     /// The function as the user calls it: the key, then the memo's lookup.
     fn memoized_fn(&self) -> TokenStream {
         let ItemFn { attrs, vis, .. } = self.function;
@@ -123,11 +133,11 @@ impl<'a> Parts<'a> {
         let (key_type, key_expr) = (&self.key.ty, &self.key.expr);
         let (memo_type, memo_path) = (&self.memo_type, &self.memo_path);
         let lookup = self.lookup();
-        let bounds = self.bounds();
+        let (params, bounds) = self.generic_parts();
         let tier_check = self.tier_check();
         quote! {
             #(#attrs)*
-            #vis #asyncness #unsafety fn #name(#inputs) #output #bounds {
+            #vis #asyncness #unsafety fn #name #params (#inputs) #output #bounds {
                 #async_check
                 #tier_check
                 #[allow(unused_parens, unused_braces)]

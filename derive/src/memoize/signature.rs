@@ -16,6 +16,8 @@ pub struct Signature<'a> {
     pub args: Vec<Arg<'a>>,
     /// The return type (`()` when there is none, which is an error).
     pub ret: Type,
+    /// The type and lifetime parameters, and their where clause.
+    pub generics: &'a syn::Generics,
 }
 
 /// One argument.
@@ -31,12 +33,6 @@ pub struct Arg<'a> {
 impl<'a> Signature<'a> {
     /// Reads `sig`, recording what cannot be memoized.
     pub fn parse(cx: &Ctxt, sig: &'a syn::Signature) -> Self {
-        if !sig.generics.params.is_empty() {
-            cx.error_spanned_by(
-                &sig.generics,
-                "#[memoize] cannot cache a generic function (its one cache would hold values of every type): memoize a non-generic wrapper",
-            );
-        }
         let ret = match &sig.output {
             ReturnType::Type(_, ty) => (**ty).clone(),
             ReturnType::Default => {
@@ -74,6 +70,7 @@ impl<'a> Signature<'a> {
             receiver,
             args,
             ret,
+            generics: &sig.generics,
         }
     }
 

@@ -48,11 +48,11 @@ impl Parts<'_> {
             }),
             Wrapper::Option | Wrapper::Result => quote!(__r.map(|__v| #store)),
         };
-        let bounds = self.bounds();
+        let (params, bounds) = self.generic_parts();
         quote! {
             #[doc = #doc]
             #[allow(dead_code, unused_parens, unused_braces)]
-            #vis #asyncness #unsafety fn #refresh(#inputs) #output #bounds {
+            #vis #asyncness #unsafety fn #refresh #params (#inputs) #output #bounds {
                 let __key: #key_type = #key_expr;
                 let __memo: &'static #memo_type = #memo_path;
                 let __r = {
@@ -81,20 +81,26 @@ impl Parts<'_> {
         );
         let (key_type, key_expr, value_type) = (&self.key.ty, &self.key.expr, &self.value.ty);
         let memo_path = &self.memo_path;
+        // `value`, unless an argument has that name.
+        let value = if self.sig.arg_names().any(|name| name == "value") {
+            format_ident!("__value")
+        } else {
+            format_ident!("value")
+        };
         let comma = if inputs.is_empty() || inputs.trailing_punct() {
             quote!()
         } else {
             quote!(,)
         };
-        let bounds = self.bounds();
+        let (params, bounds) = self.generic_parts();
         quote! {
             #[doc = #doc]
             #[allow(dead_code, unused_variables, unused_parens, unused_braces)]
-            #vis #unsafety fn #prime(#inputs #comma value: #value_type)
+            #vis #unsafety fn #prime #params (#inputs #comma #value: #value_type)
                 -> ::smartcache::Result<::smartcache::Tier> #bounds
             {
                 let __key: #key_type = #key_expr;
-                <#key_type as ::smartcache::__private::MemoKey>::prime(#memo_path, __key, value)
+                <#key_type as ::smartcache::__private::MemoKey>::prime(#memo_path, __key, #value)
             }
         }
     }
@@ -120,11 +126,11 @@ impl Parts<'_> {
         let lookup = self.lookup_then(quote!(
             __computed.store(true, ::core::sync::atomic::Ordering::Relaxed);
         ));
-        let bounds = self.bounds();
+        let (params, bounds) = self.generic_parts();
         quote! {
             #[doc = #doc]
             #[allow(dead_code, unused_parens, unused_braces)]
-            #vis #asyncness #unsafety fn #flagged(#inputs) -> (#output, bool) #bounds {
+            #vis #asyncness #unsafety fn #flagged #params (#inputs) -> (#output, bool) #bounds {
                 let __key: #key_type = #key_expr;
                 let __memo: &'static #memo_type = #memo_path;
                 let __computed = &::core::sync::atomic::AtomicBool::new(false);

@@ -1,0 +1,8 @@
+use smartcache::memoize;
+
+#[memoize]
+fn describe<T: std::fmt::Display + Clone>(value: T) -> String {
+    format!("<{value}>")
+}
+
+fn main() {}
