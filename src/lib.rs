@@ -67,6 +67,7 @@ mod cacheable;
 mod clock;
 pub mod codec;
 mod config;
+pub mod content;
 mod entry;
 mod error;
 mod hash;
@@ -89,6 +90,7 @@ pub use crate::config::{
     CacheConfig, Compression, Durability, Eviction, ImageFormat, Policy, DEFAULT_DISK_CAPACITY,
     DEFAULT_FILE_THRESHOLD, DEFAULT_MEMORY_CAPACITY, DEFAULT_MEMORY_THRESHOLD,
 };
+pub use crate::content::{content_hash, ContentKey};
 pub use crate::error::{CacheError, Result};
 pub use crate::key::CacheKey;
 pub use crate::live::{clear_all, clear_namespace, stats_all};

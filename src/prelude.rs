@@ -2,6 +2,6 @@
 
 pub use crate::{
     configure_for, memoize, AnyCache, AnyCacheable, CacheConfig, CacheError, CacheKey, CacheStats,
-    Cacheable, Compression, Durability, Eviction, ImageFormat, Placement, SmartCache, Tier,
-    TierStats,
+    Cacheable, Compression, ContentKey, Durability, Eviction, ImageFormat, Placement, SmartCache,
+    Tier, TierStats,
 };

@@ -52,12 +52,14 @@ pub fn memoize(cx: &Ctxt, o: &Options, sig: &Signature) {
             "#[memoize] passes arguments on by name: bind this one to a name (`pair: (u32, u32)`) and destructure it in the body",
         );
     }
-    for ignored in &o.ignore {
-        if !sig.arg_names().any(|name| name == ignored) {
-            cx.error_spanned_by(
-                ignored,
-                format!("`ignore` names `{ignored}`, which is not an argument"),
-            );
+    for (option, names) in [("ignore", &o.ignore), ("content", &o.content)] {
+        for named in names {
+            if !sig.arg_names().any(|name| name == named) {
+                cx.error_spanned_by(
+                    named,
+                    format!("`{option}` names `{named}`, which is not an argument"),
+                );
+            }
         }
     }
     for (_, ty) in sig.key_args(o) {

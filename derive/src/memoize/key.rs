@@ -49,13 +49,19 @@ impl Key {
         // The pattern that takes the moved arguments out of a copy of the key.
         let mut pattern = Vec::new();
         let alone = args.len() == 1;
+        let mut moved = false;
         for &(name, ty) in &args {
-            let part = Part::of(name, ty, alone);
+            let by_content = o.content.contains(name) || is_content_type(ty);
+            let part = if by_content {
+                Part::content(name, ty)
+            } else {
+                Part::of(name, ty, alone)
+            };
             pattern.push(if part.moved { quote!(#name) } else { quote!(_) });
+            moved |= part.moved;
             types.push(part.ty);
             values.push(part.value);
         }
-        let moved = args.iter().any(|(_, ty)| !matches!(ty, Type::Reference(_)));
         let span = match args.as_slice() {
             [(_, ty)] => Spans::of(ty),
             _ => Spans {
@@ -134,6 +140,51 @@ impl Part {
             moved: false,
         }
     }
+}
+
+impl Part {
+    /// The part for an argument keyed by its content: a `ContentKey`, hashed from the
+    /// argument in place (it is not moved).
+    fn content(name: &Ident, ty: &Type) -> Self {
+        let value = match ty {
+            Type::Reference(_) => quote!(::smartcache::ContentKey::of(#name)),
+            _ => quote!(::smartcache::ContentKey::of(&#name)),
+        };
+        Part {
+            ty: quote!(::smartcache::ContentKey),
+            value,
+            moved: false,
+        }
+    }
+}
+
+/// Whether an argument of type `ty` (or `&ty`) is keyed by its content: an array,
+/// `DataFrame`, `Series` or image, which cannot be a key (floats) or are too large to
+/// copy into one. `content = [..]` names others.
+fn is_content_type(ty: &Type) -> bool {
+    let ty = match ty {
+        Type::Reference(r) => &*r.elem,
+        ty => ty,
+    };
+    let Type::Path(p) = ty else {
+        return false;
+    };
+    p.qself.is_none()
+        && p.path.segments.last().is_some_and(|s| {
+            let name = s.ident.to_string();
+            name.starts_with("Array") && !name.starts_with("ArrayView")
+                || [
+                    "DataFrame",
+                    "Series",
+                    "DynamicImage",
+                    "ImageBuffer",
+                    "RgbImage",
+                    "RgbaImage",
+                    "GrayImage",
+                    "GrayAlphaImage",
+                ]
+                .contains(&name.as_str())
+        })
 }
 
 /// Whether `p` names `str`, `Path`, `OsStr` or `CStr`: borrowed forms whose owned form

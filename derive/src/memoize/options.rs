@@ -22,6 +22,7 @@ const OPTIONS: Keys = Keys {
         "compression",
         "key",
         "ignore",
+        "content",
         "cache_none",
         "cache_err",
         "version",
@@ -57,6 +58,8 @@ pub struct Options {
     pub key_given: bool,
     /// `ignore = [arg, ..]`.
     pub ignore: Vec<Ident>,
+    /// `content = [arg, ..]`: arguments keyed by their content (`ContentKey`).
+    pub content: Vec<Ident>,
     /// `cache_none`.
     pub cache_none: bool,
     /// `cache_err`.
@@ -96,7 +99,8 @@ impl Options {
                     o.key_given = true;
                     o.key = Some(key(meta)?);
                 }
-                "ignore" => o.ignore = ignore(cx, meta)?,
+                "ignore" => o.ignore = names(cx, meta, "ignore")?,
+                "content" => o.content = names(cx, meta, "content")?,
                 "cache_none" => o.cache_none = attr::flag(meta)?,
                 "cache_err" => o.cache_err = attr::flag(meta)?,
                 "version" => o.version = attr::integer(meta, "2")?,
@@ -139,7 +143,7 @@ fn key(meta: &ParseNestedMeta) -> syn::Result<KeyOption> {
 }
 
 /// `= [arg, ..]`; an item that is not a name is recorded, and the others kept.
-fn ignore(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Vec<Ident>> {
+fn names(cx: &Ctxt, meta: &ParseNestedMeta, option: &str) -> syn::Result<Vec<Ident>> {
     let list: syn::ExprArray = meta.value()?.parse()?;
     let mut names = Vec::new();
     for item in &list.elems {
@@ -149,7 +153,7 @@ fn ignore(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Vec<Ident>> {
             }
             other => cx.error_spanned_by(
                 other,
-                "`ignore` lists argument names: `ignore = [verbose, log]`",
+                format!("`{option}` lists argument names: `{option} = [verbose, log]`"),
             ),
         }
     }
