@@ -141,6 +141,9 @@ impl Cacheable for Box<dyn AnyCacheable> {
 /// `Box<dyn AnyCacheable>`): its own type decides its tier and codec.
 #[inline]
 pub(crate) fn erased<V: 'static>(value: &V) -> Option<&dyn AnyCacheable> {
+    if !is_any::<V>() {
+        return None; // decided at compile time: nothing on a typed cache's path
+    }
     let value = value as &dyn Any;
     if let Some(value) = value.downcast_ref::<AnyValue>() {
         return Some(&*value.0);

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use super::AnyCacheable;
 use crate::entry::{Header, Refusal};
-use crate::{Cacheable, Placement};
+use crate::Cacheable;
 
 /// A value decoded by its registered type, or why not.
 type Decoded = Result<Box<dyn AnyCacheable>, Refusal>;
@@ -23,7 +23,6 @@ pub struct AnyType {
     type_name: fn() -> &'static str,
     fingerprint: fn() -> u64,
     codec: u16,
-    placement: Placement,
     decode_verified: fn(&[u8], &Header) -> Decoded,
     read_payload: fn(&mut dyn Read, &Header) -> Decoded,
 }
@@ -35,7 +34,6 @@ impl AnyType {
             type_name: std::any::type_name::<T>,
             fingerprint: crate::cacheable::fingerprint::<T>,
             codec: <T::Codec as crate::codec::Codec<T>>::ID,
-            placement: T::PLACEMENT,
             decode_verified: decode_verified::<T>,
             read_payload: read_payload::<T>,
         }
@@ -54,11 +52,6 @@ impl AnyType {
     /// The id of the type's codec.
     pub(crate) fn codec(&self) -> u16 {
         self.codec
-    }
-
-    /// The type's placement.
-    pub fn placement(&self) -> Placement {
-        self.placement
     }
 
     /// Decodes a whole stored payload held in memory, checksum first.

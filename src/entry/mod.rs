@@ -97,15 +97,6 @@ pub(crate) struct Expect<'a> {
     pub any_salt: Option<u64>,
 }
 
-impl Expect<'_> {
-    /// The registered type of an `AnyCache` entry whose header says `header`.
-    pub fn any_kind(&self, header: &Header) -> Option<&'static crate::any::AnyType> {
-        let salt = self.any_salt?;
-        crate::any::registry::find(header.fingerprint ^ salt)
-            .filter(|kind| kind.codec() == header.codec)
-    }
-}
-
 /// A parsed, checksum-verified header.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Header {
@@ -280,11 +271,23 @@ impl Header {
         Ok(header)
     }
 
+    /// The registered type of the value of many types this header introduces, in the
+    /// namespace of `salt` (see `Expect::any_salt`): found by its fingerprint, and
+    /// written with its codec.
+    pub fn any_kind(&self, salt: u64) -> Option<&'static crate::any::AnyType> {
+        crate::any::registry::find(self.fingerprint ^ salt)
+            .filter(|kind| kind.codec() == self.codec)
+    }
+
     /// Checks type, codec, key and expiry against what the reader wants.
     pub fn check(&self, key: &[u8], expect: &Expect<'_>) -> Result<(), Refusal> {
         if expect.any_salt.is_some() {
             // Another type, or one this program has not registered.
-            if expect.any_kind(self).is_none() {
+            if expect
+                .any_salt
+                .and_then(|salt| self.any_kind(salt))
+                .is_none()
+            {
                 return Err(Refusal::Foreign);
             }
         } else if self.fingerprint != expect.fingerprint {

@@ -87,10 +87,7 @@ impl<V: Cacheable> IncomingValue<V> {
         let Some(salt) = self.any_salt.filter(|_| crate::any::is_any::<V>()) else {
             return Ok(None);
         };
-        crate::any::registry::find(header.fingerprint ^ salt)
-            .filter(|kind| kind.codec() == header.codec)
-            .map(Some)
-            .ok_or(Refusal::Foreign)
+        header.any_kind(salt).map(Some).ok_or(Refusal::Foreign)
     }
 }
 

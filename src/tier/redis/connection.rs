@@ -104,7 +104,7 @@ impl RedisTier {
     }
 
     /// Whether `e`, from [`RedisTier::run`], means the server could not be reached.
-    pub(super) fn is_outage(&self, e: &CacheError) -> bool {
+    pub(super) fn unreachable(&self, e: &CacheError) -> bool {
         matches!(e, CacheError::TierUnavailable { .. }) || self.is_down()
     }
 

@@ -213,7 +213,7 @@ impl Store for RedisTier {
                 }
                 Ok(removed > 0)
             }
-            Err(e) if self.is_outage(&e) => {
+            Err(e) if self.unreachable(&e) => {
                 tracing::debug!(server = %self.shown, "Redis tier: a removal waits for the server");
                 self.defer(Some(key));
                 Ok(false)
@@ -229,7 +229,7 @@ impl Store for RedisTier {
     fn clear(&self) -> Result<()> {
         match self.run(|c| self.delete_namespace(c)) {
             Ok(()) => {}
-            Err(e) if self.is_outage(&e) => {
+            Err(e) if self.unreachable(&e) => {
                 tracing::debug!(server = %self.shown, "Redis tier: clear() waits for the server");
                 self.defer(None);
             }
