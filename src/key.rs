@@ -100,6 +100,17 @@ pub(crate) fn address<K: Serialize + ?Sized>(namespace: &str, key: &K) -> Result
     Ok(Address::new(bytes, key_at))
 }
 
+/// A key read back from its encoding in an entry; `None` when it is not a `K`.
+pub(crate) fn decode<K: serde::de::DeserializeOwned>(encoded: &[u8]) -> Option<K> {
+    let config = bincode::config::standard()
+        .with_big_endian()
+        .with_fixed_int_encoding();
+    match bincode::serde::decode_from_slice(encoded, config) {
+        Ok((key, read)) if read == encoded.len() => Some(key),
+        _ => None,
+    }
+}
+
 /// The address of an already encoded key in `namespace` (read back from an entry).
 pub(crate) fn address_of_encoded(namespace: &str, key: &[u8]) -> Address {
     let mut bytes = Vec::with_capacity(namespace.len() + 1 + key.len());
@@ -138,6 +149,8 @@ mod tests {
         assert_eq!(a.hash(), PINNED_HASH, "{:#x}", a.hash());
         assert_eq!(a.key(), b"\0\0\0\0\0\0\0\x03key");
         assert_eq!(address_of_encoded("ns", a.key()).hash(), PINNED_HASH);
+        assert_eq!(decode::<String>(a.key()).as_deref(), Some("key"));
+        assert_eq!(decode::<u64>(a.key()), None, "another type's key");
         assert_eq!(
             address("ns", &258u64).expect("address").key(),
             258u64.to_be_bytes()

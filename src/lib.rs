@@ -84,7 +84,7 @@ mod stats;
 mod tier;
 
 pub use crate::any::{AnyCache, AnyCacheable};
-pub use crate::cache::SmartCache;
+pub use crate::cache::{Iter, SmartCache};
 pub use crate::cacheable::{configure_for, Cacheable};
 pub use crate::config::{
     CacheConfig, Compression, Durability, Eviction, ImageFormat, Policy, DEFAULT_DISK_CAPACITY,

@@ -1,6 +1,6 @@
 //! Capacity eviction: the memory tier stays within `memory_capacity`, sled and the file
-//! tier within `disk_capacity`; evictions are counted, and the least recently used entry
-//! goes first where the order can be fixed deterministically.
+//! tier within `disk_capacity`, and each within `max_entries`; evictions are counted, and
+//! the least recently used entry goes first where the order can be fixed deterministically.
 
 mod common;
 
@@ -378,4 +378,96 @@ fn sleds_folder_stays_near_its_disk_capacity() {
             );
         }
     }
+}
+
+/// `max_entries` bounds the memory tier by count while `memory_capacity` still bounds its
+/// bytes, and `stats().memory.bytes` stays the bytes held (not the padded weights).
+#[test]
+fn memory_stays_within_max_entries_and_capacity() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache: SmartCache<u64, Vec<u8>> =
+        config(dir.path()).max_entries(10).build().expect("build");
+    for key in 0..100 {
+        assert_eq!(cache.insert(key, kilo(key)).expect("insert"), Tier::Memory);
+        let stats = cache.stats();
+        assert!(stats.memory.entries <= 10, "after {key}: {stats}");
+    }
+    let stats = cache.stats();
+    assert!(stats.memory.entries >= 5, "far fewer than 10 kept: {stats}");
+    assert!(stats.memory.evictions >= 90, "{stats}");
+    let per_entry = stats.memory.bytes / stats.memory.entries;
+    assert!(
+        (1000..1200).contains(&per_entry),
+        "memory bytes are not the bytes held: {stats}"
+    );
+
+    // Both bounds at once: ten entries allowed, but only about four of 2 KB fit in 10 KB.
+    let both: SmartCache<u64, Vec<u8>> = config(dir.path())
+        .namespace("both")
+        .max_entries(10)
+        .memory_capacity(10_000)
+        .build()
+        .expect("build");
+    for key in 0..50 {
+        both.insert(key, bytes_for(key, 2000)).expect("insert");
+        let stats = both.stats();
+        assert!(stats.memory.bytes <= 10_000, "after {key}: {stats}");
+        assert!(stats.memory.entries <= 10, "after {key}: {stats}");
+    }
+}
+
+/// `max_entries` bounds sled by count, oldest first, whatever the bytes allow.
+#[test]
+fn sled_stays_within_max_entries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache: SmartCache<u64, Vec<u8>> = config(dir.path())
+        .max_entries(5)
+        .promote_max(0)
+        .build()
+        .expect("build");
+    for key in 0..30 {
+        assert_eq!(cache.insert(key, medium(key)).expect("insert"), Tier::Sled);
+        let stats = cache.stats();
+        assert!(stats.sled.entries <= 5, "after {key}: {stats}");
+        sleep(Duration::from_millis(2)); // distinct creation times
+    }
+    let stats = cache.stats();
+    assert_eq!(stats.sled.evictions + stats.sled.entries, 30, "{stats}");
+    assert_eq!(
+        cache.get(&29).as_deref(),
+        Some(&medium(29)),
+        "newest evicted"
+    );
+    assert_eq!(cache.get(&0), None, "oldest kept");
+    // What the database holds, read without the cache.
+    let held = {
+        drop(cache);
+        with_sled(&cache_dir(dir.path()), |entries, _| entries.len())
+    };
+    assert!(held <= 5, "{held} entries in the sled database");
+}
+
+/// `max_entries` bounds the file tier by count: the files on disk, not just the counter.
+#[test]
+fn file_tier_stays_within_max_entries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache: SmartCache<u64, InFile> = config(dir.path())
+        .max_entries(3)
+        .promote_max(0)
+        .build()
+        .expect("build");
+    for key in 0..12 {
+        assert_eq!(cache.insert(key, ten_k(key)).expect("insert"), Tier::File);
+        let files = entry_files(cache.path().expect("path")).len();
+        assert!(files <= 3, "{files} entry files after {key}");
+        sleep(Duration::from_millis(2)); // distinct modification times
+    }
+    let stats = cache.stats();
+    assert_eq!(stats.file.evictions + stats.file.entries, 12, "{stats}");
+    assert_eq!(
+        cache.get(&11).as_deref(),
+        Some(&ten_k(11)),
+        "newest evicted"
+    );
+    assert_eq!(cache.get(&0), None, "oldest kept");
 }

@@ -233,6 +233,65 @@ fn results_expire_after_their_ttl() {
     );
 }
 
+static BOUNDED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Every option of a config, from the attribute.
+#[memoize(
+    dir = storage(),
+    namespace = "every-option",
+    max_entries = 2,
+    tti = "1h",
+    eviction = "lru",
+    durability = "fsync",
+    secure = false,
+    memory_threshold = 0,
+    file_threshold = 100,
+    compression = "zstd(9)"
+)]
+fn bounded(x: u64) -> u64 {
+    BOUNDED_RUNS.fetch_add(1, SeqCst);
+    x * 2
+}
+
+#[test]
+fn every_config_option_is_reachable_from_the_attribute() {
+    let config = bounded_cache().config();
+    let policy = config.policy();
+    assert_eq!(policy.max_entries(), Some(2));
+    assert_eq!(policy.time_to_idle(), Some(Duration::from_secs(3600)));
+    assert_eq!(policy.eviction(), Eviction::Lru);
+    assert_eq!(policy.durability(), Durability::Fsync);
+    assert!(!policy.secure());
+    assert_eq!(policy.memory_threshold(), 0);
+    assert_eq!(policy.file_threshold(), 100);
+    assert_eq!(policy.compression(), Compression::Zstd(9));
+
+    // Two results at most, in every tier: the first of three is recomputed. (moka
+    // applies its bound when its pending work runs, as `stats()` makes it.)
+    for x in [1, 2, 3] {
+        assert_eq!(bounded(x), x * 2);
+        let _ = bounded_cache().stats();
+    }
+    let runs = BOUNDED_RUNS.load(SeqCst);
+    assert_eq!(bounded(3), 6);
+    assert_eq!(
+        BOUNDED_RUNS.load(SeqCst),
+        runs,
+        "the newest result was evicted"
+    );
+    assert_eq!(bounded(1), 2);
+    assert_eq!(
+        BOUNDED_RUNS.load(SeqCst),
+        runs + 1,
+        "three results were kept"
+    );
+    let stats = bounded_cache().stats();
+    assert!(
+        stats.memory.entries <= 2 && stats.sled.entries <= 2,
+        "{stats}"
+    );
+}
+
 #[cfg(feature = "async")]
 mod asynchronous {
     use super::*;

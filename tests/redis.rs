@@ -58,6 +58,40 @@ fn namespaces_are_kept_apart_and_clear_removes_only_its_own() {
 }
 
 #[test]
+fn keys_lists_what_the_server_holds_for_this_namespace_and_type() {
+    let server = Server::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = |ns: &str| -> SmartCache<String, Vec<u8>> {
+        redis_config(dir.path(), &server)
+            .namespace(ns)
+            .build()
+            .expect("build")
+    };
+    let (a, b) = (open("alpha"), open("beta"));
+    // A key longer than the first bytes a walk asks for.
+    let long = "k".repeat(10_000);
+    for key in ["one", "two", long.as_str()] {
+        a.insert(key.to_string(), medium(1)).expect("insert");
+    }
+    b.insert("other".into(), medium(2)).expect("insert");
+    // Another type in the same namespace is passed over.
+    let numbers: SmartCache<u64, u64> = redis_config(dir.path(), &server)
+        .namespace("alpha")
+        .build()
+        .expect("build");
+    numbers.insert(5, 5).expect("insert");
+
+    // A fresh cache: nothing in its memory, all from the server.
+    let mut keys = open("alpha").keys().expect("keys");
+    keys.sort();
+    assert_eq!(keys, [long.clone(), "one".into(), "two".into()]);
+    let values: Vec<_> = open("alpha").iter().expect("iter").collect();
+    assert_eq!(values.len(), 3);
+    assert!(values.iter().all(|(_, v)| **v == medium(1)));
+    assert_eq!(numbers.keys().expect("keys"), [5]);
+}
+
+#[test]
 fn the_time_to_live_is_redis_own() {
     let server = Server::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");

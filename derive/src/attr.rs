@@ -41,15 +41,30 @@ pub enum Codec {
     Json,
 }
 
-/// How persisted values are compressed: `compression = "none" | "lz4" | "zstd"`.
+/// How persisted values are compressed: `compression = "none" | "lz4" | "zstd" |
+/// "zstd(<level>)"`.
 #[derive(Clone, Copy)]
 pub enum Compression {
     /// Stored as they are.
     None,
     /// LZ4 frames.
     Lz4,
-    /// Zstandard.
-    Zstd,
+    /// Zstandard at a level (3 for plain `"zstd"`).
+    Zstd(i32),
+}
+
+/// The memory tier's eviction policy: `eviction = "tinylfu" | "lru"`.
+#[derive(Clone, Copy)]
+pub enum Eviction {
+    TinyLfu,
+    Lru,
+}
+
+/// How hard persistent tiers try to survive a crash: `durability = "buffered" | "fsync"`.
+#[derive(Clone, Copy)]
+pub enum Durability {
+    Buffered,
+    Fsync,
 }
 
 /// Reads `= "auto" | "memory" | "sled" | "file"`.
@@ -70,14 +85,49 @@ pub fn codec(meta: &ParseNestedMeta) -> syn::Result<Codec> {
     choice(meta, "codec", &codecs, "json")
 }
 
-/// Reads `= "none" | "lz4" | "zstd"`.
+/// Reads `= "none" | "lz4" | "zstd" | "zstd(<level>)"`, a level from 1 to 22.
 pub fn compression(meta: &ParseNestedMeta) -> syn::Result<Compression> {
-    let compressions = [
-        ("none", Compression::None),
-        ("lz4", Compression::Lz4),
-        ("zstd", Compression::Zstd),
+    let lit = string(meta, "zstd")?;
+    let text = lit.value();
+    let level = text
+        .strip_prefix("zstd(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .map(|level| {
+            level
+                .trim()
+                .parse::<i32>()
+                .ok()
+                .filter(|l| (1..=22).contains(l))
+        });
+    match (text.as_str(), level) {
+        ("none", _) => Ok(Compression::None),
+        ("lz4", _) => Ok(Compression::Lz4),
+        ("zstd", _) => Ok(Compression::Zstd(3)),
+        (_, Some(Some(level))) => Ok(Compression::Zstd(level)),
+        (_, Some(None)) => Err(syn::Error::new(
+            lit.span(),
+            format!("bad zstd level in \"{text}\": give a level from 1 to 22, as in \"zstd(19)\""),
+        )),
+        _ => Err(syn::Error::new(
+            lit.span(),
+            format!("unknown compression \"{text}\": use \"none\", \"lz4\", \"zstd\" or \"zstd(<level>)\""),
+        )),
+    }
+}
+
+/// Reads `= "tinylfu" | "lru"`.
+pub fn eviction(meta: &ParseNestedMeta) -> syn::Result<Eviction> {
+    let policies = [("tinylfu", Eviction::TinyLfu), ("lru", Eviction::Lru)];
+    choice(meta, "eviction", &policies, "lru")
+}
+
+/// Reads `= "buffered" | "fsync"`.
+pub fn durability(meta: &ParseNestedMeta) -> syn::Result<Durability> {
+    let choices = [
+        ("buffered", Durability::Buffered),
+        ("fsync", Durability::Fsync),
     ];
-    choice(meta, "compression", &compressions, "zstd")
+    choice(meta, "durability", &choices, "fsync")
 }
 
 /// Reads `= "<name>"`, one of `choices`.

@@ -163,7 +163,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 // the value is below memory.
                 let found = self
                     .get_memory(key)
-                    .or_else(|| self.get_below(key).unwrap_or_default());
+                    .or_else(|| self.get_below(key, true).unwrap_or_default());
                 match found {
                     Some(value) => {
                         leader.finish(&value);

@@ -6,7 +6,7 @@
 //! cache from its configuration), `inner.rs` (the shared state and the tiers it opens),
 //! `write.rs` (inserts, and values moved between tiers), `read.rs` (reads below memory),
 //! `flight.rs` (single-flight for `get_with`), `generations.rs` (no stale promotion),
-//! `mapped.rs` (mapped arrays). The persistent tiers are `dyn Store`s (see `tier/`).
+//! `mapped.rs` (mapped arrays), `walk.rs` (keys, iteration, purging and shrinking). The persistent tiers are `dyn Store`s (see `tier/`).
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -37,7 +37,10 @@ mod inner;
 #[cfg(feature = "ndarray")]
 mod mapped;
 mod read;
+mod walk;
 mod write;
+
+pub use self::walk::Iter;
 
 use self::build::Cleanup;
 use self::flight::Flight;
@@ -155,7 +158,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         if let Some(value) = self.inner.get_memory(key) {
             return Some(value);
         }
-        self.inner.get_below(key).unwrap_or_default()
+        self.inner.get_below(key, true).unwrap_or_default()
     }
 
     /// Like [`SmartCache::get`], but a tier that fails (I/O, a locked database) is an
@@ -168,7 +171,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         if let Some(value) = self.inner.get_memory(key) {
             return Ok(Some(value));
         }
-        self.inner.get_below(key)
+        self.inner.get_below(key, true)
     }
 
     /// The value of `key`, computed by `init` and stored if no tier has it. However many

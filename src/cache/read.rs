@@ -4,8 +4,9 @@
 use super::*;
 
 impl<K: CacheKey, V: Cacheable> Inner<K, V> {
-    /// Looks below the memory tier (which already missed).
-    pub(super) fn get_below<Q>(&self, key: &Q) -> Result<Option<Arc<V>>>
+    /// Looks below the memory tier (which already missed). A hit is copied into memory
+    /// when `promote` (and the value is small enough).
+    pub(super) fn get_below<Q>(&self, key: &Q, promote: bool) -> Result<Option<Arc<V>>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + Serialize + ToOwned<Owned = K> + ?Sized,
@@ -23,7 +24,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         self.hand_over_entries();
         let address = self.address(key)?;
         let expect = self.expect(&address);
-        let generation = self.uses_memory.then(|| self.generations.current(key));
+        let generation = (promote && self.uses_memory).then(|| self.generations.current(key));
         let mut failure = None;
         for &tier in tiers {
             let store = match self.open_if_exists(tier) {

@@ -21,6 +21,12 @@ impl CacheConfig {
                 "give CacheConfig::disk_capacity a positive number of bytes",
             ));
         }
+        if self.max_entries == Some(0) {
+            return Err(CacheError::config(
+                "max_entries is 0: nothing could be kept",
+                "give CacheConfig::max_entries a positive number of entries, or leave it unset for no bound by count",
+            ));
+        }
         if self.ttl == Some(Duration::ZERO) {
             return Err(CacheError::config(
                 "ttl is zero: nothing could ever be read back",
@@ -190,6 +196,7 @@ mod tests {
         let cases = [
             CacheConfig::default().memory_capacity(0),
             CacheConfig::default().disk_capacity(0),
+            CacheConfig::default().max_entries(0),
             CacheConfig::default().ttl(Duration::ZERO),
             CacheConfig::default().tti(Duration::ZERO),
             CacheConfig::default()

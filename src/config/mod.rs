@@ -102,6 +102,7 @@ pub struct CacheConfig {
     pub(crate) namespace_prefix: Option<String>,
     pub(crate) memory_capacity: u64,
     pub(crate) disk_capacity: u64,
+    pub(crate) max_entries: Option<u64>,
     pub(crate) ttl: Option<Duration>,
     pub(crate) tti: Option<Duration>,
     pub(crate) memory_threshold: u64,
@@ -147,6 +148,7 @@ impl Default for CacheConfig {
             namespace_prefix: None,
             memory_capacity: DEFAULT_MEMORY_CAPACITY,
             disk_capacity: DEFAULT_DISK_CAPACITY,
+            max_entries: None,
             ttl: None,
             tti: None,
             memory_threshold: DEFAULT_MEMORY_THRESHOLD,
@@ -220,6 +222,30 @@ impl CacheConfig {
     /// live entries to a quarter of this (the book's persistence chapter has the numbers).
     pub fn disk_capacity(mut self, bytes: u64) -> Self {
         self.disk_capacity = bytes;
+        self
+    }
+
+    /// Entries each tier may hold (memory, sled, files), beside the bytes of
+    /// [`CacheConfig::memory_capacity`] and [`CacheConfig::disk_capacity`], which still
+    /// hold: the least recently used entries are evicted past either bound. No bound by
+    /// default. A Redis server keeps its own bounds (`maxmemory`).
+    ///
+    /// In memory each entry counts as at least `memory_capacity / max_entries` bytes, so
+    /// that one weigher keeps both bounds: a mix of many small entries and a few large
+    /// ones may hold a little fewer of each than either bound alone would allow.
+    ///
+    /// ```
+    /// use smartcache::prelude::*;
+    ///
+    /// let cache = CacheConfig::temporary().max_entries(2).build::<u32, u32>()?;
+    /// for i in 0..10 {
+    ///     cache.insert(i, i)?;
+    /// }
+    /// assert!(cache.stats().memory.entries <= 2);
+    /// # Ok::<(), smartcache::CacheError>(())
+    /// ```
+    pub fn max_entries(mut self, entries: u64) -> Self {
+        self.max_entries = Some(entries);
         self
     }
 

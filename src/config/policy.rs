@@ -48,6 +48,11 @@ impl Policy<'_> {
         self.0.disk_capacity
     }
 
+    /// Entries each tier may hold ([`CacheConfig::max_entries`]), if bounded.
+    pub fn max_entries(&self) -> Option<u64> {
+        self.0.max_entries
+    }
+
     /// The time to live ([`CacheConfig::ttl`]), if any.
     pub fn time_to_live(&self) -> Option<Duration> {
         self.0.ttl

@@ -39,9 +39,9 @@ mod read;
 mod typed;
 mod write;
 
-#[cfg(feature = "redis")]
-pub(crate) use self::read::check_head;
 use self::read::decode_slice;
+#[cfg(feature = "redis")]
+pub(crate) use self::read::{check_head, head_needs};
 pub(crate) use self::read::{check_slice, head_of, read_header, relaid_for_file};
 pub(crate) use self::read::{decode_verified, read_payload};
 pub(crate) use self::typed::{Incoming, IncomingValue, Outgoing, OutgoingValue};

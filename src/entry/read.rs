@@ -46,6 +46,15 @@ pub(crate) fn head_of(entry: &[u8]) -> Option<(Header, &[u8])> {
     Some((header, &entry[HEADER_LEN..key_end]))
 }
 
+/// How many bytes from its start an entry's header, key and header checksum take, read
+/// from its first bytes (`None` when they hold no valid fixed header).
+#[cfg(feature = "redis")]
+pub(crate) fn head_needs(head: &[u8]) -> Option<usize> {
+    let fixed: &[u8; HEADER_LEN] = head.get(..HEADER_LEN)?.try_into().ok()?;
+    let header = Header::parse(fixed).ok()?;
+    Some(HEADER_LEN + header.key_len as usize + CHECKSUM_LEN)
+}
+
 /// An entry as sled holds it (payload right after the header checksum), checked and laid
 /// out again as the file tier writes entries (payload aligned to [`PAYLOAD_ALIGN`]): for
 /// moving an entry between tiers as it is, times and all. `None` when the entry does not

@@ -4,6 +4,10 @@
 //! persistent tier (written through on insert, promoted on a read from below), so that hot
 //! reads never touch the disk. Each slot remembers its home tier and its deadline, so a
 //! copy never outlives the entry it copies.
+//!
+//! moka keeps one bound, by weight. With [`CacheConfig::max_entries`] each slot weighs at
+//! least a quantum, `memory_capacity / max_entries`, so that the byte bound also bounds
+//! the count (see [`Weights`]).
 
 use std::borrow::Borrow;
 use std::hash::Hash;
@@ -26,7 +30,8 @@ pub(crate) struct Slot<V> {
     /// For a copy of a persisted value: when its home tier last heard of a read (ms since
     /// the Unix epoch), shared by the clones of this slot.
     pub disk_access: Option<Arc<std::sync::atomic::AtomicU64>>,
-    weight: u32,
+    /// Bytes of the value (its `size_hint`) and of its key.
+    bytes: u64,
     deadline: Option<Instant>,
 }
 
@@ -36,7 +41,7 @@ impl<V> Clone for Slot<V> {
             value: Arc::clone(&self.value),
             home: self.home,
             disk_access: self.disk_access.clone(),
-            weight: self.weight,
+            bytes: self.bytes,
             deadline: self.deadline,
         }
     }
@@ -52,8 +57,7 @@ impl<V: Cacheable> Slot<V> {
         home: Tier,
         deadline: Option<Instant>,
     ) -> Self {
-        // moka weighs in u32: clamp (values that large never go to memory anyway).
-        let weight = u32::try_from(size.saturating_add(key_size)).unwrap_or(u32::MAX);
+        let bytes = u64::try_from(size.saturating_add(key_size)).unwrap_or(u64::MAX);
         let disk_access = home
             .is_persistent()
             .then(|| Arc::new(std::sync::atomic::AtomicU64::new(crate::clock::now_ms())));
@@ -61,9 +65,57 @@ impl<V: Cacheable> Slot<V> {
             value,
             home,
             disk_access,
-            weight,
+            bytes,
             deadline,
         }
+    }
+}
+
+/// How slots are weighed: in units of `unit` bytes, each at least `quantum` units, against
+/// a capacity of `capacity` units.
+///
+/// With `max_entries = n`, the quantum is `memory_capacity / n` bytes (rounded up): as the
+/// weights sum to at most the capacity, at most `n` slots fit, and as each weighs at least
+/// its bytes, they hold at most `memory_capacity` bytes. moka weighs in `u32`, so when a
+/// quantum is that large the weights count in larger units, rounded up (both bounds
+/// still hold).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Weights {
+    unit: u64,
+    quantum: u64,
+    capacity: u64,
+}
+
+impl Weights {
+    fn new(memory_capacity: u64, max_entries: Option<u64>) -> Self {
+        let Some(n) = max_entries.filter(|&n| n > 0) else {
+            return Weights {
+                unit: 1,
+                quantum: 0,
+                capacity: memory_capacity,
+            };
+        };
+        let quantum_bytes = memory_capacity.div_ceil(n).max(1);
+        // A quantum of at most 2^24 units leaves room for slots 256 times its size.
+        let unit = (quantum_bytes >> 24).max(1);
+        Weights {
+            unit,
+            quantum: quantum_bytes.div_ceil(unit),
+            capacity: memory_capacity / unit,
+        }
+    }
+
+    /// The weight of a slot of `bytes` (clamped to moka's `u32`: values that large never
+    /// go to memory).
+    fn of(&self, bytes: u64) -> u32 {
+        let units = bytes.div_ceil(self.unit).max(self.quantum);
+        u32::try_from(units).unwrap_or(u32::MAX)
+    }
+
+    /// Whether slots may weigh more than their bytes (then moka's weighed size is not
+    /// the bytes held).
+    fn padded(&self) -> bool {
+        self.quantum > 0 || self.unit > 1
     }
 }
 
@@ -125,6 +177,8 @@ pub(crate) struct MemoryTier<K, V> {
     /// slots with a deadline (`insert_with_ttl`, `ttl_of`, a persisted entry's expiry) are
     /// checked when read.
     expires: bool,
+    /// Whether moka's weighed size is more than the bytes held (see [`Weights`]).
+    padded: bool,
     counters: Arc<Counters>,
 }
 
@@ -139,9 +193,10 @@ where
             Eviction::Lru => EvictionPolicy::lru(),
         };
         let expired = Arc::clone(&counters);
+        let weights = Weights::new(config.memory_capacity, config.max_entries);
         let mut builder = moka::sync::Cache::builder()
-            .max_capacity(config.memory_capacity)
-            .weigher(|_key: &K, slot: &Slot<V>| slot.weight)
+            .max_capacity(weights.capacity)
+            .weigher(move |_key: &K, slot: &Slot<V>| weights.of(slot.bytes))
             .eviction_policy(policy)
             .eviction_listener(move |_key, _slot, cause| {
                 let memory = counters.tier(Tier::Memory);
@@ -160,6 +215,7 @@ where
         MemoryTier {
             cache: builder.build(),
             expires,
+            padded: weights.padded(),
             counters: expired,
         }
     }
@@ -207,9 +263,75 @@ where
         self.cache.run_pending_tasks();
     }
 
-    /// Entries and weighed bytes, after moka has applied pending work.
+    /// Entries and bytes held, after moka has applied pending work.
     pub fn usage(&self) -> (u64, u64) {
         self.cache.run_pending_tasks();
-        (self.cache.entry_count(), self.cache.weighted_size())
+        let bytes = if self.padded {
+            self.cache.iter().map(|(_, slot)| slot.bytes).sum()
+        } else {
+            self.cache.weighted_size()
+        };
+        (self.cache.entry_count(), bytes)
+    }
+
+    /// The keys of the slots held now, but those past their deadline.
+    pub fn keys(&self) -> Vec<Arc<K>> {
+        let now = Instant::now();
+        self.cache
+            .iter()
+            .filter(|(_, slot)| slot.deadline.is_none_or(|d| now < d))
+            .map(|(key, _)| key)
+            .collect()
+    }
+
+    /// Drops every slot past its deadline. Returns how many went.
+    pub fn purge_expired(&self) -> u64 {
+        if self.expires {
+            // moka expires slots itself; its pending work removes those due.
+            let expirations = &self.counters.tier(Tier::Memory).expirations;
+            let before = expirations.load(std::sync::atomic::Ordering::Relaxed);
+            self.cache.run_pending_tasks();
+            return expirations
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .saturating_sub(before);
+        }
+        let now = Instant::now();
+        let mut purged = 0;
+        for (key, slot) in self.cache.iter() {
+            if slot.deadline.is_some_and(|d| now >= d) && self.cache.remove(&*key).is_some() {
+                Counters::bump(&self.counters.tier(Tier::Memory).expirations);
+                purged += 1;
+            }
+        }
+        purged
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Weights;
+
+    #[test]
+    fn weights_bound_both_bytes_and_entries() {
+        let plain = Weights::new(1000, None);
+        assert!(!plain.padded());
+        assert_eq!((plain.of(10), plain.capacity), (10, 1000));
+
+        let ten = Weights::new(1000, Some(10));
+        assert_eq!(ten.of(1), 100, "a small slot weighs the quantum");
+        assert_eq!(ten.of(250), 250, "a large one its bytes");
+        assert_eq!(ten.capacity / u64::from(ten.of(1)), 10);
+
+        // A quantum beyond u32: counted in larger units, both bounds kept.
+        let huge = Weights::new(1 << 50, Some(3));
+        assert!(huge.unit > 1);
+        assert!(huge.capacity / u64::from(huge.of(1)) <= 3);
+        let big = (1u64 << 49) - (1 << 40); // under half the capacity: two fit
+        assert!(u64::from(huge.of(big)) * 2 <= huge.capacity);
+        assert!(u64::from(huge.of(big)) * 3 > huge.capacity);
+
+        // More entries than bytes: each still weighs at least one unit.
+        let many = Weights::new(10, Some(1000));
+        assert_eq!(many.of(0), 1);
     }
 }

@@ -200,6 +200,17 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Entries and bytes held, and evictions made.
     fn usage(&self) -> Usage;
 
+    /// The encoded keys of the entries held whose header and key check out, of every
+    /// type: the cache checks each against its own (`SmartCache::keys`).
+    fn keys(&self) -> Result<Vec<Vec<u8>>>;
+
+    /// Evicts the least recently used entries until the tier holds at most `bytes`.
+    /// Returns how many went. A tier that keeps its own bounds (a Redis server's
+    /// `maxmemory`) evicts nothing.
+    fn shrink_to(&self, _bytes: u64) -> Result<u64> {
+        Ok(0)
+    }
+
     // What follows concerns tiers that cannot always take writes, and the file tier that
     // takes them meanwhile (every process sees it). The defaults suit a tier that can.
 
@@ -324,6 +335,38 @@ impl Gauge {
             disk_bytes: 0,
             quarantined: 0,
         }
+    }
+}
+
+/// What a tier may hold: bytes and entries.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub bytes: u64,
+    pub entries: u64,
+}
+
+impl Limits {
+    /// Where an eviction stops, for a tier of `capacity` bytes and at most `max_entries`:
+    /// 90% of each, so that the next writes do not evict again at once (and, for a few
+    /// entries, one fewer).
+    pub fn after_eviction(capacity: u64, max_entries: Option<u64>) -> Self {
+        Limits {
+            bytes: capacity / 10 * 9,
+            entries: max_entries.map_or(u64::MAX, |n| n - n / 10),
+        }
+    }
+
+    /// At most `bytes`, and any number of entries (`shrink_to`).
+    pub fn bytes(bytes: u64) -> Self {
+        Limits {
+            bytes,
+            entries: u64::MAX,
+        }
+    }
+
+    /// Whether `usage` is within these limits.
+    pub fn holds(&self, usage: Usage) -> bool {
+        usage.bytes <= self.bytes && usage.entries <= self.entries
     }
 }
 

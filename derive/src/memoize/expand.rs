@@ -20,7 +20,7 @@ mod companions;
 use super::key::Key;
 use super::options::Options;
 use super::signature::{Signature, Value, Wrapper};
-use crate::attr::{Compression, Tier};
+use crate::attr::{Compression, Durability, Eviction, Tier};
 
 /// The items.
 pub fn memoized(function: &ItemFn, o: &Options, sig: &Signature) -> TokenStream {
@@ -343,17 +343,46 @@ impl<'a> Parts<'a> {
         if let Some(ttl_of) = &o.ttl_of {
             config = quote!(#config.ttl_of::<#value>(#ttl_of));
         }
+        if let Some(ms) = o.tti_ms {
+            config = quote!(#config.tti(::core::time::Duration::from_millis(#ms)));
+        }
         if let Some(bytes) = o.capacity {
             config = quote!(#config.memory_capacity(#bytes));
         }
         if let Some(bytes) = o.disk_capacity {
             config = quote!(#config.disk_capacity(#bytes));
         }
+        if let Some(entries) = o.max_entries {
+            config = quote!(#config.max_entries(#entries));
+        }
+        if let Some(bytes) = o.memory_threshold {
+            config = quote!(#config.memory_threshold(#bytes));
+        }
+        if let Some(bytes) = o.file_threshold {
+            config = quote!(#config.file_threshold(#bytes));
+        }
+        if let Some(eviction) = o.eviction {
+            let eviction = match eviction {
+                Eviction::TinyLfu => quote!(::smartcache::Eviction::TinyLfu),
+                Eviction::Lru => quote!(::smartcache::Eviction::Lru),
+            };
+            config = quote!(#config.eviction(#eviction));
+        }
+        if let Some(durability) = o.durability {
+            let durability = match durability {
+                Durability::Buffered => quote!(::smartcache::Durability::Buffered),
+                Durability::Fsync => quote!(::smartcache::Durability::Fsync),
+            };
+            config = quote!(#config.durability(#durability));
+        }
+        if let Some(secure) = o.secure {
+            config = quote!(#config.secure(#secure));
+        }
         if let Some(compression) = o.compression {
             let compression = match compression {
                 Compression::None => quote!(::smartcache::Compression::None),
                 Compression::Lz4 => quote!(::smartcache::Compression::Lz4),
-                Compression::Zstd => quote!(::smartcache::Compression::Zstd(3)),
+                Compression::Zstd(level) => quote!(::smartcache::Compression::Zstd(#level)),
             };
             config = quote!(#config.compression(#compression));
         }

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
 use syn::{Expr, Ident, Type};
 
-use crate::attr::{self, Compression, KeyParser, Keys, Tier};
+use crate::attr::{self, Compression, Durability, Eviction, KeyParser, Keys, Tier};
 use crate::ctxt::Ctxt;
 
 /// The options of `#[memoize(..)]`.
@@ -15,8 +15,15 @@ const OPTIONS: Keys = Keys {
         "tier",
         "ttl",
         "ttl_of",
+        "tti",
         "capacity",
         "disk_capacity",
+        "max_entries",
+        "memory_threshold",
+        "file_threshold",
+        "eviction",
+        "durability",
+        "secure",
         "namespace",
         "dir",
         "compression",
@@ -28,7 +35,16 @@ const OPTIONS: Keys = Keys {
         "version",
         "config",
     ],
-    elsewhere: &[],
+    elsewhere: &[
+        (
+            "maxsize",
+            "`maxsize` is `max_entries = N` here (results kept per tier); `capacity = N` bounds the bytes of memory",
+        ),
+        (
+            "max_size",
+            "`max_size` is `max_entries = N` here (results kept per tier); `capacity = N` bounds the bytes of memory",
+        ),
+    ],
 };
 
 /// The parsed options; what a mistake left out keeps its default.
@@ -41,10 +57,23 @@ pub struct Options {
     pub ttl_ms: Option<u64>,
     /// `ttl_of = path`: a `fn(&Value) -> Option<Duration>`, each result's own lifetime.
     pub ttl_of: Option<syn::ExprPath>,
+    /// `tti = ".."`, in milliseconds.
+    pub tti_ms: Option<u64>,
     /// `capacity = N`, bytes of memory.
     pub capacity: Option<u64>,
     /// `disk_capacity = N`, bytes of disk per persistent tier.
     pub disk_capacity: Option<u64>,
+    /// `max_entries = N`, entries per tier.
+    pub max_entries: Option<u64>,
+    /// `memory_threshold = N` and `file_threshold = N`, bytes.
+    pub memory_threshold: Option<u64>,
+    pub file_threshold: Option<u64>,
+    /// `eviction = ".."`.
+    pub eviction: Option<Eviction>,
+    /// `durability = ".."`.
+    pub durability: Option<Durability>,
+    /// `secure` or `secure = false`.
+    pub secure: Option<bool>,
     /// `namespace = ".."`.
     pub namespace: Option<String>,
     /// `dir = <expr>`.
@@ -90,8 +119,15 @@ impl Options {
                 }
                 "ttl" => o.ttl_ms = Some(attr::duration_ms(meta)?),
                 "ttl_of" => o.ttl_of = Some(meta.value()?.parse()?),
+                "tti" => o.tti_ms = Some(attr::duration_ms(meta)?),
                 "capacity" => o.capacity = Some(bytes(meta)?),
                 "disk_capacity" => o.disk_capacity = Some(bytes(meta)?),
+                "max_entries" => o.max_entries = Some(entries(meta)?),
+                "memory_threshold" => o.memory_threshold = Some(attr::integer(meta, "10240")?),
+                "file_threshold" => o.file_threshold = Some(attr::integer(meta, "1048576")?),
+                "eviction" => o.eviction = Some(attr::eviction(meta)?),
+                "durability" => o.durability = Some(attr::durability(meta)?),
+                "secure" => o.secure = Some(attr::flag(meta)?),
                 "namespace" => o.namespace = Some(attr::namespace(meta)?),
                 "dir" => o.dir = Some(meta.value()?.parse()?),
                 "compression" => o.compression = Some(attr::compression(meta)?),
@@ -125,6 +161,15 @@ fn bytes(meta: &ParseNestedMeta) -> syn::Result<u64> {
         return Err(meta.error(format!("`{name}` is 0: give a positive number of bytes")));
     }
     Ok(bytes)
+}
+
+/// `= N`, a positive number of entries.
+fn entries(meta: &ParseNestedMeta) -> syn::Result<u64> {
+    let entries: u64 = attr::integer(meta, "1000")?;
+    if entries == 0 {
+        return Err(meta.error("`max_entries` is 0: give a positive number of entries"));
+    }
+    Ok(entries)
 }
 
 /// `= <expr>: <Type>`.

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{too_large, Gauge, Kind, LoadError, Loaded, Store, Usage};
+use super::{too_large, Gauge, Kind, Limits, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
 use crate::entry::{self, Expect, Incoming, Outgoing};
 use crate::key::Address;
@@ -49,6 +49,8 @@ pub(crate) struct FileTier {
     root: PathBuf,
     tmp: PathBuf,
     capacity: u64,
+    /// `CacheConfig::max_entries`, if set.
+    max_entries: Option<u64>,
     durability: Durability,
     secure: bool,
     /// Read large entries through a memory map (`CacheConfig::mmap_reads`).
@@ -84,6 +86,7 @@ impl FileTier {
             root: root.to_path_buf(),
             tmp,
             capacity: config.disk_capacity,
+            max_entries: config.max_entries,
             durability: config.durability,
             secure: config.secure,
             mmap_reads: config.mmap_reads,
@@ -187,31 +190,48 @@ impl FileTier {
         }
     }
 
-    /// Removes the least recently used files until the tier holds at most 90% of its
-    /// capacity. `keep` (the entry just written) is never evicted.
+    /// Whether the tier holds more than its capacity or its `max_entries` allow.
+    fn over_bounds(&self) -> bool {
+        let usage = self.gauge.usage();
+        usage.bytes > self.capacity || self.max_entries.is_some_and(|n| usage.entries > n)
+    }
+
+    /// Removes the least recently used files until the tier is back within 90% of its
+    /// bounds (see [`Limits::after_eviction`]). `keep` (the entry just written) is never
+    /// evicted. Skipped while another thread evicts.
     fn evict(&self, keep: &Path) -> Result<()> {
         let Ok(_only_one) = self.evicting.try_lock() else {
             return Ok(());
         };
+        let limits = Limits::after_eviction(self.capacity, self.max_entries);
+        self.evict_to(Some(keep), limits).map(|_| ())
+    }
+
+    /// Removes the least recently used files until the tier holds at most `limits`.
+    /// Returns how many went. The caller holds `evicting`.
+    fn evict_to(&self, keep: Option<&Path>, limits: Limits) -> Result<u64> {
         let mut found = self.recount()?;
         found.sort_unstable_by_key(|f| f.modified);
-        let target = self.capacity / 10 * 9;
+        let mut evicted = 0;
         for f in found {
-            if self.gauge.bytes() <= target {
+            if limits.holds(self.gauge.usage()) {
                 break;
             }
-            if f.path == keep {
+            if Some(f.path.as_path()) == keep {
                 continue;
             }
             match fs::remove_file(&f.path) {
-                Ok(()) => self.gauge.evicted(),
+                Ok(()) => {
+                    self.gauge.evicted();
+                    evicted += 1;
+                }
                 // Another process removed it since the scan: it is gone all the same.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(self.io_error(&f.path, e)),
             }
             self.gauge.removed(f.len);
         }
-        Ok(())
+        Ok(evicted)
     }
 
     fn write_tmp(&self, tmp: &Path, entry: &dyn Outgoing) -> Result<u64> {
@@ -344,7 +364,7 @@ impl FileTier {
             paths::sync_dir(shard).map_err(|e| self.io_error(shard, e))?;
         }
         self.gauge.stored(old, len);
-        if self.gauge.bytes() > self.capacity {
+        if self.over_bounds() {
             if let Err(e) = self.evict(&path) {
                 tracing::warn!(path = %self.root.display(), error = %e, "file tier: eviction failed");
             }
@@ -437,6 +457,29 @@ impl Store for FileTier {
             disk_bytes: usage.bytes + self.tmp_bytes.load(Relaxed),
             ..usage
         }
+    }
+
+    fn keys(&self) -> Result<Vec<Vec<u8>>> {
+        let mut keys = Vec::new();
+        for f in self.scan()? {
+            // A file removed or replaced since the scan, or one that does not check out,
+            // is passed over: reads deal with bad entries.
+            let Ok(file) = fs::File::open(&f.path) else {
+                continue;
+            };
+            match entry::read_header(&mut BufReader::with_capacity(4096, file)) {
+                Ok((_, key)) => keys.push(key),
+                Err(refusal) => {
+                    tracing::debug!(path = %f.path.display(), ?refusal, "file tier: an entry passed over by a walk");
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    fn shrink_to(&self, bytes: u64) -> Result<u64> {
+        let _only_one = self.evicting.lock().unwrap_or_else(|p| p.into_inner());
+        self.evict_to(None, Limits::bytes(bytes))
     }
 
     fn adopt(&self, address: &Address, entry: &[u8]) -> Result<bool> {

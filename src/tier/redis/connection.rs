@@ -149,6 +149,16 @@ impl RedisTier {
 
     /// Deletes every key of this namespace, found with `SCAN`.
     pub(super) fn delete_namespace(&self, c: &mut redis::Connection) -> redis::RedisResult<()> {
+        self.scan_namespace(c, |c, keys| redis::cmd("DEL").arg(keys).query::<()>(c))
+    }
+
+    /// Calls `batch` with every key of this namespace, found with `SCAN` (never `KEYS`,
+    /// which blocks the server), a batch at a time.
+    pub(super) fn scan_namespace(
+        &self,
+        c: &mut redis::Connection,
+        mut batch: impl FnMut(&mut redis::Connection, &[String]) -> redis::RedisResult<()>,
+    ) -> redis::RedisResult<()> {
         let pattern = format!("{}*", self.prefix);
         let mut cursor: u64 = 0;
         loop {
@@ -160,7 +170,7 @@ impl RedisTier {
                 .arg(1000)
                 .query(c)?;
             if !keys.is_empty() {
-                redis::cmd("DEL").arg(&keys).query::<()>(c)?;
+                batch(c, &keys)?;
             }
             if next == 0 {
                 return Ok(());

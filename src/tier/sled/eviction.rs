@@ -40,13 +40,27 @@ impl SledTier {
         Ok(recorded.unwrap_or(0).max(created_ms))
     }
 
-    /// Removes the least recently used entries until the tier holds at most 90% of its
-    /// live budget. `keep` (the entry just written) is never evicted.
+    /// Whether the tier holds more than its live budget or its `max_entries` allow.
+    pub(super) fn over_bounds(&self) -> bool {
+        let usage = self.gauge.usage();
+        usage.bytes > self.live_budget() || self.max_entries.is_some_and(|n| usage.entries > n)
+    }
+
+    /// Removes the least recently used entries until the tier is back within 90% of its
+    /// bounds (its live budget, `max_entries`). `keep` (the entry just written) is never
+    /// evicted. Skipped while another thread evicts.
     pub(super) fn evict(&self, keep: &[u8]) -> Result<()> {
         let Ok(_only_one) = self.evicting.try_lock() else {
             return Ok(()); // another thread is evicting
         };
-        self.run(|h| {
+        let limits = Limits::after_eviction(self.live_budget(), self.max_entries);
+        self.evict_to(Some(keep), limits).map(|_| ())
+    }
+
+    /// Removes the least recently used entries until the tier holds at most `limits`.
+    /// Returns how many went. The caller holds `evicting`.
+    pub(super) fn evict_to(&self, keep: Option<&[u8]>, limits: Limits) -> Result<u64> {
+        let evicted = self.run(|h| {
             self.flush_touched_into(h)?;
             let mut all = Vec::new();
             let (mut count, mut bytes) = (0u64, 0u64);
@@ -54,7 +68,7 @@ impl SledTier {
                 let (k, v) = item?;
                 count += 1;
                 bytes += v.len() as u64;
-                if &*k == keep {
+                if Some(&*k) == keep {
                     continue;
                 }
                 let created = entry::created_ms_of(&v).unwrap_or(0);
@@ -64,18 +78,19 @@ impl SledTier {
             // The scan saw every entry: correct any drift in the counters before deciding.
             self.gauge.set(count, bytes);
             all.sort_unstable();
-            let target = self.live_budget() / 10 * 9;
+            let mut evicted = 0;
             for (_, k) in all {
-                if self.gauge.bytes() <= target {
+                if limits.holds(self.gauge.usage()) {
                     break;
                 }
                 if Self::remove_key_in(self, h, &k)? {
                     self.gauge.evicted();
+                    evicted += 1;
                 }
             }
-            Ok(())
-        })
-        .map(|_| ())
+            Ok(evicted)
+        })?;
+        Ok(evicted.unwrap_or(0))
     }
 
     pub(super) fn remove_key_in(&self, handles: &Handles, key: &[u8]) -> sled::Result<bool> {

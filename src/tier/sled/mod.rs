@@ -61,7 +61,7 @@ mod waiters;
 use self::space::parse_u64;
 use self::state::{close, flush_db, panic_message, sled_config};
 use super::access::{access_id, AccessTable};
-use super::{too_large, Gauge, HandOver, Kind, LoadError, Loaded, Store, Usage};
+use super::{too_large, Gauge, HandOver, Kind, Limits, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
 use crate::entry::{self, Expect, Incoming, Outgoing};
 use crate::key::Address;
@@ -133,6 +133,8 @@ pub(crate) struct SledTier {
     /// `<namespace>`: quarantine, compaction and waiter files live beside the database.
     namespace_dir: PathBuf,
     capacity: u64,
+    /// `CacheConfig::max_entries`, if set.
+    max_entries: Option<u64>,
     durability: Durability,
     secure: bool,
     state: RwLock<State>,
@@ -203,6 +205,7 @@ impl SledTier {
             path: path.to_path_buf(),
             namespace_dir: path.parent().unwrap_or(path).to_path_buf(),
             capacity: config.disk_capacity,
+            max_entries: config.max_entries,
             durability: config.durability,
             secure: config.secure,
             state: RwLock::new(State::Down {
@@ -299,7 +302,7 @@ impl Store for SledTier {
             ));
         };
         self.gauge.stored(old, len);
-        if self.gauge.bytes() > self.live_budget() {
+        if self.over_bounds() {
             if let Err(e) = self.evict(&key) {
                 tracing::warn!(path = %self.path.display(), error = %e, "sled tier: eviction failed");
             }
@@ -405,6 +408,26 @@ impl Store for SledTier {
             quarantined: self.quarantined.load(Relaxed),
             ..self.gauge.usage()
         }
+    }
+
+    fn keys(&self) -> Result<Vec<Vec<u8>>> {
+        let keys = self.run(|h| {
+            let mut keys = Vec::new();
+            for item in h.entries.iter() {
+                let (_, v) = item?;
+                // One that does not check out is passed over: reads deal with bad entries.
+                if let Some((_, key)) = entry::head_of(&v) {
+                    keys.push(key.to_vec());
+                }
+            }
+            Ok(keys)
+        })?;
+        Ok(keys.unwrap_or_default())
+    }
+
+    fn shrink_to(&self, bytes: u64) -> Result<u64> {
+        let _only_one = self.evicting.lock().unwrap_or_else(|p| p.into_inner());
+        self.evict_to(None, Limits::bytes(bytes))
     }
 
     fn takes_writes(&self) -> bool {

@@ -1,6 +1,6 @@
 use smartcache::prelude::*;
 
-#[memoize(maxsize = 128)]
+#[memoize(lifetime = "10m")]
 fn double(x: u64) -> u64 {
     x * 2
 }
