@@ -122,6 +122,17 @@ fn persisted_values_come_back_with_their_types_in_a_new_cache() {
     );
     let stats = cache.stats();
     assert_eq!(stats.file.hits + stats.sled.hits, 3, "{stats}");
+
+    // A walk lists values of every registered type, each read back as its own.
+    let fresh = open(dir.path());
+    let mut keys = fresh.as_smart_cache().keys().expect("keys");
+    keys.sort();
+    assert_eq!(keys, ["array", "note", "numbers"]);
+    let values: std::collections::BTreeMap<String, _> =
+        fresh.as_smart_cache().iter().expect("iter").collect();
+    assert_eq!(values.len(), 3);
+    assert_eq!(values["note"].downcast::<Note>().as_deref(), Some(&note));
+    assert!(values["array"].downcast::<Array2<f64>>().is_some());
 }
 
 #[test]
