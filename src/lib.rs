@@ -124,7 +124,7 @@ pub mod __private {
     #[cfg(feature = "json")]
     pub use crate::codec::Json;
     pub use crate::memoize::{
-        namespace as memo_namespace, tier_allows, with_namespace, Memo, MemoClone, MemoKey,
+        memo_defaults, namespace as memo_namespace, tier_allows, Memo, MemoClone, MemoKey,
     };
     pub use inventory;
     pub use serde::de::DeserializeOwned;

@@ -149,14 +149,19 @@ pub fn namespace(module_path: &str, function: &str) -> String {
     name
 }
 
-/// `config` with the default namespace of a memoized function, unless it names one.
+/// `config` with the defaults of a memoized function where it sets nothing: the
+/// function's namespace, and the lightest memory reads ([`Eviction::ClockPro`]).
+///
+/// [`Eviction::ClockPro`]: crate::Eviction::ClockPro
 #[doc(hidden)]
-pub fn with_namespace(config: CacheConfig, module_path: &str, function: &str) -> CacheConfig {
-    if config.namespace.is_some() {
-        config
-    } else {
-        config.namespace(namespace(module_path, function))
+pub fn memo_defaults(mut config: CacheConfig, module_path: &str, function: &str) -> CacheConfig {
+    if config.namespace.is_none() {
+        config = config.namespace(namespace(module_path, function));
     }
+    if config.eviction.is_none() {
+        config = config.eviction(crate::Eviction::ClockPro);
+    }
+    config
 }
 
 /// What the code `#[memoize]` writes calls on its memo, for a key type `Self`.

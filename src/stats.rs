@@ -204,7 +204,51 @@ pub(crate) struct Counters {
     /// hits are the tiers' hits.
     pub shared_hits: AtomicU64,
     pub misses: AtomicU64,
+    /// Hits in memory, the hottest counter: striped, so that threads hitting one cache
+    /// do not fight over one cache line (added to the memory tier's `hits`).
+    pub memory_hits: Striped,
     tiers: [TierCounters; Tier::ALL.len()],
+}
+
+/// Stripes of a [`Striped`] counter.
+const STRIPES: usize = 16;
+
+/// A counter that many threads bump at once: one cache line a stripe, each thread on
+/// its own stripe (threads are dealt stripes in turn).
+#[derive(Debug, Default)]
+pub(crate) struct Striped([Stripe; STRIPES]);
+
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Stripe(AtomicU64);
+
+impl Striped {
+    #[inline]
+    pub fn bump(&self) {
+        self.0[stripe()].0.fetch_add(1, Relaxed);
+    }
+
+    pub fn sum(&self) -> u64 {
+        self.0.iter().map(|s| s.0.load(Relaxed)).sum()
+    }
+}
+
+/// This thread's stripe.
+#[inline]
+fn stripe() -> usize {
+    use std::cell::Cell;
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    STRIPE.with(|stripe| {
+        let mut i = stripe.get();
+        if i == usize::MAX {
+            i = (NEXT.fetch_add(1, Relaxed) % STRIPES as u64) as usize;
+            stripe.set(i);
+        }
+        i
+    })
 }
 
 impl Counters {
@@ -222,7 +266,10 @@ impl Counters {
         let mut stats = CacheStats {
             hits: self.shared_hits.load(Relaxed),
             misses: self.misses.load(Relaxed),
-            memory: self.tier(Tier::Memory).snapshot(),
+            memory: TierStats {
+                hits: self.tier(Tier::Memory).hits.load(Relaxed) + self.memory_hits.sum(),
+                ..self.tier(Tier::Memory).snapshot()
+            },
             sled: self.tier(Tier::Sled).snapshot(),
             file: self.tier(Tier::File).snapshot(),
             #[cfg(feature = "redis")]

@@ -18,33 +18,37 @@ fn kilo(key: u64) -> Vec<u8> {
 #[test]
 fn memory_stays_within_capacity_and_counts_evictions() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let capacity = 10_000;
-    let cache: SmartCache<u64, Vec<u8>> = config(dir.path())
-        .memory_capacity(capacity)
-        .build()
-        .expect("build");
-    let n = 100;
-    for key in 0..n {
-        assert_eq!(cache.insert(key, kilo(key)).expect("insert"), Tier::Memory);
+    for eviction in MEMORY_STORES {
+        let capacity = 10_000;
+        let cache: SmartCache<u64, Vec<u8>> = config(dir.path())
+            .namespace(format!("{eviction:?}"))
+            .eviction(eviction)
+            .memory_capacity(capacity)
+            .build()
+            .expect("build");
+        let n = 100;
+        for key in 0..n {
+            assert_eq!(cache.insert(key, kilo(key)).expect("insert"), Tier::Memory);
+            let stats = cache.stats();
+            assert!(
+                stats.memory.bytes <= capacity,
+                "{eviction:?}: over capacity after {key}: {stats}"
+            );
+        }
         let stats = cache.stats();
-        assert!(
-            stats.memory.bytes <= capacity,
-            "over capacity after {key}: {stats}"
+        assert!(stats.memory.entries <= 10, "{stats}");
+        assert!(stats.memory.entries >= 1, "{stats}");
+        assert_eq!(
+            stats.memory.evictions + stats.memory.entries,
+            n,
+            "{eviction:?}: every insert is either held or counted as evicted: {stats}"
         );
+        // Whatever is still served is the right value.
+        let served = (0..n)
+            .filter(|&k| cache.get(&k).is_some_and(|v| *v == kilo(k)))
+            .count() as u64;
+        assert_eq!(served, cache.stats().memory.entries);
     }
-    let stats = cache.stats();
-    assert!(stats.memory.entries <= 10, "{stats}");
-    assert!(stats.memory.entries >= 1, "{stats}");
-    assert_eq!(
-        stats.memory.evictions + stats.memory.entries,
-        n,
-        "every insert is either held or counted as evicted: {stats}"
-    );
-    // Whatever is still served is the right value.
-    let served = (0..n)
-        .filter(|&k| cache.get(&k).is_some_and(|v| *v == kilo(k)))
-        .count() as u64;
-    assert_eq!(served, cache.stats().memory.entries);
 }
 
 /// One `stats()` call, with no housekeeping before it: the snapshot must be consistent
@@ -52,22 +56,26 @@ fn memory_stays_within_capacity_and_counts_evictions() {
 #[test]
 fn memory_stats_snapshot_counts_evictions_with_entries() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cache: SmartCache<u64, Vec<u8>> = config(dir.path())
-        .memory_capacity(10_000)
-        .build()
-        .expect("build");
-    let n = 100;
-    for key in 0..n {
-        cache.insert(key, kilo(key)).expect("insert");
+    for eviction in MEMORY_STORES {
+        let cache: SmartCache<u64, Vec<u8>> = config(dir.path())
+            .namespace(format!("{eviction:?}"))
+            .eviction(eviction)
+            .memory_capacity(10_000)
+            .build()
+            .expect("build");
+        let n = 100;
+        for key in 0..n {
+            cache.insert(key, kilo(key)).expect("insert");
+        }
+        let stats = cache.stats();
+        assert!(stats.memory.bytes <= 10_000, "{stats}");
+        assert_eq!(stats.memory.inserts, n, "{stats}");
+        assert_eq!(
+            stats.memory.evictions + stats.memory.entries,
+            n,
+            "{eviction:?}: the snapshot's evictions do not match its entries: {stats}"
+        );
     }
-    let stats = cache.stats();
-    assert!(stats.memory.bytes <= 10_000, "{stats}");
-    assert_eq!(stats.memory.inserts, n, "{stats}");
-    assert_eq!(
-        stats.memory.evictions + stats.memory.entries,
-        n,
-        "the snapshot's evictions do not match its entries: {stats}"
-    );
 }
 
 #[test]
@@ -385,34 +393,53 @@ fn sleds_folder_stays_near_its_disk_capacity() {
 #[test]
 fn memory_stays_within_max_entries_and_capacity() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cache: SmartCache<u64, Vec<u8>> =
-        config(dir.path()).max_entries(10).build().expect("build");
-    for key in 0..100 {
-        assert_eq!(cache.insert(key, kilo(key)).expect("insert"), Tier::Memory);
+    for eviction in MEMORY_STORES {
+        let cache: SmartCache<u64, Vec<u8>> = config(dir.path())
+            .namespace(format!("count-{eviction:?}"))
+            .eviction(eviction)
+            .max_entries(10)
+            .build()
+            .expect("build");
+        for key in 0..100 {
+            assert_eq!(cache.insert(key, kilo(key)).expect("insert"), Tier::Memory);
+            let stats = cache.stats();
+            assert!(
+                stats.memory.entries <= 10,
+                "{eviction:?}, after {key}: {stats}"
+            );
+        }
         let stats = cache.stats();
-        assert!(stats.memory.entries <= 10, "after {key}: {stats}");
-    }
-    let stats = cache.stats();
-    assert!(stats.memory.entries >= 5, "far fewer than 10 kept: {stats}");
-    assert!(stats.memory.evictions >= 90, "{stats}");
-    let per_entry = stats.memory.bytes / stats.memory.entries;
-    assert!(
-        (1000..1200).contains(&per_entry),
-        "memory bytes are not the bytes held: {stats}"
-    );
+        assert!(
+            stats.memory.entries >= 5,
+            "{eviction:?}: far fewer than 10 kept: {stats}"
+        );
+        assert!(stats.memory.evictions >= 90, "{eviction:?}: {stats}");
+        let per_entry = stats.memory.bytes / stats.memory.entries;
+        assert!(
+            (1000..1200).contains(&per_entry),
+            "{eviction:?}: memory bytes are not the bytes held: {stats}"
+        );
 
-    // Both bounds at once: ten entries allowed, but only about four of 2 KB fit in 10 KB.
-    let both: SmartCache<u64, Vec<u8>> = config(dir.path())
-        .namespace("both")
-        .max_entries(10)
-        .memory_capacity(10_000)
-        .build()
-        .expect("build");
-    for key in 0..50 {
-        both.insert(key, bytes_for(key, 2000)).expect("insert");
-        let stats = both.stats();
-        assert!(stats.memory.bytes <= 10_000, "after {key}: {stats}");
-        assert!(stats.memory.entries <= 10, "after {key}: {stats}");
+        // Both bounds at once: ten entries allowed, but only about four of 2 KB fit in 10 KB.
+        let both: SmartCache<u64, Vec<u8>> = config(dir.path())
+            .namespace(format!("both-{eviction:?}"))
+            .eviction(eviction)
+            .max_entries(10)
+            .memory_capacity(10_000)
+            .build()
+            .expect("build");
+        for key in 0..50 {
+            both.insert(key, bytes_for(key, 2000)).expect("insert");
+            let stats = both.stats();
+            assert!(
+                stats.memory.bytes <= 10_000,
+                "{eviction:?}, after {key}: {stats}"
+            );
+            assert!(
+                stats.memory.entries <= 10,
+                "{eviction:?}, after {key}: {stats}"
+            );
+        }
     }
 }
 

@@ -24,19 +24,34 @@ fn ttl_cache(dir: &Path) -> SmartCache<u64, Vec<u8>> {
 #[test]
 fn ttl_expires_memory_values() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cache = ttl_cache(dir.path());
-    assert_eq!(cache.insert(1, small(1)).expect("insert"), Tier::Memory);
-    assert_eq!(cache.get(&1).as_deref(), Some(&small(1)));
-    sleep(PAST_TTL);
-    assert_eq!(cache.get(&1), None, "memory value outlived its ttl");
-    assert!(!cache.contains_key(&1));
-    // moka drops expired entries on its housekeeping timer (about 1 s granularity): the
-    // expiration is counted, and the entry leaves `entries`, once it has run.
-    let counted = eventually(Duration::from_secs(3), || {
-        let stats = cache.stats();
-        stats.memory.expirations == 1 && stats.memory.entries == 0
-    });
-    assert!(counted, "expiration not counted: {}", cache.stats());
+    for eviction in MEMORY_STORES {
+        let cache: SmartCache<u64, Vec<u8>> = config(dir.path())
+            .namespace(format!("ttl-{eviction:?}"))
+            .ttl(TTL)
+            .eviction(eviction)
+            .build()
+            .expect("build a cache with a ttl");
+        assert_eq!(cache.insert(1, small(1)).expect("insert"), Tier::Memory);
+        assert_eq!(cache.get(&1).as_deref(), Some(&small(1)));
+        sleep(PAST_TTL);
+        assert_eq!(
+            cache.get(&1),
+            None,
+            "{eviction:?}: memory value outlived its ttl"
+        );
+        assert!(!cache.contains_key(&1));
+        // moka drops expired entries on its housekeeping timer (about 1 s granularity): the
+        // expiration is counted, and the entry leaves `entries`, once it has run.
+        let counted = eventually(Duration::from_secs(3), || {
+            let stats = cache.stats();
+            stats.memory.expirations == 1 && stats.memory.entries == 0
+        });
+        assert!(
+            counted,
+            "{eviction:?}: expiration not counted: {}",
+            cache.stats()
+        );
+    }
 }
 
 #[test]
@@ -186,12 +201,32 @@ fn keep_reading<V: Cacheable + PartialEq + std::fmt::Debug>(
 #[test]
 fn tti_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cache: SmartCache<u64, Vec<u8>> = config(dir.path()).tti(TTI).build().expect("build");
-    assert_eq!(cache.insert(1, small(1)).expect("insert"), Tier::Memory);
-    keep_reading(&cache, 1, &small(1));
+    let caches = MEMORY_STORES.map(|eviction| {
+        let cache: SmartCache<u64, Vec<u8>> = config(dir.path())
+            .namespace(format!("tti-{eviction:?}"))
+            .tti(TTI)
+            .eviction(eviction)
+            .build()
+            .expect("build");
+        assert_eq!(cache.insert(1, small(1)).expect("insert"), Tier::Memory);
+        cache
+    });
+    std::thread::scope(|s| {
+        for cache in &caches {
+            s.spawn(|| keep_reading(cache, 1, &small(1)));
+        }
+    });
     sleep(TTI + Duration::from_millis(600));
-    assert_eq!(cache.get(&1), None, "idle memory value not expired");
-    assert_eq!(cache.stats().memory.expirations, 1, "{}", cache.stats());
+    for (cache, eviction) in caches.iter().zip(MEMORY_STORES) {
+        assert_eq!(
+            cache.get(&1),
+            None,
+            "{eviction:?}: idle memory value not expired"
+        );
+        let stats = cache.stats();
+        assert_eq!(stats.memory.expirations, 1, "{eviction:?}: {stats}");
+        assert_eq!(stats.memory.entries, 0, "{eviction:?}: {stats}");
+    }
 }
 
 #[test]
@@ -364,9 +399,13 @@ fn a_value_can_decide_its_own_time_to_live() {
 #[test]
 fn an_entry_expires_in_a_cache_without_a_ttl() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for tier in TIERS {
-        let cache: SmartCache<String, Vec<u8>> =
-            config_for_tier(dir.path(), tier).build().expect("build");
+    let memory_stores = MEMORY_STORES.iter().map(|&e| (Tier::Memory, e));
+    let persistent = TIERS.into_iter().filter(|t| t.is_persistent());
+    for (tier, eviction) in memory_stores.chain(persistent.map(|t| (t, Eviction::TinyLfu))) {
+        let cache: SmartCache<String, Vec<u8>> = config_for_tier(dir.path(), tier)
+            .eviction(eviction)
+            .build()
+            .expect("build");
         cache
             .insert_with_ttl("short".into(), small(1), Duration::from_millis(250))
             .expect("insert");

@@ -180,3 +180,31 @@ fn shrink_to_evicts_the_oldest_until_the_bytes_fit() {
     assert!(cache.shrink_to(0).expect("shrink") > 0);
     assert_eq!(cache.keys().expect("keys"), Vec::<u64>::new());
 }
+
+#[test]
+fn memory_slots_are_walked_and_purged_on_both_memory_stores() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for eviction in MEMORY_STORES {
+        let cache: SmartCache<u64, Vec<u8>> = config(dir.path())
+            .namespace(format!("memory-{eviction:?}"))
+            .eviction(eviction)
+            .build()
+            .expect("build");
+        cache.insert(1, small(1)).expect("insert");
+        cache.insert(2, small(2)).expect("insert");
+        cache
+            .insert_with_ttl(3, small(3), Duration::from_millis(200))
+            .expect("insert");
+        assert_eq!(
+            sorted(cache.keys().expect("keys")),
+            [1, 2, 3],
+            "{eviction:?}"
+        );
+        sleep(Duration::from_millis(350));
+        assert_eq!(sorted(cache.keys().expect("keys")), [1, 2], "{eviction:?}");
+        assert_eq!(cache.purge_expired().expect("purge"), 1, "{eviction:?}");
+        let stats = cache.stats();
+        assert_eq!(stats.memory.entries, 2, "{eviction:?}: {stats}");
+        assert_eq!(stats.memory.expirations, 1, "{eviction:?}: {stats}");
+    }
+}

@@ -53,11 +53,12 @@ pub enum Compression {
     Zstd(i32),
 }
 
-/// The memory tier's eviction policy: `eviction = "tinylfu" | "lru"`.
+/// The memory tier's eviction policy: `eviction = "tinylfu" | "lru" | "clockpro"`.
 #[derive(Clone, Copy)]
 pub enum Eviction {
     TinyLfu,
     Lru,
+    ClockPro,
 }
 
 /// How hard persistent tiers try to survive a crash: `durability = "buffered" | "fsync"`.
@@ -115,9 +116,13 @@ pub fn compression(meta: &ParseNestedMeta) -> syn::Result<Compression> {
     }
 }
 
-/// Reads `= "tinylfu" | "lru"`.
+/// Reads `= "tinylfu" | "lru" | "clockpro"`.
 pub fn eviction(meta: &ParseNestedMeta) -> syn::Result<Eviction> {
-    let policies = [("tinylfu", Eviction::TinyLfu), ("lru", Eviction::Lru)];
+    let policies = [
+        ("tinylfu", Eviction::TinyLfu),
+        ("lru", Eviction::Lru),
+        ("clockpro", Eviction::ClockPro),
+    ];
     choice(meta, "eviction", &policies, "lru")
 }
 

@@ -197,6 +197,10 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         key: K,
         init: impl FnOnce(&K) -> std::result::Result<V, E>,
     ) -> std::result::Result<Arc<V>, E> {
+        // A hit asks nothing more (not even which thread this is).
+        if let Some(value) = self.get_memory(&key) {
+            return Ok(value);
+        }
         let me = Some(std::thread::current().id());
         loop {
             match self.turn(&key, me) {

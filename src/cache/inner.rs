@@ -57,7 +57,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             return None;
         }
         let slot = self.memory.get(key)?;
-        self.count_hit(Tier::Memory);
+        self.counters.memory_hits.bump();
         if let (Some(tti), Some(last)) = (self.config.tti, &slot.disk_access) {
             self.keep_alive_below(key, slot.home, last, tti);
         }

@@ -69,15 +69,14 @@ impl<K: CacheKey + DeserializeOwned, V: Cacheable> SmartCache<K, V> {
         let mut keys = Vec::new();
         if inner.uses_memory {
             for key in inner.memory.keys() {
-                if seen.insert(Arc::clone(&key)) {
-                    keys.push(K::clone(&key));
+                if seen.insert(key.clone()) {
+                    keys.push(key);
                 }
             }
         }
         inner.walk(|address| {
             if let Some(key) = key::decode::<K>(address.key()) {
-                if !seen.contains(&key) {
-                    seen.insert(Arc::new(key.clone()));
+                if seen.insert(key.clone()) {
                     keys.push(key);
                 }
             }

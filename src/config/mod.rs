@@ -40,15 +40,23 @@ pub enum ImageFormat {
     Png,
 }
 
-/// The eviction policy of the memory tier.
+/// The eviction policy of the memory tier, and the store that keeps it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Eviction {
-    /// TinyLFU admission with LRU eviction (moka's default): keeps frequently used entries.
+    /// TinyLFU admission with LRU eviction, in moka: keeps frequently used entries. The
+    /// default of a cache.
     #[default]
     TinyLfu,
-    /// Least recently used.
+    /// Least recently used, in moka.
     Lru,
+    /// CLOCK-Pro, in quick_cache (close to S3-FIFO): scan resistant, with hit rates near
+    /// TinyLFU's, and reads several times lighter than moka's. The default of a
+    /// `#[memoize]`d function, whose hits are what users compare. Expiry is checked when
+    /// a slot is read (and by `purge_expired`, which `stats` runs), and each of its
+    /// shards holds an eighth of `memory_capacity` at most, so a value above that is
+    /// not kept in memory.
+    ClockPro,
 }
 
 /// How hard the persistent tiers try to survive a crash of the machine.
@@ -110,7 +118,8 @@ pub struct CacheConfig {
     pub(crate) promote_max: u64,
     pub(crate) compression: Compression,
     pub(crate) image_format: ImageFormat,
-    pub(crate) eviction: Eviction,
+    /// `None`: the default of what is built (a cache's, or a memoized function's).
+    pub(crate) eviction: Option<Eviction>,
     pub(crate) durability: Durability,
     pub(crate) secure: bool,
     pub(crate) mmap_reads: bool,
@@ -156,7 +165,7 @@ impl Default for CacheConfig {
             promote_max: DEFAULT_FILE_THRESHOLD,
             compression: Compression::None,
             image_format: ImageFormat::Raw,
-            eviction: Eviction::TinyLfu,
+            eviction: None,
             durability: Durability::Buffered,
             secure: true,
             mmap_reads: false,
@@ -348,9 +357,10 @@ impl CacheConfig {
         self
     }
 
-    /// Eviction policy of the memory tier. Default TinyLFU.
+    /// Eviction policy of the memory tier, and the store that keeps it. Default
+    /// [`Eviction::TinyLfu`] for a cache, [`Eviction::ClockPro`] for a memoized function.
     pub fn eviction(mut self, eviction: Eviction) -> Self {
-        self.eviction = eviction;
+        self.eviction = Some(eviction);
         self
     }
 

@@ -93,7 +93,7 @@ impl Policy<'_> {
 
     /// The memory tier's eviction policy ([`CacheConfig::eviction`]).
     pub fn eviction(&self) -> Eviction {
-        self.0.eviction
+        self.0.eviction.unwrap_or_default()
     }
 
     /// The durability of persistent writes ([`CacheConfig::durability`]).

@@ -1,10 +1,11 @@
 //! Storage tiers: the [`Tier`] names, the [`Store`] trait that every persistent tier
-//! implements, and [`PERSISTENT`], the list of them. The memory tier is the moka front
-//! that every cache has.
+//! implements, and [`PERSISTENT`], the list of them. The memory tier is the front that
+//! every cache has.
 //!
-//! One file (or folder) a tier: `memory.rs`, `sled/` (the tier in `mod.rs`; its fault
-//! handling, space, eviction and processes waiting for its lock beside it), `file/` (the
-//! tier, and reads through memory maps in `map.rs`).
+//! One file (or folder) a tier: `memory/` (the tier, on moka in `moka.rs` or quick_cache
+//! in `quick.rs`), `sled/` (the tier in `mod.rs`; its fault handling, space, eviction and
+//! processes waiting for its lock beside it), `file/` (the tier, and reads through memory
+//! maps in `map.rs`), `redis/`.
 //!
 //! A tier stores and reads enveloped entries by [`Address`], and never sees the type of a
 //! value: it writes an [`Outgoing`] entry and decodes into an [`Incoming`] place (see

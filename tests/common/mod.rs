@@ -21,6 +21,10 @@ pub const MEDIUM: usize = 20_000;
 /// Bytes of a "large" `Vec<u8>`: Auto routing sends it to a file (>= 1 MiB).
 pub const LARGE: usize = (1 << 20) + 4096;
 
+/// The two stores of the memory tier: moka (TinyLFU, and LRU) and quick_cache
+/// (CLOCK-Pro). Memory behaviour is tested on both.
+pub const MEMORY_STORES: [Eviction; 2] = [Eviction::TinyLfu, Eviction::ClockPro];
+
 /// The namespace most tests use.
 pub const NS: &str = "behaviour";
 

@@ -326,14 +326,14 @@ impl<'a> Parts<'a> {
             Some(config) => quote!((#config)),
             None => quote!(::smartcache::configure_for::<#value>()),
         };
-        config = match &o.namespace {
-            Some(ns) => quote!(#config.namespace(#ns)),
-            None => quote!(::smartcache::__private::with_namespace(
-                #config,
-                ::core::module_path!(),
-                ::core::stringify!(#name)
-            )),
-        };
+        config = quote!(::smartcache::__private::memo_defaults(
+            #config,
+            ::core::module_path!(),
+            ::core::stringify!(#name)
+        ));
+        if let Some(ns) = &o.namespace {
+            config = quote!(#config.namespace(#ns));
+        }
         if let Some((tier, _)) = self.tier() {
             config = quote!(#config.tier(#tier));
         }
@@ -365,6 +365,7 @@ impl<'a> Parts<'a> {
             let eviction = match eviction {
                 Eviction::TinyLfu => quote!(::smartcache::Eviction::TinyLfu),
                 Eviction::Lru => quote!(::smartcache::Eviction::Lru),
+                Eviction::ClockPro => quote!(::smartcache::Eviction::ClockPro),
             };
             config = quote!(#config.eviction(#eviction));
         }

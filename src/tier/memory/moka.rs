@@ -1,0 +1,202 @@
+//! The memory tier on moka, for [`Eviction::TinyLfu`] and [`Eviction::Lru`]: moka
+//! expires slots itself (per-slot deadlines and the time to idle) and applies its bounds
+//! in its pending work.
+
+use std::borrow::Borrow;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ::moka::notification::RemovalCause;
+use ::moka::policy::EvictionPolicy;
+use ::moka::Expiry;
+
+use super::{Slot, Weights};
+use crate::config::{CacheConfig, Eviction};
+use crate::stats::Counters;
+use crate::Tier;
+
+/// Expiry per slot: its own deadline (time to live, or the persisted entry's expiry) and
+/// the cache's time to idle, whichever comes first.
+struct SlotExpiry {
+    tti: Option<Duration>,
+}
+
+impl SlotExpiry {
+    fn remaining<V>(&self, slot: &Slot<V>, now: Instant) -> Option<Duration> {
+        let until_deadline = slot.deadline.map(|d| d.saturating_duration_since(now));
+        match (until_deadline, self.tti) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+impl<K, V> Expiry<K, Slot<V>> for SlotExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &K,
+        slot: &Slot<V>,
+        created_at: Instant,
+    ) -> Option<Duration> {
+        self.remaining(slot, created_at)
+    }
+
+    fn expire_after_read(
+        &self,
+        _key: &K,
+        slot: &Slot<V>,
+        read_at: Instant,
+        duration_until_expiry: Option<Duration>,
+        _last_modified_at: Instant,
+    ) -> Option<Duration> {
+        match self.tti {
+            Some(_) => self.remaining(slot, read_at),
+            None => duration_until_expiry,
+        }
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &K,
+        slot: &Slot<V>,
+        updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        self.remaining(slot, updated_at)
+    }
+}
+
+/// A moka cache of slots.
+pub(crate) struct MokaTier<K, V> {
+    cache: moka::sync::Cache<K, Slot<V>>,
+    /// Whether moka expires slots itself (the cache has a ttl or tti). Otherwise the few
+    /// slots with a deadline (`insert_with_ttl`, `ttl_of`, a persisted entry's expiry) are
+    /// checked when read.
+    expires: bool,
+    /// Whether moka's weighed size is more than the bytes held (see [`Weights`]).
+    padded: bool,
+    counters: Arc<Counters>,
+}
+
+impl<K, V> MokaTier<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    pub fn new(config: &CacheConfig, weights: Weights, counters: Arc<Counters>) -> Self {
+        let policy = match config.policy().eviction() {
+            Eviction::Lru => EvictionPolicy::lru(),
+            _ => EvictionPolicy::tiny_lfu(),
+        };
+        let listener = Arc::clone(&counters);
+        let mut builder = moka::sync::Cache::builder()
+            .max_capacity(weights.capacity)
+            .weigher(move |_key: &K, slot: &Slot<V>| weights.of_u32(slot.bytes))
+            .eviction_policy(policy)
+            .eviction_listener(move |_key, _slot, cause| {
+                let memory = listener.tier(Tier::Memory);
+                match cause {
+                    RemovalCause::Size => Counters::bump(&memory.evictions),
+                    RemovalCause::Expired => Counters::bump(&memory.expirations),
+                    RemovalCause::Explicit | RemovalCause::Replaced => {}
+                }
+            });
+        // Per-slot expiry costs a little on every read: install it only when this cache
+        // has a ttl or tti. Without it, a slot's deadline is checked when it is read.
+        let expires = config.ttl.is_some() || config.tti.is_some();
+        if expires {
+            builder = builder.expire_after(SlotExpiry { tti: config.tti });
+        }
+        MokaTier {
+            cache: builder.build(),
+            expires,
+            padded: weights.padded(),
+            counters,
+        }
+    }
+
+    #[inline]
+    pub fn get<Q>(&self, key: &Q) -> Option<Slot<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let slot = self.cache.get(key)?;
+        if !self.expires && slot.deadline.is_some_and(|d| Instant::now() >= d) {
+            return self.expire(key);
+        }
+        Some(slot)
+    }
+
+    /// Drops a slot past its deadline (in a cache where moka does not expire slots).
+    #[cold]
+    fn expire<Q>(&self, key: &Q) -> Option<Slot<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if self.cache.remove(key).is_some() {
+            Counters::bump(&self.counters.tier(Tier::Memory).expirations);
+        }
+        None
+    }
+
+    pub fn insert(&self, key: K, slot: Slot<V>) {
+        self.cache.insert(key, slot);
+    }
+
+    pub fn remove<Q>(&self, key: &Q) -> Option<Slot<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.cache.remove(key)
+    }
+
+    pub fn clear(&self) {
+        self.cache.invalidate_all();
+        self.cache.run_pending_tasks();
+    }
+
+    /// Entries and bytes held, after moka has applied pending work.
+    pub fn usage(&self) -> (u64, u64) {
+        self.cache.run_pending_tasks();
+        let bytes = if self.padded {
+            self.cache.iter().map(|(_, slot)| slot.bytes).sum()
+        } else {
+            self.cache.weighted_size()
+        };
+        (self.cache.entry_count(), bytes)
+    }
+
+    /// The keys of the slots held now, but those past their deadline.
+    pub fn keys(&self) -> Vec<Arc<K>> {
+        let now = Instant::now();
+        self.cache
+            .iter()
+            .filter(|(_, slot)| slot.deadline.is_none_or(|d| now < d))
+            .map(|(key, _)| key)
+            .collect()
+    }
+
+    /// Drops every slot past its deadline. Returns how many went.
+    pub fn purge_expired(&self) -> u64 {
+        let expirations = &self.counters.tier(Tier::Memory).expirations;
+        let before = expirations.load(std::sync::atomic::Ordering::Relaxed);
+        if self.expires {
+            // moka expires slots itself; its pending work removes those due.
+            self.cache.run_pending_tasks();
+        } else {
+            let now = Instant::now();
+            for (key, slot) in self.cache.iter() {
+                if slot.deadline.is_some_and(|d| now >= d) {
+                    self.expire(&*key);
+                }
+            }
+        }
+        expirations
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_sub(before)
+    }
+}

@@ -1,0 +1,246 @@
+//! The memory tier on quick_cache, for [`Eviction::ClockPro`]: reads take a shard's read
+//! lock and touch nothing shared, so a hit costs a fraction of moka's. quick_cache keeps
+//! no clock: a slot's deadline and its time to idle are checked when it is read, an
+//! expired slot met by eviction counts as expired, and `purge_expired` (which `stats`
+//! runs when slots can expire) removes the rest.
+//!
+//! [`Eviction::ClockPro`]: crate::Eviction::ClockPro
+
+use std::borrow::Borrow;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, Weighter};
+
+use super::{Slot, Weights};
+use crate::clock::coarse_now_ms;
+use crate::config::CacheConfig;
+use crate::stats::Counters;
+use crate::Tier;
+
+/// Each shard should hold at least this many entries of the `max_entries` quantum.
+const ENTRIES_PER_SHARD: u64 = 32;
+/// At most this many shards: reads share a shard's lock, so more buy little.
+const MAX_SHARDS: u64 = 8;
+
+/// Weighs slots as [`Weights`] says.
+#[derive(Clone)]
+struct SlotWeighter(Weights);
+
+impl<K, V> Weighter<K, Slot<V>> for SlotWeighter {
+    fn weight(&self, _key: &K, slot: &Slot<V>) -> u64 {
+        self.0.of(slot.bytes)
+    }
+}
+
+/// Counts what quick_cache evicts, as an expiration when its time had come; the slots go
+/// once the shard's lock is released.
+#[derive(Clone)]
+struct Evictions {
+    counters: Arc<Counters>,
+    tti_ms: Option<u64>,
+}
+
+impl<K, V> Lifecycle<K, Slot<V>> for Evictions {
+    type RequestState = Vec<Slot<V>>;
+
+    fn on_evict(&self, dropped: &mut Self::RequestState, _key: K, slot: Slot<V>) {
+        let memory = self.counters.tier(Tier::Memory);
+        if expired(&slot, self.tti_ms, Instant::now(), coarse_now_ms()) {
+            Counters::bump(&memory.expirations);
+        } else {
+            Counters::bump(&memory.evictions);
+        }
+        dropped.push(slot);
+    }
+}
+
+/// Whether `slot` is past its deadline or has idled out, at `now` (and `now_ms` on the
+/// coarse clock).
+fn expired<V>(slot: &Slot<V>, tti_ms: Option<u64>, now: Instant, now_ms: u64) -> bool {
+    slot.deadline.is_some_and(|d| now >= d) || idled_out(slot, tti_ms, now_ms)
+}
+
+fn idled_out<V>(slot: &Slot<V>, tti_ms: Option<u64>, now_ms: u64) -> bool {
+    match (tti_ms, &slot.read_ms) {
+        (Some(tti), Some(read)) => now_ms.saturating_sub(read.load(Relaxed)) >= tti,
+        _ => false,
+    }
+}
+
+/// A quick_cache cache of slots.
+pub(crate) struct QuickTier<K, V> {
+    cache: quick_cache::sync::Cache<K, Slot<V>, SlotWeighter, DefaultHashBuilder, Evictions>,
+    /// The time to idle, in milliseconds.
+    tti_ms: Option<u64>,
+    /// Whether some slot may expire (a ttl, a tti, or a slot given a deadline): then usage
+    /// first removes the expired ones.
+    may_expire: AtomicBool,
+    /// Whether weights are more than the bytes held (see [`Weights`]).
+    padded: bool,
+    counters: Arc<Counters>,
+}
+
+impl<K, V> QuickTier<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    pub fn new(config: &CacheConfig, weights: Weights, counters: Arc<Counters>) -> Self {
+        // Shards split the capacity: each must hold the largest value memory takes (a
+        // promoted copy, a value under the memory threshold), and, with max_entries,
+        // enough entries that the keys' spread over shards does not matter.
+        let largest = config.promote_max.max(config.memory_threshold).max(1);
+        let mut shards = (config.memory_capacity / largest).clamp(1, MAX_SHARDS);
+        if let Some(n) = config.max_entries {
+            shards = shards.min((n / ENTRIES_PER_SHARD).max(1));
+        }
+        let shards = 1u64 << shards.ilog2();
+        let estimated = match config.max_entries {
+            Some(n) => n,
+            None => config.memory_capacity / 1024,
+        };
+        // Each shard gets capacity / shards rounded up: take the rounding off first, so
+        // that the shards together hold at most the capacity.
+        let capacity = weights.capacity.saturating_sub(shards - 1).max(1);
+        let options = OptionsBuilder::new()
+            .shards(shards as usize)
+            .estimated_items_capacity(estimated.clamp(ENTRIES_PER_SHARD, 1 << 20) as usize)
+            .weight_capacity(capacity)
+            .build()
+            .expect("shards, items and weight capacity are all positive");
+        let tti_ms = config
+            .tti
+            .map(|tti| u64::try_from(tti.as_millis()).unwrap_or(u64::MAX));
+        let lifecycle = Evictions {
+            counters: Arc::clone(&counters),
+            tti_ms,
+        };
+        QuickTier {
+            cache: quick_cache::sync::Cache::with_options(
+                options,
+                SlotWeighter(weights),
+                DefaultHashBuilder::default(),
+                lifecycle,
+            ),
+            tti_ms,
+            may_expire: AtomicBool::new(config.ttl.is_some() || config.tti.is_some()),
+            padded: weights.padded(),
+            counters,
+        }
+    }
+
+    #[inline]
+    pub fn get<Q>(&self, key: &Q) -> Option<Slot<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let slot = self.cache.get(key)?;
+        if slot.deadline.is_some() || self.tti_ms.is_some() {
+            return self.check_time(key, slot);
+        }
+        Some(slot)
+    }
+
+    /// A slot read that may have expired: dropped if it has, else its read recorded.
+    fn check_time<Q>(&self, key: &Q, slot: Slot<V>) -> Option<Slot<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let now_ms = coarse_now_ms();
+        if expired(&slot, self.tti_ms, Instant::now(), now_ms) {
+            self.expire(key);
+            return None;
+        }
+        if let Some(read) = &slot.read_ms {
+            if read.load(Relaxed) != now_ms {
+                read.store(now_ms, Relaxed);
+            }
+        }
+        Some(slot)
+    }
+
+    /// Drops the slot of `key` if it has expired (not one written since).
+    #[cold]
+    fn expire<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (tti_ms, now, now_ms) = (self.tti_ms, Instant::now(), coarse_now_ms());
+        let removed = self
+            .cache
+            .remove_if(key, |slot| expired(slot, tti_ms, now, now_ms));
+        if removed.is_some() {
+            Counters::bump(&self.counters.tier(Tier::Memory).expirations);
+        }
+    }
+
+    pub fn insert(&self, key: K, mut slot: Slot<V>) {
+        if self.tti_ms.is_some() {
+            slot.read_ms = Some(Arc::new(AtomicU64::new(coarse_now_ms())));
+        }
+        if slot.deadline.is_some() && !self.may_expire.load(Relaxed) {
+            self.may_expire.store(true, Relaxed);
+        }
+        self.cache.insert(key, slot);
+    }
+
+    pub fn remove<Q>(&self, key: &Q) -> Option<Slot<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.cache.remove(key).map(|(_, slot)| slot)
+    }
+
+    pub fn clear(&self) {
+        self.cache.clear();
+    }
+
+    /// Entries and bytes held, expired slots removed first.
+    pub fn usage(&self) -> (u64, u64) {
+        if self.may_expire.load(Relaxed) {
+            self.purge_expired();
+        }
+        let bytes = if self.padded {
+            self.cache.iter().map(|(_, slot)| slot.bytes).sum()
+        } else {
+            self.cache.weight()
+        };
+        (self.cache.len() as u64, bytes)
+    }
+
+    /// The keys of the slots held now, but those that have expired.
+    pub fn keys(&self) -> Vec<K> {
+        let (now, now_ms) = (Instant::now(), coarse_now_ms());
+        self.cache
+            .iter()
+            .filter(|(_, slot)| !expired(slot, self.tti_ms, now, now_ms))
+            .map(|(key, _)| key)
+            .collect()
+    }
+
+    /// Drops every slot that has expired. Returns how many went.
+    pub fn purge_expired(&self) -> u64 {
+        let (tti_ms, now, now_ms) = (self.tti_ms, Instant::now(), coarse_now_ms());
+        let purged = AtomicU64::new(0);
+        self.cache.retain(|_, slot| {
+            let keep = !expired(slot, tti_ms, now, now_ms);
+            if !keep {
+                purged.fetch_add(1, Relaxed);
+            }
+            keep
+        });
+        let purged = purged.into_inner();
+        self.counters
+            .tier(Tier::Memory)
+            .expirations
+            .fetch_add(purged, Relaxed);
+        purged
+    }
+}
