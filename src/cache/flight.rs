@@ -217,10 +217,12 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     }
 
     /// The value of `key`, computed by awaiting what `init` (given the key) returns, once
-    /// however many tasks (or threads) ask.
+    /// however many tasks (or threads) ask. What touches a persistent tier (the leader's
+    /// look below memory, and the store of what it computed) runs on `blocking`'s thread
+    /// pool, so the executor's thread keeps running its other tasks meanwhile.
     #[cfg(feature = "async")]
     pub(super) async fn get_with_async<E, F>(
-        &self,
+        self: &Arc<Self>,
         key: K,
         init: impl FnOnce(&K) -> F,
     ) -> std::result::Result<Arc<V>, E>
@@ -228,15 +230,57 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         F: Future<Output = std::result::Result<V, E>>,
     {
         loop {
-            match self.turn(&key, None) {
-                Turn::Found(value) => return Ok(value),
-                Turn::Wait(flight) => {
-                    if let Some(value) = flight.wait_async().await {
-                        return Ok(self.shared(value));
-                    }
-                }
-                Turn::Compute(leader) => return Ok(self.computed(&key, init(&key).await?, leader)),
+            if let Some(value) = self.get_memory(&key) {
+                return Ok(value);
             }
+            // A task may move between threads: no thread is named as the leader (so none
+            // is re-entered), and a task that asks for its own key waits for itself.
+            let leader = match self.join_flight(&key, None) {
+                Role::Lead(leader) => Some(leader),
+                Role::Reentered => None,
+                Role::Follow(flight) => match flight.wait_async().await {
+                    Some(value) => return Ok(self.shared(value)),
+                    None => continue, // the leader failed: try again, perhaps leading
+                },
+            };
+            // The previous leader may have finished between our miss and our lead, or the
+            // value is below memory.
+            let found = match self.get_memory(&key) {
+                Some(value) => Some(value),
+                None => self.get_below_off_thread(&key).await,
+            };
+            let value = match found {
+                Some(value) => value,
+                None => {
+                    let value = init(&key).await?;
+                    self.store_computed_off_thread(key.clone(), value).await
+                }
+            };
+            if let Some(leader) = leader {
+                leader.finish(&value);
+            }
+            return Ok(value);
         }
+    }
+
+    /// [`Inner::get_below`], on the blocking pool when a persistent tier may be read.
+    #[cfg(feature = "async")]
+    async fn get_below_off_thread(self: &Arc<Self>, key: &K) -> Option<Arc<V>> {
+        if self.persistent_tiers().is_empty() {
+            return self.get_below(key, true).unwrap_or_default(); // counts the miss
+        }
+        let (inner, key) = (Arc::clone(self), key.clone());
+        blocking::unblock(move || inner.get_below(&key, true).unwrap_or_default()).await
+    }
+
+    /// [`Inner::store_computed`], on the blocking pool when the value goes to a persistent
+    /// tier.
+    #[cfg(feature = "async")]
+    async fn store_computed_off_thread(self: &Arc<Self>, key: K, value: V) -> Arc<V> {
+        if self.router.route_value(&value, value.size_hint()) == Tier::Memory {
+            return self.store_computed(key, value);
+        }
+        let inner = Arc::clone(self);
+        blocking::unblock(move || inner.store_computed(key, value)).await
     }
 }
