@@ -120,8 +120,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             stores: Stores::new(),
             flights: Mutex::new(HashMap::new()),
             generations: Generations::new(),
-            uses_memory: !matches!(V::PLACEMENT, Placement::Pinned(t) if t.is_persistent())
-                || config.promote_max > 0,
+            uses_memory: memory_holds_values::<V>(&config),
             rerouting: std::sync::atomic::AtomicBool::new(false),
             sled_values_in_files: std::sync::atomic::AtomicBool::new(false),
             marker_checked_ms: AtomicU64::new(0),
@@ -155,4 +154,17 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             }
         }
     }
+}
+
+/// Whether the memory tier can hold values of a cache of `V` on `config`: those whose home
+/// it is, or copies of persisted ones. Not for a type pinned to a persistent tier, or sent
+/// to one whatever its size (`CacheConfig::tier`), with `promote_max(0)`: reads then go
+/// straight to the persistent tier.
+fn memory_holds_values<V: Cacheable>(config: &CacheConfig) -> bool {
+    let home = match V::PLACEMENT {
+        Placement::Pinned(tier) => !tier.is_persistent(),
+        // An AnyCache routes each value by its own type, which may pin memory.
+        Placement::Auto => config.memory_threshold > 0 || crate::any::is_any::<V>(),
+    };
+    home || config.promote_max > 0
 }
