@@ -71,8 +71,13 @@ impl Address {
     }
 }
 
-/// The address of `key` in `namespace`.
-pub(crate) fn address<K: Serialize + ?Sized>(namespace: &str, key: &K) -> Result<Address> {
+/// The address of `key` in `namespace`, its encoding behind `version` if given (see
+/// [`CacheConfig`](crate::CacheConfig)'s key version of a memoized function).
+pub(crate) fn address<K: Serialize + ?Sized>(
+    namespace: &str,
+    version: Option<u64>,
+    key: &K,
+) -> Result<Address> {
     let config = bincode::config::standard()
         .with_big_endian()
         .with_fixed_int_encoding();
@@ -80,6 +85,9 @@ pub(crate) fn address<K: Serialize + ?Sized>(namespace: &str, key: &K) -> Result
     bytes.extend_from_slice(namespace.as_bytes());
     bytes.push(0);
     let key_at = bytes.len();
+    if let Some(version) = version {
+        bytes.extend_from_slice(&version.to_be_bytes());
+    }
     bincode::serde::encode_into_std_write(key, &mut bytes, config).map_err(|e| {
         CacheError::Encode {
             what: "key".into(),
@@ -100,8 +108,16 @@ pub(crate) fn address<K: Serialize + ?Sized>(namespace: &str, key: &K) -> Result
     Ok(Address::new(bytes, key_at))
 }
 
-/// A key read back from its encoding in an entry; `None` when it is not a `K`.
-pub(crate) fn decode<K: serde::de::DeserializeOwned>(encoded: &[u8]) -> Option<K> {
+/// A key read back from its encoding in an entry (behind `version`, if given); `None` when
+/// it is not a `K`, or of another version.
+pub(crate) fn decode<K: serde::de::DeserializeOwned>(
+    version: Option<u64>,
+    encoded: &[u8],
+) -> Option<K> {
+    let encoded = match version {
+        Some(version) => encoded.strip_prefix(&version.to_be_bytes())?,
+        None => encoded,
+    };
     let config = bincode::config::standard()
         .with_big_endian()
         .with_fixed_int_encoding();
@@ -129,30 +145,41 @@ mod tests {
 
     #[test]
     fn addresses_are_stable_and_namespaced() {
-        let a = address("ns", &"key".to_string()).expect("address");
+        let a = address("ns", None, &"key".to_string()).expect("address");
         // Fixed across runs and builds: a persisted entry must be found again.
         assert_eq!(
             a.hash(),
-            address("ns", &"key".to_string()).expect("address").hash()
-        );
-        assert_ne!(
-            a.hash(),
-            address("other", &"key".to_string())
+            address("ns", None, &"key".to_string())
                 .expect("address")
                 .hash()
         );
         assert_ne!(
             a.hash(),
-            address("ns", &"kez".to_string()).expect("address").hash()
+            address("other", None, &"key".to_string())
+                .expect("address")
+                .hash()
+        );
+        assert_ne!(
+            a.hash(),
+            address("ns", None, &"kez".to_string())
+                .expect("address")
+                .hash()
         );
         // Pinned: a change of this value orphans every persisted entry.
         assert_eq!(a.hash(), PINNED_HASH, "{:#x}", a.hash());
         assert_eq!(a.key(), b"\0\0\0\0\0\0\0\x03key");
         assert_eq!(address_of_encoded("ns", a.key()).hash(), PINNED_HASH);
-        assert_eq!(decode::<String>(a.key()).as_deref(), Some("key"));
-        assert_eq!(decode::<u64>(a.key()), None, "another type's key");
+        assert_eq!(decode::<String>(None, a.key()).as_deref(), Some("key"));
+        assert_eq!(decode::<u64>(None, a.key()), None, "another type's key");
+        // A version before the key: another address, read back only by its version.
+        let v1 = address("ns", Some(1), &"key".to_string()).expect("address");
+        let v2 = address("ns", Some(2), &"key".to_string()).expect("address");
+        assert_ne!(v1.hash(), v2.hash());
+        assert_ne!(v1.hash(), PINNED_HASH);
+        assert_eq!(decode::<String>(Some(1), v1.key()).as_deref(), Some("key"));
+        assert_eq!(decode::<String>(Some(2), v1.key()), None);
         assert_eq!(
-            address("ns", &258u64).expect("address").key(),
+            address("ns", None, &258u64).expect("address").key(),
             258u64.to_be_bytes()
         );
     }

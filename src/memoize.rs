@@ -4,21 +4,18 @@
 //! `fn` and `async fn` alike.
 //!
 //! A memoized function's persisted results are tied to the function's code: the macro
-//! hashes the function's tokens (and its `version`), and [`Memo::new`] clears the
-//! function's storage when it finds results written by another version of the code, as
-//! joblib does when a function's source changes.
+//! hashes the function's tokens (and its `version`), and [`Memo::new`] puts that
+//! fingerprint before every stored key. Results of another version of the code are never
+//! read (as joblib recomputes when a function's source changes), and are not cleared
+//! either: two builds run side by side keep their own results, and old versions' go as
+//! the tiers' capacity and time to live reclaim them.
 
 use std::convert::Infallible;
 #[cfg(feature = "async")]
 use std::future::Future;
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use crate::{CacheConfig, CacheKey, Cacheable, SmartCache, Tier};
-
-/// Name of the file, in a memoized function's namespace folder, that records which
-/// version of the function's code wrote the results there.
-const FINGERPRINT_FILE: &str = "memoize.fingerprint";
 
 /// A memoized function's cache. Built by the code `#[memoize]` generates.
 #[doc(hidden)]
@@ -46,12 +43,15 @@ impl<K: CacheKey, V: Cacheable> Memo<K, V> {
     /// touches storage.
     pub fn new(config: CacheConfig, fingerprint: u64, persistent: bool) -> Self {
         // Storage opens on first use; failures then are logged and counted, and the
-        // function still returns what it computes.
+        // function still returns what it computes. Every stored key carries the code's fingerprint: results of other versions of
+        // the code (another build, another process) are never read, and stay until age
+        // or capacity reclaims them.
+        let mut config = config;
+        if persistent {
+            config.key_version = Some(fingerprint);
+        }
         let cache = SmartCache::lazy(config);
-        if let Some(dir) = cache.path().filter(|_| persistent) {
-            if let Err(e) = check_fingerprint(&cache, dir, fingerprint) {
-                tracing::warn!(dir = %dir.display(), error = %e, "#[memoize]: cannot check which code wrote the stored results");
-            }
+        if persistent && cache.path().is_some() {
             // A memo lives in a static, which is never dropped: flush it when the
             // process exits instead.
             let handle = cache.clone();
@@ -111,31 +111,6 @@ mod exit {
             }
         });
     }
-}
-
-/// Clears the function's storage if another version of its code wrote it, and records
-/// this version.
-fn check_fingerprint<K: CacheKey, V: Cacheable>(
-    cache: &SmartCache<K, V>,
-    dir: &Path,
-    fingerprint: u64,
-) -> crate::Result<()> {
-    let path = dir.join(FINGERPRINT_FILE);
-    let want = format!("{fingerprint:016x}\n");
-    match std::fs::read_to_string(&path) {
-        Ok(found) if found == want => return Ok(()),
-        Ok(_) => {
-            tracing::info!(dir = %dir.display(), "#[memoize]: the function changed since its results were stored; clearing them");
-            cache.clear()?;
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(crate::CacheError::io(Tier::File, &path, e)),
-    }
-    crate::paths::ensure_usable_dir(dir, cache.config().secure)?;
-    let tmp = dir.join(format!("{FINGERPRINT_FILE}.{}", std::process::id()));
-    std::fs::write(&tmp, want)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| crate::CacheError::io(Tier::File, &path, e))
 }
 
 /// The default namespace of a memoized function: its module path and name, as a

@@ -208,7 +208,10 @@ fn a_function_memoized_in_redis_stores_its_results_there() {
     assert_eq!(SQUARES.load(std::sync::atomic::Ordering::SeqCst), 1);
     let stats = square_cache().stats();
     assert_eq!(stats.redis.inserts, 1, "{stats}");
-    // On the server: a cache of the same namespace elsewhere reads it.
+    // On the server, under the function's namespace.
+    assert_eq!(server.keys("smartcache:redis-squares:*").len(), 1);
+    // A plain cache of that namespace does not read it: a memoized function's keys carry
+    // its code's fingerprint, so that versions of the code keep their own results.
     let dir = tempfile::tempdir().expect("tempdir");
     let reader: SmartCache<u64, u64> = CacheConfig::default()
         .dir(dir.path())
@@ -217,7 +220,8 @@ fn a_function_memoized_in_redis_stores_its_results_there() {
         .tier(Tier::Redis)
         .build()
         .expect("build");
-    assert_eq!(reader.get(&12).as_deref(), Some(&144));
+    assert_eq!(reader.get(&12), None);
+    assert_eq!(square_cache().keys().expect("keys"), [12]);
 }
 
 /// The process side of the test below: writes values, then reads what the parent wrote.

@@ -63,16 +63,24 @@ pub fn derive_cacheable(input: TokenStream) -> TokenStream {
 /// | option | meaning |
 /// |---|---|
 /// | `tier = "auto"/"memory"/"sled"/"file"/"redis"` | where results go (default: by the result type's `Cacheable`, routed by size; `redis` needs the feature and `$SMARTCACHE_REDIS_URL`) |
-/// | `ttl = "90s"/"10m"/"1h"/"1d"` | time to live |
+/// | `ttl = "250ms"/"90s"/"10m"/"1h"/"1d"` | time to live |
+/// | `ttl_of = path` | a `fn(&Result) -> Option<Duration>`: each result's own time to live |
+/// | `tti = ".."` | time to idle |
 /// | `capacity = N` | bytes of memory (weighed by `size_hint`) |
 /// | `disk_capacity = N` | bytes of disk per persistent tier |
+/// | `max_entries = N` | results kept per tier |
+/// | `memory_threshold = N`, `file_threshold = N` | bytes from which results go to sled, to files |
+/// | `eviction = "clockpro"/"tinylfu"/"lru"` | the memory tier's policy (default `clockpro`: the lightest hits) |
+/// | `durability = "buffered"/"fsync"`, `secure = false` | as the `CacheConfig` options |
+/// | `config = <expr>` | a whole `CacheConfig`, which the other options apply on top of |
+/// | `content = [arg, ..]` | arguments keyed by their content (arrays, frames and images are by default) |
 /// | `namespace = "name"` | the storage folder (default: module path and function name) |
 /// | `dir = <expr>` | the storage root (default: `$SMARTCACHE_DIR`, else the platform cache folder) |
-/// | `compression = "none"/"lz4"/"zstd"` | compression of persisted results |
+/// | `compression = "none"/"lz4"/"zstd"/"zstd(19)"` | compression of persisted results |
 /// | `key = <expr>: <Type>` | the key, built from the arguments (default: the arguments) |
 /// | `ignore = [arg, ..]` | arguments left out of the key |
 /// | `cache_none`, `cache_err` | also store `None` / `Err` results (by default they are returned, not stored) |
-/// | `version = N` | bump to drop stored results (they are also dropped when the function's code changes) |
+/// | `version = N` | bump to stop reading stored results (results are kept per version of the function's code, which changes with its body too) |
 ///
 /// The key is the tuple of the arguments in their owned form (`&str` becomes `String`,
 /// `&T` becomes `T`); `&self` is left out. A function returning `Arc<T>` shares the

@@ -97,7 +97,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     }
 
     pub(super) fn address<Q: Serialize + ?Sized>(&self, key: &Q) -> Result<Address> {
-        key::address(&self.namespace, key)
+        key::address(&self.namespace, self.config.key_version, key)
     }
 
     pub(super) fn expect<'a>(&self, address: &'a Address) -> Expect<'a> {

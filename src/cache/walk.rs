@@ -74,8 +74,10 @@ impl<K: CacheKey + DeserializeOwned, V: Cacheable> SmartCache<K, V> {
                 }
             }
         }
+        // Keys of another version of a memoized function's code do not decode.
+        let version = inner.config.key_version;
         inner.walk(|address| {
-            if let Some(key) = key::decode::<K>(address.key()) {
+            if let Some(key) = key::decode::<K>(version, address.key()) {
                 if seen.insert(key.clone()) {
                     keys.push(key);
                 }

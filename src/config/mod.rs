@@ -132,6 +132,9 @@ pub struct CacheConfig {
     pub(crate) redis: crate::tier::redis::RedisSettings,
     /// `ttl_of`: a `fn(&V) -> Option<Duration>` for the cache's value type `V`.
     pub(crate) ttl_of: Option<TtlOf>,
+    /// For a memoized function: the fingerprint of its code, put before every key, so
+    /// that results of several versions of the code live side by side.
+    pub(crate) key_version: Option<u64>,
 }
 
 /// The function of [`CacheConfig::ttl_of`], its value type erased until the cache is built.
@@ -175,6 +178,7 @@ impl Default for CacheConfig {
             #[cfg(feature = "redis")]
             redis: Default::default(),
             ttl_of: None,
+            key_version: None,
         }
     }
 }
