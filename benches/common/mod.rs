@@ -21,9 +21,11 @@ pub fn criterion() -> Criterion {
 
 /// The mean time in nanoseconds that Criterion estimated for `group/id` in this run.
 pub fn mean_ns(group: &str, id: &str) -> Option<f64> {
+    // Criterion names its folders by the ids, with what a file name cannot hold replaced.
+    let safe = |name: &str| name.replace(['?', '"', '/', '\\', '*', '<', '>', ':', '|', '^'], "_");
     let path = output_dir()
-        .join(group)
-        .join(id)
+        .join(safe(group))
+        .join(safe(id))
         .join("new")
         .join("estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
