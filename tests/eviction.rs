@@ -498,3 +498,30 @@ fn file_tier_stays_within_max_entries() {
     );
     assert_eq!(cache.get(&0), None, "oldest kept");
 }
+
+/// On quick_cache (`Eviction::ClockPro`) the memory capacity is split among shards: a
+/// value larger than one is not kept (counted as evicted), where moka keeps it.
+#[test]
+fn a_value_larger_than_a_clockpro_shard_is_not_kept_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = InMemory(vec![1u8; 20 << 20]);
+    for eviction in MEMORY_STORES {
+        let cache: SmartCache<u64, InMemory> = config(dir.path())
+            .namespace(format!("big-{eviction:?}"))
+            .eviction(eviction)
+            .memory_capacity(64 << 20)
+            .promote_max(1024)
+            .build()
+            .expect("build");
+        assert_eq!(cache.insert(1, big.clone()).expect("insert"), Tier::Memory);
+        let kept = cache.get(&1).is_some();
+        let stats = cache.stats();
+        match eviction {
+            Eviction::ClockPro => {
+                assert!(!kept, "a value over a shard was kept: {stats}");
+                assert_eq!(stats.memory.evictions, 1, "{stats}");
+            }
+            _ => assert!(kept, "{eviction:?}: {stats}"),
+        }
+    }
+}

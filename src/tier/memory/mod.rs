@@ -90,7 +90,7 @@ impl<V: Cacheable> Slot<V> {
 /// still hold).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Weights {
-    unit: u64,
+    pub(crate) unit: u64,
     quantum: u64,
     capacity: u64,
 }

@@ -80,6 +80,11 @@ pub(crate) struct QuickTier<K, V> {
     may_expire: AtomicBool,
     /// Whether weights are more than the bytes held (see [`Weights`]).
     padded: bool,
+    weights: Weights,
+    /// The weight one shard holds: a heavier value is not kept in memory.
+    shard_capacity: u64,
+    /// Whether a value too large for a shard has been logged.
+    oversize_warned: AtomicBool,
     counters: Arc<Counters>,
 }
 
@@ -89,11 +94,15 @@ where
     V: Send + Sync + 'static,
 {
     pub fn new(config: &CacheConfig, weights: Weights, counters: Arc<Counters>) -> Self {
-        // Shards split the capacity: each must hold the largest value memory takes (a
-        // promoted copy, a value under the memory threshold), and, with max_entries,
-        // enough entries that the keys' spread over shards does not matter.
-        let largest = config.promote_max.max(config.memory_threshold).max(1);
-        let mut shards = (config.memory_capacity / largest).clamp(1, MAX_SHARDS);
+        // Shards split the capacity, so that threads rarely share a lock: each must hold
+        // a promoted copy, and, with max_entries, enough entries that the keys' spread
+        // over shards does not matter. A value larger than a shard is not kept (see
+        // `insert`).
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+        let mut shards = (threads * 4).clamp(1, MAX_SHARDS);
+        while shards > 1 && config.memory_capacity / shards < config.promote_max {
+            shards /= 2;
+        }
         if let Some(n) = config.max_entries {
             shards = shards.min((n / ENTRIES_PER_SHARD).max(1));
         }
@@ -119,6 +128,9 @@ where
             tti_ms,
         };
         QuickTier {
+            shard_capacity: capacity / shards,
+            oversize_warned: AtomicBool::new(false),
+            weights,
             cache: quick_cache::sync::Cache::with_options(
                 options,
                 SlotWeighter(weights),
@@ -181,6 +193,15 @@ where
     }
 
     pub fn insert(&self, key: K, mut slot: Slot<V>) {
+        if self.weights.of(slot.bytes) > self.shard_capacity
+            && !self.oversize_warned.swap(true, Relaxed)
+        {
+            tracing::warn!(
+                bytes = slot.bytes,
+                shard_bytes = self.shard_capacity * self.weights.unit,
+                "memory tier (ClockPro): a value larger than one of its shards is not kept in memory; raise memory_capacity, or use Eviction::TinyLfu"
+            );
+        }
         if self.tti_ms.is_some() {
             slot.read_ms = Some(Arc::new(AtomicU64::new(coarse_now_ms())));
         }
