@@ -8,7 +8,8 @@
 //! in an extra buffer. A file's modification time is its last access: reads refresh it
 //! (at most once a minute), and eviction removes the oldest files first.
 //!
-//! Reads through memory maps (`get_mapped`, `CacheConfig::mmap_reads`) are in `map.rs`.
+//! Reads through memory maps (`get_mapped`, `CacheConfig::mmap_reads`) are in `map.rs`,
+//! eviction by capacity and count in `eviction.rs`.
 
 use std::fs;
 use std::io::{self, BufReader, BufWriter};
@@ -24,6 +25,7 @@ use crate::key::Address;
 use crate::paths;
 use crate::{CacheError, Result, Tier};
 
+mod eviction;
 mod map;
 
 /// How stale a file's access time may get before a read refreshes it.
@@ -188,50 +190,6 @@ impl FileTier {
         if crate::clock::now_ms().saturating_sub(last) >= CLEAN_EVERY.as_millis() as u64 {
             self.clean_tmp();
         }
-    }
-
-    /// Whether the tier holds more than its capacity or its `max_entries` allow.
-    fn over_bounds(&self) -> bool {
-        let usage = self.gauge.usage();
-        usage.bytes > self.capacity || self.max_entries.is_some_and(|n| usage.entries > n)
-    }
-
-    /// Removes the least recently used files until the tier is back within 90% of its
-    /// bounds (see [`Limits::after_eviction`]). `keep` (the entry just written) is never
-    /// evicted. Skipped while another thread evicts.
-    fn evict(&self, keep: &Path) -> Result<()> {
-        let Ok(_only_one) = self.evicting.try_lock() else {
-            return Ok(());
-        };
-        let limits = Limits::after_eviction(self.capacity, self.max_entries);
-        self.evict_to(Some(keep), limits).map(|_| ())
-    }
-
-    /// Removes the least recently used files until the tier holds at most `limits`.
-    /// Returns how many went. The caller holds `evicting`.
-    fn evict_to(&self, keep: Option<&Path>, limits: Limits) -> Result<u64> {
-        let mut found = self.recount()?;
-        found.sort_unstable_by_key(|f| f.modified);
-        let mut evicted = 0;
-        for f in found {
-            if limits.holds(self.gauge.usage()) {
-                break;
-            }
-            if Some(f.path.as_path()) == keep {
-                continue;
-            }
-            match fs::remove_file(&f.path) {
-                Ok(()) => {
-                    self.gauge.evicted();
-                    evicted += 1;
-                }
-                // Another process removed it since the scan: it is gone all the same.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(self.io_error(&f.path, e)),
-            }
-            self.gauge.removed(f.len);
-        }
-        Ok(evicted)
     }
 
     fn write_tmp(&self, tmp: &Path, entry: &dyn Outgoing) -> Result<u64> {
