@@ -35,6 +35,37 @@ pub(crate) fn coarse_now_ms() -> u64 {
     now_ms()
 }
 
+/// Milliseconds on a coarse monotonic clock, from an arbitrary start: for idle times in
+/// memory, which a change of the system's time must not move (as moka's `Instant`s).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(crate) fn monotonic_coarse_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+    let result = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    if result != 0 {
+        return monotonic_ms();
+    }
+    (ts.tv_sec as u64).saturating_mul(1000) + ts.tv_nsec as u64 / 1_000_000
+}
+
+/// Milliseconds on a monotonic clock (the precise one where no coarse one is known).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn monotonic_coarse_ms() -> u64 {
+    monotonic_ms()
+}
+
+/// Milliseconds since this process first asked, on `Instant`'s monotonic clock.
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+fn monotonic_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(std::time::Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 /// The time of one read, taken from the system clock on first use and then fixed.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Clock(std::cell::OnceCell<u64>);

@@ -247,10 +247,9 @@ enum Loaded {
 static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn memo_dir() -> std::path::PathBuf {
-    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir"))
-        .path()
-        .to_path_buf()
+    static STORAGE: std::sync::LazyLock<std::path::PathBuf> =
+        std::sync::LazyLock::new(|| static_storage("any"));
+    STORAGE.clone()
 }
 
 /// A function that returns values of many types.

@@ -4,15 +4,18 @@
 //! no other test competes for the two cores while lateness is measured.
 #![cfg(feature = "async")]
 
+mod common;
+
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
+use common::static_storage;
 use smartcache::prelude::*;
 
 /// Storage of this process's memoized function.
 fn storage() -> std::path::PathBuf {
     static STORAGE: std::sync::LazyLock<std::path::PathBuf> =
-        std::sync::LazyLock::new(|| tempfile::tempdir().expect("tempdir").keep());
+        std::sync::LazyLock::new(|| static_storage("async_runtime"));
     STORAGE.clone()
 }
 

@@ -525,3 +525,60 @@ fn a_value_larger_than_a_clockpro_shard_is_not_kept_in_memory() {
         }
     }
 }
+
+/// Writing over a key replaces its slot: not an eviction, on either memory store.
+#[test]
+fn replacing_a_value_is_not_an_eviction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for eviction in MEMORY_STORES {
+        let cache: SmartCache<u64, Vec<u8>> = config(dir.path())
+            .namespace(format!("replace-{eviction:?}"))
+            .eviction(eviction)
+            .build()
+            .expect("build");
+        for round in 0..50 {
+            cache.insert(1, kilo(round)).expect("insert");
+        }
+        let stats = cache.stats();
+        assert_eq!(stats.memory.evictions, 0, "{eviction:?}: {stats}");
+        assert_eq!(stats.memory.entries, 1, "{eviction:?}: {stats}");
+        assert_eq!(cache.get(&1).as_deref(), Some(&kilo(49)));
+    }
+}
+
+/// Small count bounds keep what they say, on either memory store: n entries fit, and no
+/// more.
+#[test]
+fn n_entries_fit_in_max_entries_n() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for eviction in MEMORY_STORES {
+        for n in [1, 2, 3, 31, 32, 33] {
+            let cache: SmartCache<u64, Vec<u8>> = config(dir.path())
+                .namespace(format!("few-{eviction:?}-{n}"))
+                .eviction(eviction)
+                .max_entries(n)
+                .build()
+                .expect("build");
+            for key in 0..n {
+                cache.insert(key, kilo(key)).expect("insert");
+            }
+            let stats = cache.stats();
+            assert_eq!(
+                stats.memory.entries, n,
+                "{eviction:?}, {n} entries: {stats}"
+            );
+            cache.insert(n, kilo(n)).expect("insert");
+            let stats = cache.stats();
+            // Which one goes is the policy's to say (TinyLFU may turn the newest away).
+            assert!(
+                stats.memory.entries <= n,
+                "{eviction:?}, {n} entries: {stats}"
+            );
+            assert_eq!(
+                stats.memory.entries + stats.memory.evictions,
+                n + 1,
+                "{eviction:?}, {n} entries: {stats}"
+            );
+        }
+    }
+}

@@ -15,10 +15,7 @@ use smartcache::prelude::*;
 /// Storage for the persistent memoized functions of this test process: the folder a
 /// parent hands its child, else a temporary folder of this process.
 fn storage() -> PathBuf {
-    static STORAGE: LazyLock<PathBuf> = LazyLock::new(|| match std::env::var_os(DIR) {
-        Some(dir) => PathBuf::from(dir),
-        None => tempfile::tempdir().expect("tempdir").keep(),
-    });
+    static STORAGE: LazyLock<PathBuf> = LazyLock::new(|| static_storage("memoize"));
     STORAGE.clone()
 }
 
@@ -441,6 +438,40 @@ fn results_of_other_code_are_kept_apart_not_cleared() {
         MemoKey::call(&new, 1, |_| 99),
         Arc::new(20),
         "new code: its own result"
+    );
+}
+
+/// A walk by one version of the code leaves another version's entries alone, even those
+/// that would have idled out under its own time to idle.
+#[test]
+fn a_walk_leaves_other_versions_entries_alone() {
+    use smartcache::__private::{Memo, MemoKey};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = || {
+        CacheConfig::default()
+            .dir(dir.path())
+            .namespace("walked")
+            .persist_all(true)
+            .promote_max(0)
+    };
+    let old: Memo<u32, u32> = Memo::new(config(), 1, true);
+    MemoKey::call(&old, 1, |_| 10);
+    drop(old);
+    let new: Memo<u32, u32> = Memo::new(config().tti(Duration::from_millis(50)), 2, true);
+    MemoKey::call(&new, 2, |_| 20);
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(
+        new.cache().purge_expired().expect("purge"),
+        1,
+        "its own idle entry"
+    );
+    assert_eq!(new.cache().keys().expect("keys"), Vec::<u32>::new());
+    drop(new);
+    let old: Memo<u32, u32> = Memo::new(config(), 1, true);
+    assert_eq!(
+        MemoKey::call(&old, 1, |_| 99),
+        Arc::new(10),
+        "the old version's entry"
     );
 }
 

@@ -184,11 +184,9 @@ static SQUARES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize:
 
 /// Where the memoized function keeps its local files (its fallback tier).
 fn storage() -> std::path::PathBuf {
-    static STORAGE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    STORAGE
-        .get_or_init(|| tempfile::tempdir().expect("tempdir"))
-        .path()
-        .to_path_buf()
+    static STORAGE: std::sync::LazyLock<std::path::PathBuf> =
+        std::sync::LazyLock::new(|| static_storage("redis"));
+    STORAGE.clone()
 }
 
 #[memoize(tier = "redis", namespace = "redis-squares", dir = storage())]

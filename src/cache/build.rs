@@ -166,5 +166,8 @@ fn memory_holds_values<V: Cacheable>(config: &CacheConfig) -> bool {
         // An AnyCache routes each value by its own type, which may pin memory.
         Placement::Auto => config.memory_threshold > 0 || crate::any::is_any::<V>(),
     };
+    // With Redis down, values may fall back to memory.
+    #[cfg(feature = "redis")]
+    let home = home || config.redis.fallback == Tier::Memory;
     home || config.promote_max > 0
 }

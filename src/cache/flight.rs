@@ -273,11 +273,13 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         blocking::unblock(move || inner.get_below(&key, true).unwrap_or_default()).await
     }
 
-    /// [`Inner::store_computed`], on the blocking pool when the value goes to a persistent
+    /// [`Inner::store_computed`], on the blocking pool when the cache has a persistent
     /// tier.
     #[cfg(feature = "async")]
     async fn store_computed_off_thread(self: &Arc<Self>, key: K, value: V) -> Arc<V> {
-        if self.router.route_value(&value, value.size_hint()) == Tier::Memory {
+        // A value for memory still removes older values of its key below, if any tier
+        // may hold one: that is I/O too.
+        if self.persistent_tiers().is_empty() {
             return self.store_computed(key, value);
         }
         let inner = Arc::clone(self);

@@ -158,9 +158,10 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
 }
 
 impl<K: CacheKey, V: Cacheable> Inner<K, V> {
-    /// Calls `live` with the address of every entry of this cache's type in its
-    /// persistent tiers whose header checks out and that has not expired. Expired and
-    /// invalid entries are removed and counted, entries of other types passed over.
+    /// Calls `live` with the address of every entry of this cache's type (and key version)
+    /// in its persistent tiers whose header checks out and that has not expired. Expired
+    /// and invalid entries are removed and counted; entries of other types, or of another
+    /// version of a memoized function's code, are passed over.
     /// Returns how many expired entries were removed.
     pub(super) fn walk(&self, mut live: impl FnMut(&Address)) -> Result<u64> {
         let mut expired = 0;
@@ -168,7 +169,13 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             let Some(store) = self.open_if_exists(tier)? else {
                 continue;
             };
+            let version = self.config.key_version.map(u64::to_be_bytes);
             for encoded in store.keys()? {
+                // Another version of a memoized function's code: its entries are its own,
+                // left as they are (its own time to idle, even its own codec).
+                if version.is_some_and(|v| !encoded.starts_with(&v)) {
+                    continue;
+                }
                 let address = key::address_of_encoded(&self.namespace, &encoded);
                 match store.probe(&address, &self.expect(&address)) {
                     Ok(true) => live(&address),

@@ -53,9 +53,10 @@ pub enum Eviction {
     /// CLOCK-Pro, in quick_cache (close to S3-FIFO): scan resistant, with hit rates near
     /// TinyLFU's, and reads several times lighter than moka's. The default of a
     /// `#[memoize]`d function, whose hits are what users compare. Expiry is checked when
-    /// a slot is read (and by `purge_expired`, which `stats` runs), and each of its
-    /// shards holds an eighth of `memory_capacity` at most, so a value above that is
-    /// not kept in memory.
+    /// a slot is read (and by `purge_expired`, which `stats` runs). Its capacity is split
+    /// among shards (up to 8, four per core, fewer for a small capacity), and a value
+    /// larger than 97% of a shard is not kept in memory (logged once). With
+    /// `max_entries` below 32 the memory tier stays on moka (TinyLFU).
     ClockPro,
 }
 

@@ -353,7 +353,7 @@ impl Limits {
     pub fn after_eviction(capacity: u64, max_entries: Option<u64>) -> Self {
         Limits {
             bytes: capacity / 10 * 9,
-            entries: max_entries.map_or(u64::MAX, |n| n - n / 10),
+            entries: max_entries.map_or(u64::MAX, |n| n - (n / 10).max(1)),
         }
     }
 

@@ -276,6 +276,24 @@ pub fn flip_bit(path: &Path, offset: usize) {
     std::fs::write(path, bytes).expect("write the entry file");
 }
 
+/// Storage for memoized functions of this test binary, `name`d: they live in statics,
+/// which are never dropped, so a temporary folder would be left behind by every run. A
+/// folder under the target directory instead, emptied when this process first asks for it;
+/// a child process gets its parent's (through [`DIR`]) as it is.
+pub fn static_storage(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os(DIR) {
+        return PathBuf::from(dir);
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => panic!("cannot empty {}: {e}", dir.display()),
+    }
+    std::fs::create_dir_all(&dir).expect("create the static storage");
+    dir
+}
+
 /// Name of the environment variable that tells a child test which role to play.
 pub const ROLE: &str = "SMARTCACHE_TEST_ROLE";
 /// Name of the environment variable that hands a child test its storage folder.

@@ -394,7 +394,7 @@ impl<'a> Parts<'a> {
     }
 
     /// The fingerprint of the function's code: its signature, body and version. Stored
-    /// results of another fingerprint are dropped.
+    /// results are keyed by it too, so that those of another fingerprint are never read.
     fn fingerprint(&self) -> u64 {
         let ItemFn { sig, block, .. } = self.function;
         let text = format!("{} {} v{}", quote!(#sig), quote!(#block), self.o.version);

@@ -35,7 +35,7 @@ pub(crate) struct Slot<V> {
     /// the Unix epoch), shared by the clones of this slot.
     pub disk_access: Option<Arc<AtomicU64>>,
     /// With a time to idle, in quick_cache: when the slot was last read (ms on the
-    /// coarse clock), shared by its clones.
+    /// coarse monotonic clock), shared by its clones.
     read_ms: Option<Arc<AtomicU64>>,
     /// Bytes of the value (its `size_hint`) and of its key.
     bytes: u64,
@@ -83,9 +83,10 @@ impl<V: Cacheable> Slot<V> {
 /// How slots are weighed: in units of `unit` bytes, each at least `quantum` units, against
 /// a capacity of `capacity` units.
 ///
-/// With `max_entries = n`, the quantum is `memory_capacity / n` bytes (rounded up): as the
-/// weights sum to at most the capacity, at most `n` slots fit, and as each weighs at least
-/// its bytes, they hold at most `memory_capacity` bytes. moka weighs in `u32`, so when a
+/// With `max_entries = n`, the quantum is `memory_capacity / n` bytes (rounded down) and
+/// the capacity `n` quanta: as the weights sum to at most the capacity, at most `n` slots
+/// fit (and `n` small ones do), and as each weighs at least its bytes, they hold at most
+/// `memory_capacity` bytes. moka weighs in `u32`, so when a
 /// quantum is that large the weights count in larger units, rounded up (both bounds
 /// still hold).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -104,13 +105,15 @@ impl Weights {
                 capacity: memory_capacity,
             };
         };
-        let quantum_bytes = memory_capacity.div_ceil(n).max(1);
+        // Rounded down, and the capacity made n quanta: n small slots fit exactly.
+        let quantum_bytes = (memory_capacity / n).max(1);
         // A quantum of at most 2^24 units leaves room for slots 256 times its size.
         let unit = (quantum_bytes >> 24).max(1);
+        let quantum = (quantum_bytes / unit).max(1);
         Weights {
             unit,
-            quantum: quantum_bytes.div_ceil(unit),
-            capacity: memory_capacity / unit,
+            quantum,
+            capacity: quantum.saturating_mul(n).min(memory_capacity / unit),
         }
     }
 
@@ -132,6 +135,10 @@ impl Weights {
         self.quantum > 0 || self.unit > 1
     }
 }
+
+/// The fewest entries a `max_entries` bound may allow for the memory tier to be on
+/// quick_cache.
+pub(crate) const MIN_CLOCKPRO_ENTRIES: u64 = 32;
 
 /// The memory tier of a cache, on the store its eviction policy calls for.
 pub(crate) enum MemoryTier<K, V> {
@@ -156,8 +163,13 @@ where
 {
     pub fn new(config: &CacheConfig, counters: Arc<Counters>) -> Self {
         let weights = Weights::new(config.memory_capacity, config.max_entries);
+        // quick_cache's queues need a few dozen entries to a shard: a smaller count bound
+        // is moka's.
+        let few = config.max_entries.is_some_and(|n| n < MIN_CLOCKPRO_ENTRIES);
         match config.policy().eviction() {
-            Eviction::ClockPro => MemoryTier::Quick(QuickTier::new(config, weights, counters)),
+            Eviction::ClockPro if !few => {
+                MemoryTier::Quick(QuickTier::new(config, weights, counters))
+            }
             _ => MemoryTier::Moka(MokaTier::new(config, weights, counters)),
         }
     }
@@ -216,6 +228,14 @@ mod tests {
         assert!(!plain.padded());
         assert_eq!((plain.of(10), plain.capacity), (10, 1000));
 
+        // Capacities that n does not divide: still n small slots.
+        for (capacity, n) in [(256 << 20, 1000), (1000, 3), (1_000_000_000, 1), (10, 1000)] {
+            let w = Weights::new(capacity, Some(n));
+            let fit = w.capacity / w.of(1);
+            assert_eq!(fit, n.min(capacity), "{capacity} bytes, {n} entries: {w:?}");
+            assert!(w.capacity * w.unit <= capacity, "{w:?}");
+        }
+
         let ten = Weights::new(1000, Some(10));
         assert_eq!(ten.of(1), 100, "a small slot weighs the quantum");
         assert_eq!(ten.of(250), 250, "a large one its bytes");
@@ -224,7 +244,7 @@ mod tests {
         // A quantum beyond u32: counted in larger units, both bounds kept.
         let huge = Weights::new(1 << 50, Some(3));
         assert!(huge.unit > 1);
-        assert!(huge.capacity / u64::from(huge.of_u32(1)) <= 3);
+        assert_eq!(huge.capacity / u64::from(huge.of_u32(1)), 3);
         let big = (1u64 << 49) - (1 << 40); // under half the capacity: two fit
         assert!(u64::from(huge.of_u32(big)) * 2 <= huge.capacity);
         assert!(u64::from(huge.of_u32(big)) * 3 > huge.capacity);

@@ -1,6 +1,7 @@
-//! The memory tier on moka, for [`Eviction::TinyLfu`] and [`Eviction::Lru`]: moka
-//! expires slots itself (per-slot deadlines and the time to idle) and applies its bounds
-//! in its pending work.
+//! The memory tier on moka, for [`Eviction::TinyLfu`] and [`Eviction::Lru`]: moka applies
+//! its bounds in its pending work, and, in a cache with a ttl or tti, expires slots itself
+//! (per-slot deadlines and the time to idle); otherwise the few slots with a deadline are
+//! checked when read.
 
 use std::borrow::Borrow;
 use std::hash::Hash;

@@ -15,7 +15,7 @@ use std::time::Instant;
 use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, Weighter};
 
 use super::{Slot, Weights};
-use crate::clock::coarse_now_ms;
+use crate::clock::monotonic_coarse_ms as coarse_now_ms;
 use crate::config::CacheConfig;
 use crate::stats::Counters;
 use crate::Tier;
@@ -35,30 +35,22 @@ impl<K, V> Weighter<K, Slot<V>> for SlotWeighter {
     }
 }
 
-/// Counts what quick_cache evicts, as an expiration when its time had come; the slots go
+/// Collects what quick_cache lets go of during an insert (evicted slots, the slot a new
+/// one replaces, a new one too large to admit), to be counted by [`QuickTier::insert`]
 /// once the shard's lock is released.
 #[derive(Clone)]
-struct Evictions {
-    counters: Arc<Counters>,
-    tti_ms: Option<u64>,
-}
+struct Evictions;
 
 impl<K, V> Lifecycle<K, Slot<V>> for Evictions {
-    type RequestState = Vec<Slot<V>>;
+    type RequestState = Vec<(K, Slot<V>)>;
 
-    fn on_evict(&self, dropped: &mut Self::RequestState, _key: K, slot: Slot<V>) {
-        let memory = self.counters.tier(Tier::Memory);
-        if expired(&slot, self.tti_ms, Instant::now(), coarse_now_ms()) {
-            Counters::bump(&memory.expirations);
-        } else {
-            Counters::bump(&memory.evictions);
-        }
-        dropped.push(slot);
+    fn on_evict(&self, dropped: &mut Self::RequestState, key: K, slot: Slot<V>) {
+        dropped.push((key, slot));
     }
 }
 
 /// Whether `slot` is past its deadline or has idled out, at `now` (and `now_ms` on the
-/// coarse clock).
+/// coarse monotonic clock).
 fn expired<V>(slot: &Slot<V>, tti_ms: Option<u64>, now: Instant, now_ms: u64) -> bool {
     slot.deadline.is_some_and(|d| now >= d) || idled_out(slot, tti_ms, now_ms)
 }
@@ -81,7 +73,7 @@ pub(crate) struct QuickTier<K, V> {
     /// Whether weights are more than the bytes held (see [`Weights`]).
     padded: bool,
     weights: Weights,
-    /// The weight one shard holds: a heavier value is not kept in memory.
+    /// The heaviest slot a shard admits: a heavier value is not kept in memory.
     shard_capacity: u64,
     /// Whether a value too large for a shard has been logged.
     oversize_warned: AtomicBool,
@@ -123,19 +115,16 @@ where
         let tti_ms = config
             .tti
             .map(|tti| u64::try_from(tti.as_millis()).unwrap_or(u64::MAX));
-        let lifecycle = Evictions {
-            counters: Arc::clone(&counters),
-            tti_ms,
-        };
         QuickTier {
-            shard_capacity: capacity / shards,
+            // quick_cache admits a slot of at most its hot share of a shard (97%).
+            shard_capacity: capacity / shards / 100 * 97,
             oversize_warned: AtomicBool::new(false),
             weights,
             cache: quick_cache::sync::Cache::with_options(
                 options,
                 SlotWeighter(weights),
                 DefaultHashBuilder::default(),
-                lifecycle,
+                Evictions,
             ),
             tti_ms,
             may_expire: AtomicBool::new(config.ttl.is_some() || config.tti.is_some()),
@@ -208,7 +197,24 @@ where
         if slot.deadline.is_some() && !self.may_expire.load(Relaxed) {
             self.may_expire.store(true, Relaxed);
         }
-        self.cache.insert(key, slot);
+        let mut dropped = Vec::new();
+        let inserted = Arc::clone(&slot.value);
+        self.cache
+            .insert_with_lifecycle(key.clone(), slot, &mut dropped);
+        let memory = self.counters.tier(Tier::Memory);
+        let (now, now_ms) = (Instant::now(), coarse_now_ms());
+        for (old_key, old) in &dropped {
+            // The slot this insert replaced is not an eviction (moka does not count it
+            // either); the new slot turned away for its size is.
+            if *old_key == key && !Arc::ptr_eq(&old.value, &inserted) {
+                continue;
+            }
+            if expired(old, self.tti_ms, now, now_ms) {
+                Counters::bump(&memory.expirations);
+            } else {
+                Counters::bump(&memory.evictions);
+            }
+        }
     }
 
     pub fn remove<Q>(&self, key: &Q) -> Option<Slot<V>>
