@@ -246,7 +246,9 @@ impl CacheConfig {
     ///
     /// In memory each entry counts as at least `memory_capacity / max_entries` bytes, so
     /// that one weigher keeps both bounds: a mix of many small entries and a few large
-    /// ones may hold a little fewer of each than either bound alone would allow.
+    /// ones may hold a little fewer of each than either bound alone would allow. On
+    /// [`Eviction::ClockPro`] each shard keeps its share of the bound, so an uneven spread
+    /// of keys over shards may evict a little before `max_entries` are held.
     ///
     /// ```
     /// use smartcache::prelude::*;
