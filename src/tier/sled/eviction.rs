@@ -107,7 +107,8 @@ impl SledTier {
         })
     }
 
-    /// Checks the time to idle of an entry just read, and records the access.
+    /// Checks the time to idle of an entry just read, and records the access (when it
+    /// may matter: see [`SledTier::near_bounds`]).
     pub(super) fn access(
         &self,
         handles: &Handles,
@@ -122,9 +123,22 @@ impl SledTier {
                 return Ok(Err(LoadError::Expired));
             }
         }
+        if expect.tti.is_none() && !self.near_bounds() {
+            return Ok(Ok(()));
+        }
         if self.touched.record(id, expect.now.coarse_ms()) {
             self.flush_touched_into(handles)?;
         }
         Ok(Ok(()))
+    }
+
+    /// Whether the tier holds over half of what its bounds allow, so that eviction may
+    /// come. Until then reads record nothing for a cache without a time to idle (each
+    /// record costs a write to a table of recent reads, and in time one to `meta`), and
+    /// entries not read since are evicted by their creation time.
+    fn near_bounds(&self) -> bool {
+        let usage = self.gauge.usage();
+        usage.bytes > self.live_budget() / 2
+            || self.max_entries.is_some_and(|n| usage.entries > n / 2)
     }
 }
