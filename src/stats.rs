@@ -205,7 +205,7 @@ pub(crate) struct Counters {
     pub shared_hits: AtomicU64,
     pub misses: AtomicU64,
     /// Hits in memory, the hottest counter: striped, so that threads hitting one cache
-    /// do not fight over one cache line (added to the memory tier's `hits`).
+    /// do not fight over one cache line (the memory tier's `hits`; see `count_hit`).
     pub memory_hits: Striped,
     tiers: [TierCounters; Tier::ALL.len()],
 }
@@ -267,7 +267,7 @@ impl Counters {
             hits: self.shared_hits.load(Relaxed),
             misses: self.misses.load(Relaxed),
             memory: TierStats {
-                hits: self.tier(Tier::Memory).hits.load(Relaxed) + self.memory_hits.sum(),
+                hits: self.memory_hits.sum(),
                 ..self.tier(Tier::Memory).snapshot()
             },
             sled: self.tier(Tier::Sled).snapshot(),

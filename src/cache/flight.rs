@@ -149,12 +149,9 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         }
     }
 
-    /// One turn of a caller that missed `key` in memory: a value found, a flight to
-    /// wait for, or a value to compute (leading a flight, or re-entered from one).
+    /// One turn of a caller that has just missed `key` in memory: a value found, a flight
+    /// to wait for, or a value to compute (leading a flight, or re-entered from one).
     fn turn<'a>(&'a self, key: &'a K, me: Option<std::thread::ThreadId>) -> Turn<'a, K, V> {
-        if let Some(value) = self.get_memory(key) {
-            return Turn::Found(value);
-        }
         match self.join_flight(key, me) {
             Role::Reentered => Turn::Compute(None),
             Role::Follow(flight) => Turn::Wait(flight),
@@ -197,13 +194,14 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         key: K,
         init: impl FnOnce(&K) -> std::result::Result<V, E>,
     ) -> std::result::Result<Arc<V>, E> {
-        // A hit asks nothing more (not even which thread this is).
-        if let Some(value) = self.get_memory(&key) {
-            return Ok(value);
-        }
-        let me = Some(std::thread::current().id());
+        let mut me = None;
         loop {
-            match self.turn(&key, me) {
+            if let Some(value) = self.get_memory(&key) {
+                return Ok(value);
+            }
+            // Only a miss asks which thread this is.
+            let me = *me.get_or_insert_with(|| std::thread::current().id());
+            match self.turn(&key, Some(me)) {
                 Turn::Found(value) => return Ok(value),
                 Turn::Wait(flight) => {
                     // `None`: the leader failed; try again, perhaps as the leader.

@@ -57,7 +57,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             return None;
         }
         let slot = self.memory.get(key)?;
-        self.counters.memory_hits.bump();
+        self.count_hit(Tier::Memory);
         if let (Some(tti), Some(last)) = (self.config.tti, &slot.disk_access) {
             self.keep_alive_below(key, slot.home, last, tti);
         }
@@ -93,7 +93,10 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
 
     #[inline]
     pub(super) fn count_hit(&self, tier: Tier) {
-        Counters::bump(&self.counters.tier(tier).hits);
+        match tier {
+            Tier::Memory => self.counters.memory_hits.bump(),
+            _ => Counters::bump(&self.counters.tier(tier).hits),
+        }
     }
 
     pub(super) fn address<Q: Serialize + ?Sized>(&self, key: &Q) -> Result<Address> {

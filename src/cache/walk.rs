@@ -46,9 +46,10 @@ impl<K, V> fmt::Debug for Iter<K, V> {
 }
 
 impl<K: CacheKey + DeserializeOwned, V: Cacheable> SmartCache<K, V> {
-    /// The keys of the live entries, in every tier: those in memory, then those each
+    /// The keys of the live entries, in every tier: those in memory and those each
     /// persistent tier holds for this cache's value type (written by this process or any
-    /// other), each once. A snapshot: entries written meanwhile may be missing.
+    /// other), each once, in no particular order. A snapshot: entries written meanwhile
+    /// may be missing.
     ///
     /// Fails when a persistent tier cannot be read (the error names it). Reading every
     /// entry's header, it costs a read per entry on disk.
@@ -65,25 +66,13 @@ impl<K: CacheKey + DeserializeOwned, V: Cacheable> SmartCache<K, V> {
     /// ```
     pub fn keys(&self) -> Result<Vec<K>> {
         let inner = &*self.inner;
-        let mut seen = HashSet::new();
-        let mut keys = Vec::new();
+        let mut keys = HashSet::new();
         if inner.uses_memory {
-            for key in inner.memory.keys() {
-                if seen.insert(key.clone()) {
-                    keys.push(key);
-                }
-            }
+            keys.extend(inner.memory.keys());
         }
-        // Keys of another version of a memoized function's code do not decode.
         let version = inner.config.key_version;
-        inner.walk(|address| {
-            if let Some(key) = key::decode::<K>(version, address.key()) {
-                if seen.insert(key.clone()) {
-                    keys.push(key);
-                }
-            }
-        })?;
-        Ok(keys)
+        inner.walk(|address| keys.extend(key::decode::<K>(version, address.key())))?;
+        Ok(keys.into_iter().collect())
     }
 
     /// The live entries, keys with their values, as [`SmartCache::keys`] lists them; each

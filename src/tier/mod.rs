@@ -347,6 +347,22 @@ pub(crate) struct Limits {
 }
 
 impl Limits {
+    /// The bounds of a tier: `bytes`, and `max_entries` entries if set.
+    pub fn of(bytes: u64, max_entries: Option<u64>) -> Self {
+        Limits {
+            bytes,
+            entries: max_entries.unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Half of these limits.
+    pub fn halved(self) -> Self {
+        Limits {
+            bytes: self.bytes / 2,
+            entries: self.entries / 2,
+        }
+    }
+
     /// Where an eviction stops, for a tier of `capacity` bytes and at most `max_entries`:
     /// 90% of each, so that the next writes do not evict again at once (and, for a few
     /// entries, one fewer).
@@ -354,14 +370,6 @@ impl Limits {
         Limits {
             bytes: capacity / 10 * 9,
             entries: max_entries.map_or(u64::MAX, |n| n - (n / 10).max(1)),
-        }
-    }
-
-    /// At most `bytes`, and any number of entries (`shrink_to`).
-    pub fn bytes(bytes: u64) -> Self {
-        Limits {
-            bytes,
-            entries: u64::MAX,
         }
     }
 

@@ -6,8 +6,7 @@ use super::*;
 impl FileTier {
     /// Whether the tier holds more than its capacity or its `max_entries` allow.
     pub(super) fn over_bounds(&self) -> bool {
-        let usage = self.gauge.usage();
-        usage.bytes > self.capacity || self.max_entries.is_some_and(|n| usage.entries > n)
+        !Limits::of(self.capacity, self.max_entries).holds(self.gauge.usage())
     }
 
     /// Removes the least recently used files until the tier is back within 90% of its

@@ -437,7 +437,7 @@ impl Store for FileTier {
 
     fn shrink_to(&self, bytes: u64) -> Result<u64> {
         let _only_one = self.evicting.lock().unwrap_or_else(|p| p.into_inner());
-        self.evict_to(None, Limits::bytes(bytes))
+        self.evict_to(None, Limits::of(bytes, None))
     }
 
     fn adopt(&self, address: &Address, entry: &[u8]) -> Result<bool> {

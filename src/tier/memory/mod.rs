@@ -206,10 +206,7 @@ where
 
     /// The keys of the slots held now, but those that have expired.
     pub fn keys(&self) -> Vec<K> {
-        match self {
-            MemoryTier::Moka(store) => store.keys().into_iter().map(|k| K::clone(&k)).collect(),
-            MemoryTier::Quick(store) => store.keys(),
-        }
+        on_store!(self, store => store.keys())
     }
 
     /// Drops every slot that has expired. Returns how many went.

@@ -172,12 +172,15 @@ where
     }
 
     /// The keys of the slots held now, but those past their deadline.
-    pub fn keys(&self) -> Vec<Arc<K>> {
+    pub fn keys(&self) -> Vec<K>
+    where
+        K: Clone,
+    {
         let now = Instant::now();
         self.cache
             .iter()
             .filter(|(_, slot)| slot.deadline.is_none_or(|d| now < d))
-            .map(|(key, _)| key)
+            .map(|(key, _)| K::clone(&key))
             .collect()
     }
 

@@ -70,8 +70,6 @@ pub(crate) struct QuickTier<K, V> {
     /// Whether some slot may expire (a ttl, a tti, or a slot given a deadline): then usage
     /// first removes the expired ones.
     may_expire: AtomicBool,
-    /// Whether weights are more than the bytes held (see [`Weights`]).
-    padded: bool,
     weights: Weights,
     /// The heaviest slot a shard admits: a heavier value is not kept in memory.
     shard_capacity: u64,
@@ -128,7 +126,6 @@ where
             ),
             tti_ms,
             may_expire: AtomicBool::new(config.ttl.is_some() || config.tti.is_some()),
-            padded: weights.padded(),
             counters,
         }
     }
@@ -198,15 +195,18 @@ where
             self.may_expire.store(true, Relaxed);
         }
         let mut dropped = Vec::new();
-        let inserted = Arc::clone(&slot.value);
+        let inserted = Arc::as_ptr(&slot.value);
         self.cache
             .insert_with_lifecycle(key.clone(), slot, &mut dropped);
+        if dropped.is_empty() {
+            return;
+        }
         let memory = self.counters.tier(Tier::Memory);
         let (now, now_ms) = (Instant::now(), coarse_now_ms());
         for (old_key, old) in &dropped {
             // The slot this insert replaced is not an eviction (moka does not count it
             // either); the new slot turned away for its size is.
-            if *old_key == key && !Arc::ptr_eq(&old.value, &inserted) {
+            if *old_key == key && !std::ptr::eq(Arc::as_ptr(&old.value), inserted) {
                 continue;
             }
             if expired(old, self.tti_ms, now, now_ms) {
@@ -234,7 +234,7 @@ where
         if self.may_expire.load(Relaxed) {
             self.purge_expired();
         }
-        let bytes = if self.padded {
+        let bytes = if self.weights.padded() {
             self.cache.iter().map(|(_, slot)| slot.bytes).sum()
         } else {
             self.cache.weight()

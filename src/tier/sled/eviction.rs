@@ -42,8 +42,7 @@ impl SledTier {
 
     /// Whether the tier holds more than its live budget or its `max_entries` allow.
     pub(super) fn over_bounds(&self) -> bool {
-        let usage = self.gauge.usage();
-        usage.bytes > self.live_budget() || self.max_entries.is_some_and(|n| usage.entries > n)
+        !Limits::of(self.live_budget(), self.max_entries).holds(self.gauge.usage())
     }
 
     /// Removes the least recently used entries until the tier is back within 90% of its
@@ -137,8 +136,8 @@ impl SledTier {
     /// record costs a write to a table of recent reads, and in time one to `meta`), and
     /// entries not read since are evicted by their creation time.
     fn near_bounds(&self) -> bool {
-        let usage = self.gauge.usage();
-        usage.bytes > self.live_budget() / 2
-            || self.max_entries.is_some_and(|n| usage.entries > n / 2)
+        !Limits::of(self.live_budget(), self.max_entries)
+            .halved()
+            .holds(self.gauge.usage())
     }
 }

@@ -427,7 +427,7 @@ impl Store for SledTier {
 
     fn shrink_to(&self, bytes: u64) -> Result<u64> {
         let _only_one = self.evicting.lock().unwrap_or_else(|p| p.into_inner());
-        self.evict_to(None, Limits::bytes(bytes))
+        self.evict_to(None, Limits::of(bytes, None))
     }
 
     fn takes_writes(&self) -> bool {
