@@ -1,5 +1,6 @@
 //! Reading entries: the header and key checked before anything is allocated, the payload
-//! checked before any codec sees it, from a stream (files) or a slice (sled, maps).
+//! checked before a value is handed out, from a stream (files) or a slice (sled, Redis,
+//! maps).
 
 use std::io::{self, Read};
 
@@ -187,14 +188,18 @@ pub(crate) fn split_slice<'e>(
     Ok((header, payload))
 }
 
-/// Decodes an entry held whole in memory (sled): checks the payload checksum first, then
-/// decodes from the slice without copying it.
-pub(crate) fn decode_slice<V, C>(entry: &[u8], expect: &Expect<'_>) -> Result<(V, Header), Refusal>
+/// Decodes an entry held whole in memory (sled, Redis): checks the payload as `check`
+/// says, then decodes from the slice without copying it.
+pub(crate) fn decode_slice<V, C>(
+    entry: &[u8],
+    expect: &Expect<'_>,
+    check: PayloadCheck,
+) -> Result<(V, Header), Refusal>
 where
     C: Codec<V>,
 {
     let (header, payload) = split_slice(entry, expect)?;
-    let value = decode_verified::<V, C>(payload, &header)?;
+    let value = decode_verified::<V, C>(payload, &header, check)?;
     Ok((value, header))
 }
 
@@ -231,13 +236,21 @@ pub(crate) fn check_head(
     Ok(Ok(header))
 }
 
-/// Checks a whole stored payload against the header, then decompresses and decodes it.
-pub(crate) fn decode_verified<V, C>(payload: &[u8], header: &Header) -> Result<V, Refusal>
+/// Checks a whole stored payload against the header (its checksum too, unless `check`
+/// leaves that to the store), then decompresses and decodes it.
+pub(crate) fn decode_verified<V, C>(
+    payload: &[u8],
+    header: &Header,
+    check: PayloadCheck,
+) -> Result<V, Refusal>
 where
     C: Codec<V>,
 {
     if payload.len() as u64 != header.stored_len {
         return Err(Refusal::invalid("truncated entry"));
+    }
+    if check == PayloadCheck::Store {
+        return decode_checked::<V, C>(payload, header);
     }
     let verify = |payload: &[u8]| {
         if hash64(payload) == header.payload_hash {
@@ -258,7 +271,7 @@ where
     decode_checked::<V, C>(payload, header)
 }
 
-/// Decompresses and decodes a payload whose checksum has been checked.
+/// Decompresses and decodes a payload whose bytes have been checked.
 fn decode_checked<V, C>(payload: &[u8], header: &Header) -> Result<V, Refusal>
 where
     C: Codec<V>,

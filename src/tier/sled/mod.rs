@@ -63,7 +63,7 @@ use self::state::{close, flush_db, panic_message, sled_config};
 use super::access::{access_id, AccessTable};
 use super::{too_large, Gauge, HandOver, Kind, Limits, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
-use crate::entry::{self, Expect, Incoming, Outgoing};
+use crate::entry::{self, Expect, Incoming, Outgoing, PayloadCheck};
 use crate::key::Address;
 use crate::{paths, CacheError, Result, Tier};
 
@@ -322,7 +322,8 @@ impl Store for SledTier {
             let Some(bytes) = h.entries.get(&key)? else {
                 return Ok(None);
             };
-            let header = match into.decode_entry(&bytes, expect) {
+            // sled checked the bytes' CRC when it read them from disk (PayloadCheck::Store).
+            let header = match into.decode_entry(&bytes, expect, PayloadCheck::Store) {
                 Ok(header) => header,
                 Err(refusal) => {
                     return Ok(Some(Err(LoadError::refused(
