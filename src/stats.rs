@@ -213,13 +213,14 @@ pub(crate) struct Counters {
 /// Stripes of a [`Striped`] counter.
 const STRIPES: usize = 16;
 
-/// A counter that many threads bump at once: one cache line a stripe, each thread on
-/// its own stripe (threads are dealt stripes in turn).
+/// A counter that many threads bump at once: each thread on its own stripe (threads are
+/// dealt stripes in turn), a stripe to each pair of cache lines, since processors fetch
+/// lines in pairs and two neighbouring stripes would still be shared.
 #[derive(Debug, Default)]
 pub(crate) struct Striped([Stripe; STRIPES]);
 
 #[derive(Debug, Default)]
-#[repr(align(64))]
+#[repr(align(128))]
 struct Stripe(AtomicU64);
 
 impl Striped {
