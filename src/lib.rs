@@ -60,10 +60,12 @@
 // Unsafe code is allowed only where a comment proves it sound (huge-page advice, memory maps).
 #![deny(unsafe_code)]
 
+pub mod admin;
 pub mod any;
 mod assertions;
 mod cache;
 mod cacheable;
+mod catalog;
 mod clock;
 pub mod codec;
 mod config;

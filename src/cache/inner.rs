@@ -191,8 +191,28 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             namespace: &self.namespace,
             config: &self.config,
         };
-        let store = self.stores.0[i].get_or_open(tier, || (kind.open)(&opening))?;
+        let store = self.stores.0[i].get_or_open(tier, || {
+            let store = (kind.open)(&opening)?;
+            if kind.folder.is_some() {
+                self.record_in_catalog();
+            }
+            Ok(store)
+        })?;
         Ok(&**store)
+    }
+
+    /// Names this cache's types and key version in its folder's catalog.
+    fn record_in_catalog(&self) {
+        if let Ok(dir) = &self.dir {
+            crate::catalog::record(
+                dir,
+                self.fingerprint,
+                std::any::type_name::<K>(),
+                std::any::type_name::<V>(),
+                self.config.key_version,
+                self.config.secure,
+            );
+        }
     }
 
     /// The tier if it is open.

@@ -71,6 +71,22 @@ pub mod ids {
     pub const ALL: [u16; 8] = [BINCODE, RAW, JSON, NDARRAY, IMAGE, ARROW_IPC, ANY, FALLBACK];
 }
 
+/// The name of the codec of id `id`, as tools show it.
+pub(crate) fn name_of(id: u16) -> &'static str {
+    match id {
+        ids::BINCODE => "bincode",
+        ids::RAW => "raw",
+        ids::JSON => "json",
+        ids::NDARRAY => "ndarray",
+        ids::IMAGE => "image",
+        ids::ARROW_IPC => "arrow-ipc",
+        ids::ANY => "any",
+        ids::FALLBACK => "none",
+        ids::FIRST_CUSTOM.. => "custom",
+        _ => "unknown",
+    }
+}
+
 /// Turns values of type `T` into bytes and back.
 ///
 /// Codecs are stateless: every method is an associated function.

@@ -136,6 +136,9 @@ pub struct CacheConfig {
     /// For a memoized function: the fingerprint of its code, put before every key, so
     /// that results of several versions of the code live side by side.
     pub(crate) key_version: Option<u64>,
+    /// For the tools that look into a cache ([`crate::admin`]): opening a tier leaves
+    /// what crashes left in place, for them to show.
+    pub(crate) keep_leftovers: bool,
 }
 
 /// The function of [`CacheConfig::ttl_of`], its value type erased until the cache is built.
@@ -180,6 +183,7 @@ impl Default for CacheConfig {
             redis: Default::default(),
             ttl_of: None,
             key_version: None,
+            keep_leftovers: false,
         }
     }
 }

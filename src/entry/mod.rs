@@ -43,6 +43,7 @@ mod write;
 use self::read::decode_slice;
 #[cfg(feature = "redis")]
 pub(crate) use self::read::{check_head, head_needs};
+pub(crate) use self::read::{audit_payload, audit_slice};
 pub(crate) use self::read::{check_slice, head_of, read_header, relaid_for_file};
 pub(crate) use self::read::{decode_verified, read_payload};
 pub(crate) use self::typed::{Incoming, IncomingValue, Outgoing, OutgoingValue};
@@ -146,6 +147,16 @@ impl Refusal {
     fn invalid(reason: impl Into<String>) -> Self {
         Refusal::Invalid(reason.into())
     }
+
+    /// Why, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Refusal::Expired => "expired".into(),
+            Refusal::Foreign => "written for another type, version or codec".into(),
+            Refusal::Invalid(reason) => reason.clone(),
+            Refusal::Io(e) => format!("cannot read it: {e}"),
+        }
+    }
 }
 
 impl From<io::Error> for Refusal {
@@ -186,6 +197,15 @@ impl Packing {
             Packing::None => 0,
             Packing::Lz4 => 1,
             Packing::Zstd => 2,
+        }
+    }
+
+    /// Its name, as tools show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Packing::None => "none",
+            Packing::Lz4 => "lz4",
+            Packing::Zstd => "zstd",
         }
     }
 

@@ -165,6 +165,14 @@ pub(crate) fn split_slice<'e>(
     entry: &'e [u8],
     expect: &Expect<'_>,
 ) -> Result<(Header, &'e [u8]), Refusal> {
+    let (header, key, payload) = split_unchecked_key(entry)?;
+    header.check(key, expect)?;
+    Ok((header, payload))
+}
+
+/// Splits an entry held whole in memory into its header, key and payload, checking the
+/// header's checksum but not what the key or type should be.
+fn split_unchecked_key(entry: &[u8]) -> Result<(Header, &[u8], &[u8]), Refusal> {
     let fixed: &[u8; HEADER_LEN] = entry
         .get(..HEADER_LEN)
         .and_then(|b| b.try_into().ok())
@@ -184,8 +192,42 @@ pub(crate) fn split_slice<'e>(
     if hash64(head) != u64::from_le_bytes(*checksum) {
         return Err(Refusal::invalid("corrupt header (checksum mismatch)"));
     }
-    header.check(&head[HEADER_LEN..], expect)?;
-    Ok((header, payload))
+    Ok((header, &head[HEADER_LEN..], payload))
+}
+
+/// An entry held in memory as an audit sees it: its checked header and key, and with
+/// `payload`, whether its payload's length and checksum check out (`Some(reason)` if not).
+pub(crate) fn audit_slice(entry: &[u8], payload: bool) -> Result<(Header, &[u8], Option<String>), String> {
+    let (header, key, stored) = split_unchecked_key(entry).map_err(|r| r.describe())?;
+    let fault = if stored.len() as u64 != header.stored_len {
+        Some("truncated entry".to_string())
+    } else if payload && hash64(stored) != header.payload_hash {
+        Some("corrupt payload (checksum mismatch)".to_string())
+    } else {
+        None
+    };
+    Ok((header, key, fault))
+}
+
+/// Reads the payload that follows a header in `input` to its end, without decoding it:
+/// `Some(reason)` if its length or checksum does not check out, or bytes follow it.
+pub(crate) fn audit_payload<R: Read>(input: R, header: &Header) -> io::Result<Option<String>> {
+    let mut hashed = HashReader {
+        inner: input,
+        hasher: StreamHash::new(),
+        len: 0,
+    };
+    io::copy(&mut hashed, &mut io::sink())?;
+    Ok(if hashed.len != header.stored_len {
+        Some(format!(
+            "truncated entry ({} payload bytes of {})",
+            hashed.len, header.stored_len
+        ))
+    } else if hashed.hasher.finish() != header.payload_hash {
+        Some("corrupt payload (checksum mismatch)".to_string())
+    } else {
+        None
+    })
 }
 
 /// Decodes an entry held whole in memory (sled, Redis): checks the payload as `check`

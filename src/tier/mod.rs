@@ -23,6 +23,7 @@ use crate::key::Address;
 use crate::{CacheError, Result};
 
 pub(crate) mod access;
+pub(crate) mod audit;
 pub(crate) mod file;
 pub(crate) mod memory;
 #[cfg(feature = "redis")]
@@ -204,6 +205,23 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// The encoded keys of the entries held whose header and key check out, of every
     /// type: the cache checks each against its own (`SmartCache::keys`).
     fn keys(&self) -> Result<Vec<Vec<u8>>>;
+
+    /// Shows every entry held to `visit`, checking payloads too with `payloads`, and
+    /// removes those for which `visit` returns true, unless they changed meanwhile.
+    /// A tier without an audit of its own shows nothing.
+    fn audit(
+        &self,
+        _payloads: bool,
+        _visit: &mut dyn FnMut(&audit::Met) -> bool,
+    ) -> Result<audit::Audited> {
+        Ok(audit::Audited::Done)
+    }
+
+    /// What crashes and failed operations left in the tier's folder; removed with
+    /// `remove`. Data a live writer is still working on is not listed.
+    fn leftovers(&self, _remove: bool) -> Vec<audit::Leftover> {
+        Vec::new()
+    }
 
     /// Evicts the least recently used entries until the tier holds at most `bytes`.
     /// Returns how many went. A tier that keeps its own bounds (a Redis server's

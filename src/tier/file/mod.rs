@@ -9,7 +9,7 @@
 //! (at most once a minute), and eviction removes the oldest files first.
 //!
 //! Reads through memory maps (`get_mapped`, `CacheConfig::mmap_reads`) are in `map.rs`,
-//! eviction by capacity and count in `eviction.rs`.
+//! eviction by capacity and count in `eviction.rs`, audits and leftovers in `audit.rs`.
 
 use std::fs;
 use std::io::{self, BufReader, BufWriter};
@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::audit::{Audited, Leftover, Met};
 use super::{too_large, Gauge, Kind, Limits, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
 use crate::entry::{self, Expect, Incoming, Outgoing};
@@ -25,6 +26,7 @@ use crate::key::Address;
 use crate::paths;
 use crate::{CacheError, Result, Tier};
 
+mod audit;
 mod eviction;
 mod map;
 
@@ -97,7 +99,12 @@ impl FileTier {
             tmp_bytes: AtomicU64::new(0),
             cleaned_ms: AtomicU64::new(0),
         };
-        tier.clean_tmp();
+        if config.keep_leftovers {
+            // Marked as cleaned, so that only an asked-for clean-up removes them.
+            tier.cleaned_ms.store(u64::MAX, Relaxed);
+        } else {
+            tier.clean_tmp();
+        }
         tier.recount()?;
         Ok(tier)
     }
@@ -156,32 +163,42 @@ impl FileTier {
     /// process of this machine that no longer runs, and any older than an hour.
     fn clean_tmp(&self) {
         self.cleaned_ms.store(crate::clock::now_ms(), Relaxed);
-        let Ok(files) = fs::read_dir(&self.tmp) else {
-            return;
-        };
-        let (mut removed, mut live) = (0u64, 0u64);
-        for file in files.flatten() {
-            let Ok(meta) = file.metadata() else {
-                continue; // finished (renamed) meanwhile
-            };
-            let stale = meta
-                .modified()
-                .ok()
-                .and_then(|m| m.elapsed().ok())
-                .is_some_and(|age| age > STALE_TMP);
-            let dead = writer_of(&file.file_name()).is_some_and(|pid| !paths::process_alive(pid));
-            if stale || dead {
-                if fs::remove_file(file.path()).is_ok() {
-                    removed += 1;
-                }
-            } else {
-                live += meta.len();
-            }
-        }
+        let (dead, live) = self.dead_writers_tmp();
+        let removed = dead
+            .iter()
+            .filter(|f| fs::remove_file(&f.path).is_ok())
+            .count();
         self.tmp_bytes.store(live, Relaxed);
         if removed > 0 {
             tracing::info!(path = %self.tmp.display(), removed, "file tier: removed temporary files of writers that died");
         }
+    }
+
+    /// The temporary files of writers that died mid-write (see [`FileTier::clean_tmp`]),
+    /// and the bytes of those still being written.
+    fn dead_writers_tmp(&self) -> (Vec<Found>, u64) {
+        let (mut dead, mut live) = (Vec::new(), 0u64);
+        let Ok(files) = fs::read_dir(&self.tmp) else {
+            return (dead, live);
+        };
+        for file in files.flatten() {
+            let Ok(meta) = file.metadata() else {
+                continue; // finished (renamed) meanwhile
+            };
+            let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+            let stale = modified.elapsed().is_ok_and(|age| age > STALE_TMP);
+            let gone = writer_of(&file.file_name()).is_some_and(|pid| !paths::process_alive(pid));
+            if stale || gone {
+                dead.push(Found {
+                    path: file.path(),
+                    len: meta.len(),
+                    modified,
+                });
+            } else {
+                live += meta.len();
+            }
+        }
+        (dead, live)
     }
 
     /// Cleans up temporary files when the last clean-up is old enough.
@@ -438,6 +455,14 @@ impl Store for FileTier {
     fn shrink_to(&self, bytes: u64) -> Result<u64> {
         let _only_one = self.evicting.lock().unwrap_or_else(|p| p.into_inner());
         self.evict_to(None, Limits::of(bytes, None))
+    }
+
+    fn audit(&self, payloads: bool, visit: &mut dyn FnMut(&Met) -> bool) -> Result<Audited> {
+        self.audit_files(payloads, visit)
+    }
+
+    fn leftovers(&self, remove: bool) -> Vec<Leftover> {
+        self.leftover_files(remove)
     }
 
     fn adopt(&self, address: &Address, entry: &[u8]) -> Result<bool> {

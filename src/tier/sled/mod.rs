@@ -43,7 +43,7 @@
 //! Files: this one holds the tier and its [`Store`] methods; `state.rs` the database's
 //! state and fault handling, `space.rs` measuring, compaction and the size record,
 //! `eviction.rs` access records and eviction, `waiters.rs` other processes on the same
-//! database.
+//! database, `audit.rs` walks over every entry (keys, audits) and leftovers.
 
 use std::collections::HashMap;
 use std::fs;
@@ -53,6 +53,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, Weak};
 use std::time::{Duration, Instant};
 
+mod audit;
 mod eviction;
 mod space;
 mod state;
@@ -61,6 +62,7 @@ mod waiters;
 use self::space::parse_u64;
 use self::state::{close, flush_db, panic_message, sled_config};
 use super::access::{access_id, AccessTable};
+use super::audit::{Audited, Leftover, Met};
 use super::{too_large, Gauge, HandOver, Kind, Limits, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
 use crate::entry::{self, Expect, Incoming, Outgoing, PayloadCheck};
@@ -412,23 +414,20 @@ impl Store for SledTier {
     }
 
     fn keys(&self) -> Result<Vec<Vec<u8>>> {
-        let keys = self.run(|h| {
-            let mut keys = Vec::new();
-            for item in h.entries.iter() {
-                let (_, v) = item?;
-                // One that does not check out is passed over: reads deal with bad entries.
-                if let Some((_, key)) = entry::head_of(&v) {
-                    keys.push(key.to_vec());
-                }
-            }
-            Ok(keys)
-        })?;
-        Ok(keys.unwrap_or_default())
+        self.stored_keys()
     }
 
     fn shrink_to(&self, bytes: u64) -> Result<u64> {
         let _only_one = self.evicting.lock().unwrap_or_else(|p| p.into_inner());
         self.evict_to(None, Limits::of(bytes, None))
+    }
+
+    fn audit(&self, payloads: bool, visit: &mut dyn FnMut(&Met) -> bool) -> Result<Audited> {
+        self.audit_entries(payloads, visit)
+    }
+
+    fn leftovers(&self, remove: bool) -> Vec<Leftover> {
+        self.leftover_folders(remove)
     }
 
     fn takes_writes(&self) -> bool {

@@ -1,0 +1,193 @@
+//! The catalog of a namespace folder: which value types and key versions caches have
+//! stored there, by the fingerprint and version their entries carry, for the tools that
+//! read a cache without its types ([`crate::admin`], the `smartcache` CLI).
+//!
+//! The file `<namespace>/catalog` holds one tab-separated line per value type
+//! (`type`, fingerprint, first seen in ms since the Unix epoch, key type, value type) and
+//! per key version of a memoized function (`version`, version, first seen). A cache
+//! appends its lines the first time it opens storage in the folder, in one append each,
+//! so that processes sharing the folder never interleave half lines. A line that does
+//! not parse is passed over: the catalog only names things, nothing is read through it.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+/// The catalog's file in a namespace folder.
+const FILE: &str = "catalog";
+/// A larger catalog is not read (it is damaged, or not ours).
+const MAX_LEN: u64 = 1 << 20;
+
+/// A value type recorded in a catalog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CatalogType {
+    /// The fingerprint its entries carry (of the type and the namespace).
+    pub fingerprint: u64,
+    /// When a cache of it first opened storage here, in ms since the Unix epoch.
+    pub first_ms: u64,
+    pub key_type: String,
+    pub value_type: String,
+}
+
+/// What a namespace folder's catalog records.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Catalog {
+    pub types: Vec<CatalogType>,
+    /// Key versions of memoized functions, with when each was first seen.
+    pub versions: Vec<(u64, u64)>,
+}
+
+impl Catalog {
+    /// Reads the catalog of `namespace_dir`; empty when there is none.
+    pub fn read(namespace_dir: &Path) -> Catalog {
+        let path = namespace_dir.join(FILE);
+        let mut catalog = Catalog::default();
+        let small = fs::metadata(&path).is_ok_and(|m| m.len() <= MAX_LEN);
+        let Some(bytes) = small.then(|| fs::read(&path).ok()).flatten() else {
+            return catalog;
+        };
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+            match fields.as_slice() {
+                ["type", fp, ms, key, value] => {
+                    if let (Some(fingerprint), Ok(first_ms)) = (hex(fp), ms.parse()) {
+                        if catalog.type_of(fingerprint).is_none() {
+                            catalog.types.push(CatalogType {
+                                fingerprint,
+                                first_ms,
+                                key_type: (*key).to_string(),
+                                value_type: (*value).to_string(),
+                            });
+                        }
+                    }
+                }
+                ["version", version, ms] => {
+                    if let (Some(version), Ok(first_ms)) = (hex(version), ms.parse()) {
+                        if !catalog.versions.iter().any(|&(v, _)| v == version) {
+                            catalog.versions.push((version, first_ms));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        catalog
+    }
+
+    /// The type whose entries carry `fingerprint`.
+    pub fn type_of(&self, fingerprint: u64) -> Option<&CatalogType> {
+        self.types.iter().find(|t| t.fingerprint == fingerprint)
+    }
+
+    /// Whether entries of `fingerprint` are of an older shape of a type recorded since
+    /// (its `VERSION` or codec changed: same names, newer fingerprint).
+    pub fn superseded_type(&self, fingerprint: u64) -> bool {
+        let Some(this) = self.type_of(fingerprint) else {
+            return false;
+        };
+        self.types.iter().any(|t| {
+            t.value_type == this.value_type
+                && t.key_type == this.key_type
+                && t.first_ms > this.first_ms
+        })
+    }
+
+    /// The newest key version recorded.
+    pub fn newest_version(&self) -> Option<u64> {
+        self.versions.iter().max_by_key(|&&(_, ms)| ms).map(|&(v, _)| v)
+    }
+
+    /// The recorded key version an encoded key starts with.
+    pub fn version_of(&self, key: &[u8]) -> Option<u64> {
+        let prefix: [u8; 8] = key.get(..8)?.try_into().ok()?;
+        let version = u64::from_be_bytes(prefix);
+        self.versions
+            .iter()
+            .any(|&(v, _)| v == version)
+            .then_some(version)
+    }
+}
+
+/// Records in `namespace_dir`'s catalog the value type of fingerprint `fingerprint` and
+/// the key version, unless they are there. Best effort: a catalog that cannot be written
+/// only leaves the tools without names.
+pub(crate) fn record(
+    namespace_dir: &Path,
+    fingerprint: u64,
+    key_type: &str,
+    value_type: &str,
+    key_version: Option<u64>,
+    secure: bool,
+) {
+    let catalog = Catalog::read(namespace_dir);
+    let now = crate::clock::now_ms();
+    let mut lines = String::new();
+    if catalog.type_of(fingerprint).is_none() {
+        // Tabs and line breaks cannot occur in Rust type names; kept out all the same.
+        let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+        lines.push_str(&format!(
+            "type\t{fingerprint:016x}\t{now}\t{}\t{}\n",
+            clean(key_type),
+            clean(value_type)
+        ));
+    }
+    if let Some(version) = key_version {
+        if !catalog.versions.iter().any(|&(v, _)| v == version) {
+            lines.push_str(&format!("version\t{version:016x}\t{now}\n"));
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    let path = namespace_dir.join(FILE);
+    let mut options = fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        if secure {
+            options.mode(0o600);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = secure;
+    if let Err(e) = options
+        .open(&path)
+        .and_then(|mut f| f.write_all(lines.as_bytes()))
+    {
+        tracing::debug!(path = %path.display(), error = %e, "cannot record the cache's types in the catalog");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_once_and_reads_back_past_damage() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        record(dir.path(), 0xabc, "u64", "String", None, true);
+        record(dir.path(), 0xabc, "u64", "String", None, true);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        record(dir.path(), 0xdef, "u64", "String", Some(7), true);
+        let text = fs::read_to_string(dir.path().join(FILE)).expect("read");
+        assert_eq!(text.lines().count(), 3, "{text}");
+        fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(FILE))
+            .and_then(|mut f| f.write_all(b"type\tzz\t1\ta\tb\ngarbage \xff\nhalf a li"))
+            .expect("append");
+        let catalog = Catalog::read(dir.path());
+        assert_eq!(catalog.types.len(), 2);
+        assert_eq!(
+            catalog.type_of(0xabc).map(|t| t.value_type.as_str()),
+            Some("String")
+        );
+        assert!(catalog.superseded_type(0xabc));
+        assert!(!catalog.superseded_type(0xdef));
+        assert_eq!(catalog.newest_version(), Some(7));
+        assert_eq!(catalog.version_of(&7u64.to_be_bytes()), Some(7));
+        assert_eq!(catalog.version_of(&8u64.to_be_bytes()), None);
+    }
+}

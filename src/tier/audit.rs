@@ -1,0 +1,53 @@
+//! Audits: every entry a tier holds, shown as it is stored, whatever its type, for the
+//! tools that look into and clean a cache from outside it ([`crate::admin`]).
+
+use std::path::PathBuf;
+
+use crate::entry::Header;
+
+/// One stored entry, as an audit meets it.
+pub(crate) struct Met {
+    /// Its checked header and encoded key, or why they do not check out.
+    pub head: Result<(Header, Vec<u8>), String>,
+    /// When payloads are checked: why this one does not check out, if it does not.
+    pub payload_fault: Option<String>,
+    /// Bytes it takes in the tier.
+    pub stored_bytes: u64,
+    /// When it was last read or written, as the tier records it (ms since the Unix
+    /// epoch); the creation time when the tier keeps no access times for it.
+    pub touched_ms: Option<u64>,
+    /// Its file, in a tier of files.
+    pub path: Option<PathBuf>,
+}
+
+/// How an audit of a tier ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Audited {
+    /// Every entry was shown.
+    Done,
+    /// The tier's store is held by another process (sled takes one process per
+    /// database): nothing was shown, nothing forced.
+    InUse,
+}
+
+/// Data a crash or a failed operation left behind in a tier's folder: no entry of it.
+#[derive(Clone, Debug)]
+pub(crate) struct Leftover {
+    pub path: PathBuf,
+    pub bytes: u64,
+    /// What it is, in words.
+    pub what: &'static str,
+}
+
+/// The bytes a file or folder takes (0 when it vanished).
+pub(crate) fn bytes_under(path: &std::path::Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path).map_or(0, |entries| {
+        entries.flatten().map(|e| bytes_under(&e.path())).sum()
+    })
+}

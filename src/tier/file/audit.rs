@@ -1,0 +1,96 @@
+//! The file tier's audit: every entry file shown as stored, and the temporary files of
+//! writers that died mid-write.
+
+use std::fs;
+use std::io::BufReader;
+use std::time::UNIX_EPOCH;
+
+use super::super::audit::{Audited, Leftover, Met};
+use super::{FileTier, Found};
+use crate::entry;
+use crate::Result;
+
+impl FileTier {
+    /// Shows every entry file to `visit`; removes those it returns true for, unless the
+    /// file was replaced meanwhile (an entry rewritten by another process stays).
+    pub(super) fn audit_files(
+        &self,
+        payloads: bool,
+        visit: &mut dyn FnMut(&Met) -> bool,
+    ) -> Result<Audited> {
+        for found in self.scan()? {
+            // Gone since the scan: removed or replaced by a writer; nothing to show.
+            let Ok(file) = fs::File::open(&found.path) else {
+                continue;
+            };
+            let Ok(opened) = file.metadata() else {
+                continue;
+            };
+            let mut reader = BufReader::with_capacity(256 << 10, file);
+            let (head, payload_fault) = match entry::read_header(&mut reader) {
+                Ok((header, key)) => {
+                    let fault = if payloads {
+                        entry::audit_payload(&mut reader, &header)
+                            .unwrap_or_else(|e| Some(format!("cannot read the payload: {e}")))
+                    } else {
+                        None
+                    };
+                    (Ok((header, key)), fault)
+                }
+                Err(refusal) => (Err(refusal.describe()), None),
+            };
+            let met = Met {
+                head,
+                payload_fault,
+                stored_bytes: found.len,
+                touched_ms: Some(ms_of(&found)),
+                path: Some(found.path.clone()),
+            };
+            if visit(&met) && still_the_file_shown(&found, &opened) {
+                match fs::remove_file(&found.path) {
+                    Ok(()) => self.gauge.removed(found.len),
+                    Err(e) => {
+                        tracing::warn!(path = %found.path.display(), error = %e, "file tier: cannot remove an entry");
+                    }
+                }
+            }
+        }
+        Ok(Audited::Done)
+    }
+
+    /// The temporary files of writers that died mid-write.
+    pub(super) fn leftover_files(&self, remove: bool) -> Vec<Leftover> {
+        let (dead, _) = self.dead_writers_tmp();
+        dead.into_iter()
+            .filter(|f| !remove || fs::remove_file(&f.path).is_ok())
+            .map(|f| Leftover {
+                path: f.path,
+                bytes: f.len,
+                what: "temporary file of a writer that died",
+            })
+            .collect()
+    }
+}
+
+fn ms_of(found: &Found) -> u64 {
+    found
+        .modified
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Whether the file at `found.path` is still the one opened as `opened`.
+fn still_the_file_shown(found: &Found, opened: &fs::Metadata) -> bool {
+    let Ok(now) = fs::metadata(&found.path) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        now.ino() == opened.ino() && now.dev() == opened.dev()
+    }
+    #[cfg(not(unix))]
+    {
+        now.len() == opened.len() && now.modified().ok() == opened.modified().ok()
+    }
+}
