@@ -29,9 +29,16 @@ impl FileTier {
             let mut reader = BufReader::with_capacity(256 << 10, file);
             let (head, payload_fault) = match entry::read_header(&mut reader) {
                 Ok((header, key)) => {
+                    let whole = header.payload_offset().saturating_add(header.stored_len);
                     let fault = if payloads {
                         entry::audit_payload(&mut reader, &header)
                             .unwrap_or_else(|e| Some(format!("cannot read the payload: {e}")))
+                    } else if whole != opened.len() {
+                        // The length is known without reading the payload.
+                        Some(format!(
+                            "truncated entry ({} bytes of {whole})",
+                            opened.len()
+                        ))
                     } else {
                         None
                     };
