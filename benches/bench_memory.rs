@@ -83,7 +83,9 @@ fn main() {
         let mut k = 0;
         b.iter(|| {
             k = (k + 1) % KEYS;
-            cache.insert(black_box(k), vec![1u8; VALUE]).expect("insert")
+            cache
+                .insert(black_box(k), vec![1u8; VALUE])
+                .expect("insert")
         })
     });
     group.bench_function("moka", |b| {
@@ -97,7 +99,9 @@ fn main() {
         let mut k = 0;
         b.iter(|| {
             k = (k + 1) % KEYS;
-            clock.insert(black_box(k), vec![1u8; VALUE]).expect("insert")
+            clock
+                .insert(black_box(k), vec![1u8; VALUE])
+                .expect("insert")
         })
     });
     group.bench_function("quick_cache", |b| {

@@ -95,7 +95,10 @@ impl Catalog {
 
     /// The newest key version recorded.
     pub fn newest_version(&self) -> Option<u64> {
-        self.versions.iter().max_by_key(|&&(_, ms)| ms).map(|&(v, _)| v)
+        self.versions
+            .iter()
+            .max_by_key(|&&(_, ms)| ms)
+            .map(|&(v, _)| v)
     }
 
     /// The recorded key version an encoded key starts with.

@@ -334,7 +334,9 @@ impl Namespace {
         info.codec = Some(crate::codec::name_of(header.codec));
         info.compression = Some(header.packing.name());
         info.created = time(header.created_ms);
-        info.expires = (header.expires_ms != 0).then(|| time(header.expires_ms)).flatten();
+        info.expires = (header.expires_ms != 0)
+            .then(|| time(header.expires_ms))
+            .flatten();
         info.value_bytes = Some(header.raw_len);
         info.state = if let Some(fault) = &met.payload_fault {
             EntryState::Corrupt(fault.clone())

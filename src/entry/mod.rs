@@ -41,9 +41,9 @@ mod typed;
 mod write;
 
 use self::read::decode_slice;
+pub(crate) use self::read::{audit_payload, audit_slice};
 #[cfg(feature = "redis")]
 pub(crate) use self::read::{check_head, head_needs};
-pub(crate) use self::read::{audit_payload, audit_slice};
 pub(crate) use self::read::{check_slice, head_of, read_header, relaid_for_file};
 pub(crate) use self::read::{decode_verified, read_payload};
 pub(crate) use self::typed::{Incoming, IncomingValue, Outgoing, OutgoingValue};

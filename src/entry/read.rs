@@ -197,7 +197,10 @@ fn split_unchecked_key(entry: &[u8]) -> Result<(Header, &[u8], &[u8]), Refusal> 
 
 /// An entry held in memory as an audit sees it: its checked header and key, and with
 /// `payload`, whether its payload's length and checksum check out (`Some(reason)` if not).
-pub(crate) fn audit_slice(entry: &[u8], payload: bool) -> Result<(Header, &[u8], Option<String>), String> {
+pub(crate) fn audit_slice(
+    entry: &[u8],
+    payload: bool,
+) -> Result<(Header, &[u8], Option<String>), String> {
     let (header, key, stored) = split_unchecked_key(entry).map_err(|r| r.describe())?;
     let fault = if stored.len() as u64 != header.stored_len {
         Some("truncated entry".to_string())

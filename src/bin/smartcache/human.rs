@@ -62,7 +62,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "MB" => 1e6,
         "GB" => 1e9,
         "TB" => 1e12,
-        other => return Err(format!("unknown size unit {other:?} (use K, M, G, T, or KB, MB, GB, TB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use K, M, G, T, or KB, MB, GB, TB)"
+            ))
+        }
     };
     Ok((number * scale) as u64)
 }
@@ -84,7 +88,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "d" => 86_400,
         "w" => 7 * 86_400,
         "" => return Err(format!("{text:?} has no unit (use s, m, h, d or w: 7d)")),
-        other => return Err(format!("unknown duration unit {other:?} (use s, m, h, d or w)")),
+        other => {
+            return Err(format!(
+                "unknown duration unit {other:?} (use s, m, h, d or w)"
+            ))
+        }
     };
     Ok(Duration::from_secs(number.saturating_mul(secs)))
 }
@@ -103,7 +111,10 @@ mod tests {
         assert_eq!(parse_size("123"), Ok(123));
         assert!(parse_size("ten").is_err());
         assert!(parse_size("10X").is_err());
-        assert_eq!(duration(Duration::from_secs(3 * 86_400 + 4 * 3_600 + 5)), "3d 4h");
+        assert_eq!(
+            duration(Duration::from_secs(3 * 86_400 + 4 * 3_600 + 5)),
+            "3d 4h"
+        );
         assert_eq!(duration(Duration::from_secs(62)), "1m 2s");
         assert_eq!(duration(Duration::from_millis(10)), "0s");
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));

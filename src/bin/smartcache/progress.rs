@@ -9,7 +9,9 @@ pub struct Progress(ProgressBar);
 impl Progress {
     pub fn new(what: &str) -> Progress {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}: {pos} entries ({per_sec})") {
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} {msg}: {pos} entries ({per_sec})")
+        {
             bar.set_style(style);
         }
         bar.set_message(what.to_string());

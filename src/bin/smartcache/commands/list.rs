@@ -46,7 +46,8 @@ pub fn ls(storage: &Storage, only: Option<&str>, json: bool) -> Result<(), Failu
             e.tier.to_string(),
             e.key_shown,
             e.value_type.as_deref().map_or("?".into(), short_type),
-            e.key_version.map_or("-".to_string(), |v| format!("{:08x}", v >> 32)),
+            e.key_version
+                .map_or("-".to_string(), |v| format!("{:08x}", v >> 32)),
             size(e.stored_bytes),
             age(e.created),
             until(e.expires),
@@ -115,7 +116,10 @@ pub fn inspect(storage: &Storage, key: &str, namespace: &str, json: bool) -> Res
             print_entry(namespace.name(), e);
         }
     }
-    match found.iter().any(|e| matches!(e.state, EntryState::Corrupt(_))) {
+    match found
+        .iter()
+        .any(|e| matches!(e.state, EntryState::Corrupt(_)))
+    {
         true => Err(Failure::Problems),
         false => Ok(()),
     }
@@ -148,7 +152,10 @@ fn print_entry(namespace: &str, e: &EntryInfo) {
     println!("expires          {}", until(e.expires));
     println!("last used        {} ago", age(e.touched));
     let header_ok = !e.key.is_empty();
-    println!("header checksum  {}", if header_ok { "valid" } else { "invalid" });
+    println!(
+        "header checksum  {}",
+        if header_ok { "valid" } else { "invalid" }
+    );
     match &e.state {
         EntryState::Corrupt(reason) if header_ok => println!("payload checksum invalid: {reason}"),
         EntryState::Corrupt(reason) => println!("payload checksum not checked: {reason}"),

@@ -20,9 +20,8 @@ pub fn run(dir: Option<PathBuf>, command: Command) -> Result<(), Failure> {
     let (root, source) = match dir {
         Some(dir) => (dir, "--dir"),
         None => {
-            let (root, source) = Storage::default_root().map_err(|e| {
-                Failure::Error(format!("{e}; pass --dir or set SMARTCACHE_DIR"))
-            })?;
+            let (root, source) = Storage::default_root()
+                .map_err(|e| Failure::Error(format!("{e}; pass --dir or set SMARTCACHE_DIR")))?;
             let source = match source {
                 RootSource::Environment => "SMARTCACHE_DIR",
                 _ => "platform cache folder",

@@ -92,7 +92,11 @@ pub fn run(storage: &Storage, only: Option<&str>, json: bool) -> Result<(), Fail
         return Ok(());
     }
     if report.is_empty() {
-        let why = if storage.root().exists() { "" } else { " (it does not exist yet)" };
+        let why = if storage.root().exists() {
+            ""
+        } else {
+            " (it does not exist yet)"
+        };
         println!("no caches under {}{why}", storage.root().display());
         return Ok(());
     }

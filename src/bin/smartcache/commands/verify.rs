@@ -53,7 +53,9 @@ pub fn run(storage: &Storage, only: Option<&str>, fix: bool, json: bool) -> Resu
     } else if fix {
         println!("checked {checked} entries: {found} damaged, removed");
     } else {
-        println!("checked {checked} entries: {found} damaged (`smartcache verify --fix` removes them)");
+        println!(
+            "checked {checked} entries: {found} damaged (`smartcache verify --fix` removes them)"
+        );
     }
     if found > 0 {
         Err(Failure::Problems)
