@@ -1,18 +1,28 @@
 //! The tour: caches values of several types and shows where each one went.
 //!
-//! Run it twice: `cargo run --release --example tour`. The first run computes every
-//! value; the second finds the persisted ones on disk (sled and file tiers) and only
-//! recomputes the small value that lived in memory. `--clear` empties the tour's caches.
-//! Storage goes to `$SMARTCACHE_DIR`, else the platform cache folder.
+//! ```sh
+//! cargo run --release --example tour
+//! ```
+//!
+//! It prints one row per value: its type, the tier it went to, its size, the time of a
+//! miss (computing and storing the value) and the time of a hit, and where the first get
+//! found it. Run it twice: the first run computes every value; the second finds the
+//! persisted ones on disk (`hit from sled`, `hit from file`) and only recomputes the
+//! small value that lived in memory. While it computes a large value it shows a progress
+//! bar, on a terminal only. `--clear` empties the tour's caches. Storage goes to
+//! `$SMARTCACHE_DIR`, else the platform cache folder.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use smartcache::prelude::*;
 
+// ANCHOR: report
 /// A report that always lives in a file, whatever its size: its type says so.
 #[derive(Serialize, Deserialize, Cacheable)]
 #[cacheable(tier = "file", version = 1)]
@@ -20,10 +30,14 @@ struct Report {
     title: String,
     lines: Vec<(String, f64)>,
 }
+// ANCHOR_END: report
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clear = std::env::args().any(|a| a == "--clear");
 
+    // ANCHOR: caches
+    // One cache per value type, each in its own folder (its namespace) under the
+    // storage root. Values of no fixed tier go where their size sends them.
     let primes: SmartCache<u64, Vec<u64>> =
         CacheConfig::default().namespace("tour-primes").build()?;
     let words: SmartCache<u32, BTreeMap<String, u64>> =
@@ -32,6 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         CacheConfig::default().namespace("tour-greeting").build()?;
     let reports: SmartCache<u32, Report> =
         CacheConfig::default().namespace("tour-reports").build()?;
+    // ANCHOR_END: caches
     if clear {
         primes.clear()?;
         words.clear()?;
@@ -43,40 +58,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("smartcache tour: storage under {}", root(&primes));
     println!();
-    let (value, size, tier, first) = ("value", "size", "tier", "first get");
-    println!("{value:<30} {size:>10}  {tier:<6}  {first:<26}  second get");
+    let (ty, tier, size, miss, hit) = ("type", "tier", "size", "miss time", "hit time");
+    println!("{ty:<22} {tier:<6} {size:>10} {miss:>11} {hit:>20}  first get");
 
-    show("primes below 20 000 000", &primes, 20_000_000, |&n| {
-        sieve(n)
+    show("Vec<u64>", &primes, 20_000_000, 20, |&n, bar| sieve(n, bar));
+    show("BTreeMap<String, u64>", &words, 2, 2, |&mb, bar| {
+        word_counts(mb as usize, bar)
     });
-    show("word counts of a 2 MB text", &words, 2, |&mb| {
-        word_counts(mb as usize)
-    });
-    show("a greeting", &greeting, "world".to_string(), |who| {
+    show("String", &greeting, "world".to_string(), 0, |who, _| {
         format!("hello, {who}")
     });
-    show("a report (pinned to files)", &reports, 7, |&seed| {
-        report(seed)
+    show("Report (pinned: file)", &reports, 7, 12, |&seed, bar| {
+        report(seed, bar)
     });
 
     println!();
-    for (name, stats) in [
-        ("primes", primes.stats()),
-        ("words", words.stats()),
-        ("greeting", greeting.stats()),
-        ("reports", reports.stats()),
-    ] {
-        println!(
-            "{name:<9} hits {:>2}  misses {:>2}  | memory {} entries  sled {} entries  file {} entries ({} bytes on disk)",
-            stats.hits,
-            stats.misses,
-            stats.memory.entries,
-            stats.sled.entries,
-            stats.file.entries,
-            stats.sled.bytes + stats.file.bytes
-        );
-    }
-    println!();
+    println!("miss time: computing the value and storing it; hit time: the first get that");
+    println!("found the value, and the tier that answered it.");
+    let on_disk: u64 = [
+        primes.stats(),
+        words.stats(),
+        greeting.stats(),
+        reports.stats(),
+    ]
+    .iter()
+    .map(|s| s.sled.bytes + s.file.bytes)
+    .sum();
+    println!("On disk: {} in sled and files.", bytes(on_disk as usize));
     println!(
         "Run it again: the sled and file values come back from disk, the memory one is recomputed."
     );
@@ -84,41 +92,76 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Gets `key` twice through `cache.get_with`, timing each, and prints where the value went.
+/// Gets `key` twice, the first time through `get_with` (which computes the value on a
+/// miss, with a progress bar of `steps` steps), times both, and prints a row.
 fn show<K: CacheKey, V: Cacheable>(
     name: &str,
     cache: &SmartCache<K, V>,
     key: K,
-    compute: impl Fn(&K) -> V,
+    steps: u64,
+    compute: impl Fn(&K, &ProgressBar) -> V,
 ) {
     let computed = AtomicBool::new(false);
-    let start = Instant::now();
-    let value = cache.get_with(key.clone(), || {
-        computed.store(true, Ordering::Relaxed);
-        compute(&key)
+    // ANCHOR: get_with
+    let (value, first, first_from) = answered(cache, || {
+        cache.get_with(key.clone(), || {
+            computed.store(true, Ordering::Relaxed);
+            let bar = progress(name, steps);
+            let value = compute(&key, &bar);
+            bar.finish_and_clear();
+            value
+        })
     });
-    let first = start.elapsed();
+    // ANCHOR_END: get_with
     let tier = cache.tier_of(&key).map_or("-", Tier::name);
-    let first = if computed.load(Ordering::Relaxed) {
-        format!("miss: computed in {}", human(first))
+    let computed = computed.load(Ordering::Relaxed);
+    let (again, second, second_from) = answered(cache, || black_box(cache.get(&key)));
+    let (miss, hit, first_get) = if computed {
+        let hit = match again {
+            Some(_) => format!("{} ({second_from})", human(second)),
+            None => "(not kept)".to_string(),
+        };
+        (human(first), hit, "computed".to_string())
     } else {
-        format!("hit from {tier} in {}", human(first))
-    };
-    let start = Instant::now();
-    let again = black_box(cache.get(&key));
-    let second = start.elapsed();
-    let from = match cache.stats().memory.hits {
-        0 => tier,
-        _ => "memory",
-    };
-    let second = match again {
-        Some(_) => format!("hit from {from} in {}", human(second)),
-        None => "miss".to_string(),
+        let hit = format!("{} ({first_from})", human(first));
+        ("-".to_string(), hit, format!("hit from {first_from}"))
     };
     println!(
-        "{name:<30} {:>10}  {tier:<6}  {first:<26}  {second}",
+        "{name:<22} {tier:<6} {:>10} {miss:>11} {hit:>20}  {first_get}",
         bytes(value.size_hint())
     );
+}
+
+/// Runs `read` on `cache` and says how long it took and which tier answered it.
+fn answered<K: CacheKey, V: Cacheable, T>(
+    cache: &SmartCache<K, V>,
+    read: impl FnOnce() -> T,
+) -> (T, Duration, &'static str) {
+    let before = cache.stats();
+    let start = Instant::now();
+    let value = read();
+    let elapsed = start.elapsed();
+    let after = cache.stats();
+    let tier = Tier::ALL
+        .into_iter()
+        .find(|&t| after.tier(t).hits > before.tier(t).hits)
+        .map_or("-", Tier::name);
+    (value, elapsed, tier)
+}
+
+/// A progress bar of `steps` steps on a terminal; hidden when stderr is not one (piped
+/// or redirected output stays clean) or when there is nothing to show.
+fn progress(name: &str, steps: u64) -> ProgressBar {
+    if steps == 0 || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(steps);
+    let style = ProgressStyle::with_template("computing {msg:<22} [{bar:30}] {percent:>3}%")
+        .expect("a valid progress template")
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(name.to_string());
+    bar
 }
 
 fn root<K: CacheKey, V: Cacheable>(cache: &SmartCache<K, V>) -> String {
@@ -145,12 +188,16 @@ fn bytes(n: usize) -> String {
     }
 }
 
-/// Every prime below `n` (sieve of Eratosthenes).
-fn sieve(n: u64) -> Vec<u64> {
+/// Every prime below `n` (sieve of Eratosthenes), moving `bar` through its 20 steps.
+fn sieve(n: u64, bar: &ProgressBar) -> Vec<u64> {
     let n = n as usize;
+    let step = n.div_ceil(20).max(1);
     let mut composite = vec![false; n];
     let mut primes = Vec::new();
     for i in 2..n {
+        if i % step == 0 {
+            bar.set_position((i / step) as u64);
+        }
         if !composite[i] {
             primes.push(i as u64);
             let mut j = i * i;
@@ -163,8 +210,8 @@ fn sieve(n: u64) -> Vec<u64> {
     primes
 }
 
-/// Word counts of `mb` megabytes of pseudo-random text.
-fn word_counts(mb: usize) -> BTreeMap<String, u64> {
+/// Word counts of `mb` megabytes of pseudo-random text, one step of `bar` a megabyte.
+fn word_counts(mb: usize, bar: &ProgressBar) -> BTreeMap<String, u64> {
     const SYLLABLES: [&str; 16] = [
         "ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "do", "gu", "he", "ji", "fo",
         "wy",
@@ -181,13 +228,17 @@ fn word_counts(mb: usize) -> BTreeMap<String, u64> {
             word.push_str(SYLLABLES[(state % 16) as usize]);
         }
         produced += word.len() + 1;
+        if produced >> 20 != (produced - word.len() - 1) >> 20 {
+            bar.set_position((produced >> 20) as u64);
+        }
         *counts.entry(word).or_insert(0) += 1;
     }
     counts
 }
 
-/// A small report, computed slowly on purpose (numerical integration).
-fn report(seed: u32) -> Report {
+/// A small report, computed slowly on purpose (numerical integration), one step of
+/// `bar` a month.
+fn report(seed: u32, bar: &ProgressBar) -> Report {
     let lines = (1..=12)
         .map(|month| {
             let steps = 2_000_000;
@@ -198,6 +249,7 @@ fn report(seed: u32) -> Report {
                     (x * month as f64 + f64::from(seed)).sin().abs() * h
                 })
                 .sum();
+            bar.inc(1);
             (format!("month {month:>2}"), area)
         })
         .collect();
