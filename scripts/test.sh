@@ -155,6 +155,11 @@ echo "$out"
 must_print redis "$out" "^insert went to redis"
 must_print redis "$out" "^another cache read Some(\[2, 3, 5, 7, 11, 13\]) from the server"
 
+# The smartcache command on everything the examples stored: listed, and every entry
+# checks out (verify exits with 1 otherwise).
+cargo run --all-features --bin smartcache -- stats
+cargo run --all-features --bin smartcache -- verify
+
 step "book"
 mdbook build book
 # mdbook only warns about a missing include, anchor or chapter link: this fails on them.

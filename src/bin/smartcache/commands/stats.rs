@@ -116,10 +116,12 @@ pub fn run(storage: &Storage, only: Option<&str>, json: bool) -> Result<(), Fail
                 n => format!("{n} entries"),
             };
             println!(
-                "  {tier:<5} {entries}, {}; written {} to {} ago; {} expired, {} of older versions, {} damaged",
+                "  {tier:<5} {entries}, {}; written {}; {} expired, {} of older versions, {} damaged",
                 size(s.bytes),
-                age(s.newest),
-                age(s.oldest),
+                match (age(s.oldest), age(s.newest)) {
+                    (oldest, newest) if oldest == newest => format!("{newest} ago"),
+                    (oldest, newest) => format!("{oldest} to {newest} ago"),
+                },
                 s.expired,
                 s.stale,
                 s.corrupt
