@@ -117,7 +117,7 @@ fn lifetime(found: &Option<String>) -> Option<Duration> {
 /// `cache_none` stores `None` results too (by default they are returned, not stored).
 #[memoize(tier = "memory", cache_none, ttl_of = lifetime)]
 fn user_name(id: u64) -> Option<String> {
-    (id % 2 == 0).then(|| format!("user-{id}"))
+    id.is_multiple_of(2).then(|| format!("user-{id}"))
 }
 // ANCHOR_END: ttl_of
 

@@ -4,7 +4,8 @@
 //!
 //! The file `<namespace>/catalog` holds one tab-separated line per value type
 //! (`type`, fingerprint, first seen in ms since the Unix epoch, key type, value type) and
-//! per key version of a memoized function (`version`, version, first seen). A cache
+//! per key version of a memoized function (`version`, version, first seen, key type,
+//! value type). A cache
 //! appends its lines the first time it opens storage in the folder, in one append each,
 //! so that processes sharing the folder never interleave half lines. A line that does
 //! not parse is passed over: the catalog only names things, nothing is read through it.
@@ -29,12 +30,22 @@ pub(crate) struct CatalogType {
     pub value_type: String,
 }
 
+/// A key version (of a memoized function's code) recorded in a catalog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CatalogVersion {
+    pub version: u64,
+    /// When a cache of it first opened storage here, in ms since the Unix epoch.
+    pub first_ms: u64,
+    /// The types of the function's key and result.
+    pub key_type: String,
+    pub value_type: String,
+}
+
 /// What a namespace folder's catalog records.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Catalog {
     pub types: Vec<CatalogType>,
-    /// Key versions of memoized functions, with when each was first seen.
-    pub versions: Vec<(u64, u64)>,
+    pub versions: Vec<CatalogVersion>,
 }
 
 impl Catalog {
@@ -62,10 +73,15 @@ impl Catalog {
                         }
                     }
                 }
-                ["version", version, ms] => {
+                ["version", version, ms, key, value] => {
                     if let (Some(version), Ok(first_ms)) = (hex(version), ms.parse()) {
-                        if !catalog.versions.iter().any(|&(v, _)| v == version) {
-                            catalog.versions.push((version, first_ms));
+                        if !catalog.versions.iter().any(|v| v.version == version) {
+                            catalog.versions.push(CatalogVersion {
+                                version,
+                                first_ms,
+                                key_type: (*key).to_string(),
+                                value_type: (*value).to_string(),
+                            });
                         }
                     }
                 }
@@ -80,25 +96,36 @@ impl Catalog {
         self.types.iter().find(|t| t.fingerprint == fingerprint)
     }
 
-    /// Whether entries of `fingerprint` are of an older shape of a type recorded since
-    /// (its `VERSION` or codec changed: same names, newer fingerprint).
-    pub fn superseded_type(&self, fingerprint: u64) -> bool {
-        let Some(this) = self.type_of(fingerprint) else {
-            return false;
-        };
-        self.types.iter().any(|t| {
-            t.value_type == this.value_type
-                && t.key_type == this.key_type
-                && t.first_ms > this.first_ms
-        })
-    }
-
-    /// The newest key version recorded.
-    pub fn newest_version(&self) -> Option<u64> {
-        self.versions
-            .iter()
-            .max_by_key(|&&(_, ms)| ms)
-            .map(|&(v, _)| v)
+    /// When entries of type `fingerprint` and key version `version` were superseded:
+    /// the first time a newer shape of the same key and value types (another `VERSION`
+    /// or codec), or a newer version of the same function, was recorded. `None` while
+    /// they are the newest.
+    pub fn superseded_at(&self, fingerprint: u64, version: Option<u64>) -> Option<u64> {
+        let by_type = self.type_of(fingerprint).and_then(|this| {
+            self.types
+                .iter()
+                .filter(|t| {
+                    t.value_type == this.value_type
+                        && t.key_type == this.key_type
+                        && t.first_ms > this.first_ms
+                })
+                .map(|t| t.first_ms)
+                .min()
+        });
+        let by_version = version
+            .and_then(|v| self.versions.iter().find(|r| r.version == v))
+            .and_then(|this| {
+                self.versions
+                    .iter()
+                    .filter(|r| {
+                        r.value_type == this.value_type
+                            && r.key_type == this.key_type
+                            && r.first_ms > this.first_ms
+                    })
+                    .map(|r| r.first_ms)
+                    .min()
+            });
+        by_type.into_iter().chain(by_version).min()
     }
 
     /// The recorded key version an encoded key starts with.
@@ -107,7 +134,7 @@ impl Catalog {
         let version = u64::from_be_bytes(prefix);
         self.versions
             .iter()
-            .any(|&(v, _)| v == version)
+            .any(|v| v.version == version)
             .then_some(version)
     }
 }
@@ -123,12 +150,17 @@ pub(crate) fn record(
     key_version: Option<u64>,
     secure: bool,
 ) {
+    let path = namespace_dir.join(FILE);
+    if fs::metadata(&path).is_ok_and(|m| m.len() > MAX_LEN) {
+        // Not read back (damaged, or not ours): growing it would not help.
+        return;
+    }
     let catalog = Catalog::read(namespace_dir);
     let now = crate::clock::now_ms();
+    // Tabs and line breaks cannot occur in Rust type names; kept out all the same.
+    let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
     let mut lines = String::new();
     if catalog.type_of(fingerprint).is_none() {
-        // Tabs and line breaks cannot occur in Rust type names; kept out all the same.
-        let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
         lines.push_str(&format!(
             "type\t{fingerprint:016x}\t{now}\t{}\t{}\n",
             clean(key_type),
@@ -136,14 +168,17 @@ pub(crate) fn record(
         ));
     }
     if let Some(version) = key_version {
-        if !catalog.versions.iter().any(|&(v, _)| v == version) {
-            lines.push_str(&format!("version\t{version:016x}\t{now}\n"));
+        if !catalog.versions.iter().any(|v| v.version == version) {
+            lines.push_str(&format!(
+                "version\t{version:016x}\t{now}\t{}\t{}\n",
+                clean(key_type),
+                clean(value_type)
+            ));
         }
     }
     if lines.is_empty() {
         return;
     }
-    let path = namespace_dir.join(FILE);
     let mut options = fs::OpenOptions::new();
     options.append(true).create(true);
     #[cfg(unix)]
@@ -170,26 +205,31 @@ mod tests {
     #[test]
     fn records_once_and_reads_back_past_damage() {
         let dir = tempfile::tempdir().expect("tempdir");
-        record(dir.path(), 0xabc, "u64", "String", None, true);
-        record(dir.path(), 0xabc, "u64", "String", None, true);
+        record(dir.path(), 0xabc, "u64", "String", Some(6), true);
+        record(dir.path(), 0xabc, "u64", "String", Some(6), true);
         std::thread::sleep(std::time::Duration::from_millis(5));
         record(dir.path(), 0xdef, "u64", "String", Some(7), true);
+        record(dir.path(), 0x123, "u32", "Vec<u8>", Some(9), true);
         let text = fs::read_to_string(dir.path().join(FILE)).expect("read");
-        assert_eq!(text.lines().count(), 3, "{text}");
+        assert_eq!(text.lines().count(), 6, "{text}");
         fs::OpenOptions::new()
             .append(true)
             .open(dir.path().join(FILE))
             .and_then(|mut f| f.write_all(b"type\tzz\t1\ta\tb\ngarbage \xff\nhalf a li"))
             .expect("append");
         let catalog = Catalog::read(dir.path());
-        assert_eq!(catalog.types.len(), 2);
+        assert_eq!(catalog.types.len(), 3);
         assert_eq!(
             catalog.type_of(0xabc).map(|t| t.value_type.as_str()),
             Some("String")
         );
-        assert!(catalog.superseded_type(0xabc));
-        assert!(!catalog.superseded_type(0xdef));
-        assert_eq!(catalog.newest_version(), Some(7));
+        let newer = catalog.type_of(0xdef).map(|t| t.first_ms);
+        // A newer shape of the same types, and a newer version of the same function.
+        assert_eq!(catalog.superseded_at(0xabc, None), newer);
+        assert_eq!(catalog.superseded_at(0x999, Some(6)), newer);
+        assert_eq!(catalog.superseded_at(0xdef, Some(7)), None);
+        // Another function's newer version, in the same namespace, supersedes nothing.
+        assert_eq!(catalog.superseded_at(0x123, Some(9)), None);
         assert_eq!(catalog.version_of(&7u64.to_be_bytes()), Some(7));
         assert_eq!(catalog.version_of(&8u64.to_be_bytes()), None);
     }

@@ -34,7 +34,7 @@ trait RotValue: Cacheable + PartialEq + std::fmt::Debug {
 /// blob.
 impl RotValue for Vec<u8> {
     fn of(key: u64) -> Self {
-        let len = if key % 3 == 0 {
+        let len = if key.is_multiple_of(3) {
             LARGE
         } else if key % 8 == 1 {
             BLOB
@@ -50,7 +50,10 @@ impl RotValue for Vec<u8> {
 
 impl RotValue for InFile {
     fn of(key: u64) -> Self {
-        InFile(bytes_for(key, if key % 5 == 0 { LARGE } else { MEDIUM }))
+        InFile(bytes_for(
+            key,
+            if key.is_multiple_of(5) { LARGE } else { MEDIUM },
+        ))
     }
     fn len(&self) -> usize {
         self.0.len()
@@ -59,7 +62,10 @@ impl RotValue for InFile {
 
 impl RotValue for InSled {
     fn of(key: u64) -> Self {
-        InSled(bytes_for(key, if key % 8 == 0 { BLOB } else { MEDIUM }))
+        InSled(bytes_for(
+            key,
+            if key.is_multiple_of(8) { BLOB } else { MEDIUM },
+        ))
     }
     fn len(&self) -> usize {
         self.0.len()

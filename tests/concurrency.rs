@@ -345,7 +345,11 @@ fn a_panicking_computation_releases_the_waiters() {
 /// Version `n` of key 1's value: its first 8 bytes say `n`, the rest follow from `n`;
 /// even versions go to sled, odd ones to a file (with `mixed_config`).
 fn version(n: u64) -> Vec<u8> {
-    let len = if n % 2 == 0 { 8_000 } else { 100 << 10 };
+    let len = if n.is_multiple_of(2) {
+        8_000
+    } else {
+        100 << 10
+    };
     let mut v = n.to_le_bytes().to_vec();
     v.extend_from_slice(&bytes_for(n, len));
     v

@@ -31,7 +31,7 @@ const FRESH: u64 = 1_000_000;
 
 /// The one value length of `key`: 200 KB for every eighth key, else [`MEDIUM`].
 fn len_for(key: u64) -> usize {
-    if key % 8 == 0 {
+    if key.is_multiple_of(8) {
         BLOB
     } else {
         MEDIUM

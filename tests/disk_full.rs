@@ -15,7 +15,7 @@ use smartcache::prelude::*;
 
 /// The value of `key`: sled-bound for even keys, file-bound for odd ones.
 fn value_of(key: u64) -> Vec<u8> {
-    if key % 2 == 0 {
+    if key.is_multiple_of(2) {
         medium(key)
     } else {
         large(key)

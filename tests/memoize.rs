@@ -114,13 +114,13 @@ static FINDS: AtomicUsize = AtomicUsize::new(0);
 #[memoize(tier = "memory")]
 fn find(n: u32) -> Option<u32> {
     FINDS.fetch_add(1, SeqCst);
-    (n % 2 == 0).then_some(n / 2)
+    n.is_multiple_of(2).then_some(n / 2)
 }
 
 #[memoize(tier = "memory", cache_none)]
 fn find_remembering_none(n: u32) -> Option<u32> {
     FINDS.fetch_add(1, SeqCst);
-    (n % 2 == 0).then_some(n / 2)
+    n.is_multiple_of(2).then_some(n / 2)
 }
 
 #[test]
@@ -537,7 +537,7 @@ fn answer_lifetime(answer: &Option<u64>) -> Option<Duration> {
 #[memoize(tier = "memory", cache_none, ttl_of = answer_lifetime)]
 fn look_up(id: u64) -> Option<u64> {
     LOOKUPS_TTL.fetch_add(1, SeqCst);
-    (id % 2 == 0).then_some(id)
+    id.is_multiple_of(2).then_some(id)
 }
 
 /// `ttl_of`: the result decides its own lifetime.

@@ -31,7 +31,7 @@ sample_numbers!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, 
 
 impl Sample for bool {
     fn at(i: usize) -> Self {
-        i % 3 == 0
+        i.is_multiple_of(3)
     }
 }
 

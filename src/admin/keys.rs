@@ -2,13 +2,15 @@
 //! integers, strings as a 64-bit length and their bytes); with the key type the catalog
 //! names, keys of the common types are shown as their value, others as hex.
 
-/// `encoded` shown as its value when `key_type` is a common type, as `"text"` when it
-/// is a string, else as `0x` and hex.
+/// `encoded` shown as its value when `key_type` is a common type (or, when no type is
+/// recorded, as `"text"` if it reads as a string), else as `0x` and hex.
 pub(super) fn shown(encoded: &[u8], key_type: Option<&str>) -> String {
-    key_type
-        .and_then(|t| as_value(encoded, t))
-        .or_else(|| as_string(encoded).map(|s| format!("{s:?}")))
-        .unwrap_or_else(|| hex(encoded))
+    let value = match key_type {
+        Some(t) => as_value(encoded, t),
+        // Without a recorded type, what reads as a string is taken for one.
+        None => as_string(encoded).map(|s| format!("{s:?}")),
+    };
+    value.unwrap_or_else(|| hex(encoded))
 }
 
 /// The key of `key_type` encoded as `encoded`, shown as Rust would print it.
@@ -82,6 +84,9 @@ mod tests {
         // Without a catalog, a string still reads as one; anything else is hex.
         assert_eq!(shown(&encode(&text), None), "\"report \\\"q3\\\"\"");
         assert_eq!(shown(&encode(&(1u8, 2u8)), Some("(u8, u8)")), "0x0102");
+        // Bytes of a recorded non-string type are not read as text.
+        let bytes = encode(&b"abc".to_vec());
+        assert_eq!(shown(&bytes, Some("alloc::vec::Vec<u8>")), hex(&bytes));
         // A key that does not fit its recorded type is shown as hex, not misread.
         assert_eq!(shown(&[1, 2, 3], Some("u64")), "0x010203");
     }

@@ -32,11 +32,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::catalog::Catalog;
 use crate::config::CacheConfig;
+use crate::entry::Refusal;
 use crate::tier::audit::{Audited, Met};
 use crate::tier::{Kind, Opening, Store};
 use crate::{CacheError, Result, Tier};
 
 mod keys;
+#[cfg(test)]
+mod tests;
 
 /// Where a storage root came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,9 +99,10 @@ impl Storage {
         Ok(names)
     }
 
-    /// Opens namespace `name` for a walk: its tiers that exist, with bounds so large that
-    /// opening them evicts nothing. A sled database held by another process is not
-    /// forced: a walk reports it in use.
+    /// Opens namespace `name` for a walk: its tiers that exist, only to look. Opening
+    /// evicts, compacts, cleans up and sets aside nothing, and waits for no lock: a sled
+    /// database held by another process is reported in use by a walk, a damaged one
+    /// unavailable ([`Walk::unavailable`]).
     pub fn open(&self, name: &str) -> Result<Namespace> {
         crate::config::validate_namespace(name)?;
         let dir = self.root.join(name);
@@ -110,8 +114,8 @@ impl Storage {
             .namespace(name)
             .disk_capacity(1 << 62)
             .memory_capacity(1 << 20);
-        config.keep_leftovers = true;
-        let mut tiers = Vec::new();
+        config.look_only = true;
+        let (mut tiers, mut unavailable) = (Vec::new(), Vec::new());
         for tier in [Tier::Sled, Tier::File] {
             let Some((_, kind)) = Kind::of(tier) else {
                 continue;
@@ -127,13 +131,18 @@ impl Storage {
                 namespace: name,
                 config: &config,
             };
-            tiers.push((kind.open)(&opening)?);
+            match (kind.open)(&opening) {
+                Ok(store) => tiers.push(store),
+                Err(e) => unavailable.push((tier, e.to_string())),
+            }
         }
         Ok(Namespace {
             name: name.to_string(),
             catalog: Catalog::read(&dir),
             dir,
             tiers,
+            unavailable,
+            stale_after: STALE_AFTER,
         })
     }
 
@@ -156,16 +165,40 @@ pub enum Check {
 
 /// What a walk found out about an entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EntryState {
     /// It checks out.
     Sound,
     /// Past its time to live.
     Expired,
-    /// Written by an older version: of its function's code (a memoized function), or of
-    /// its type's `VERSION` or codec. No cache of the newest version reads it.
+    /// Written by an older version, of its function's code (a memoized function) or of
+    /// its type's `VERSION` or codec, before a newer one was first recorded here (at
+    /// least a day ago): builds running side by side keep what they still write.
     Stale,
     /// Damaged: it is a miss for every reader, and why.
     Corrupt(String),
+    /// Of an envelope format this build does not read (another build of smartcache, or
+    /// damage there): left in place.
+    Unknown(String),
+    /// It could not be read (permissions, an I/O error): left in place, and why.
+    Unreadable(String),
+}
+
+/// How long after a newer version of a type or function is first recorded the entries
+/// an older one wrote before it count as stale (see [`Namespace::stale_after`]).
+pub const STALE_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+impl EntryState {
+    /// The state of an entry that does not check out, from why.
+    fn of_refusal(refusal: &Refusal) -> EntryState {
+        match refusal {
+            Refusal::Format(reason) => EntryState::Unknown(reason.clone()),
+            Refusal::Io(_) => EntryState::Unreadable(refusal.describe()),
+            Refusal::Foreign => EntryState::Unknown(refusal.describe()),
+            Refusal::Expired => EntryState::Expired,
+            Refusal::Invalid(reason) => EntryState::Corrupt(reason.clone()),
+        }
+    }
 }
 
 /// One stored entry, as a walk shows it.
@@ -213,6 +246,8 @@ pub struct EntryInfo {
 pub struct Walk {
     /// Tiers whose store another process holds: not walked.
     pub in_use: Vec<Tier>,
+    /// Tiers that could not be opened (a damaged sled database), and why: not walked.
+    pub unavailable: Vec<(Tier, String)>,
 }
 
 /// Data a crash or a failed operation left in a namespace folder.
@@ -232,7 +267,10 @@ pub struct Namespace {
     name: String,
     dir: PathBuf,
     tiers: Vec<Arc<dyn Store>>,
+    /// Tiers that could not be opened, and why.
+    unavailable: Vec<(Tier, String)>,
     catalog: Catalog,
+    stale_after: Duration,
 }
 
 impl Namespace {
@@ -246,17 +284,26 @@ impl Namespace {
         &self.dir
     }
 
+    /// How long after a newer version is first recorded the entries an older version
+    /// wrote before it count as [`EntryState::Stale`]; [`STALE_AFTER`] unless set.
+    pub fn stale_after(mut self, after: Duration) -> Self {
+        self.stale_after = after;
+        self
+    }
+
     /// Shows every entry of its sled and file tiers to `visit`, reading as `check` says,
     /// and removes those `visit` returns true for, unless they changed since they were
     /// read.
     pub fn walk(&self, check: Check, mut visit: impl FnMut(&EntryInfo) -> bool) -> Result<Walk> {
-        let mut walk = Walk::default();
+        let mut walk = Walk {
+            unavailable: self.unavailable.clone(),
+            ..Walk::default()
+        };
         let now_ms = crate::clock::now_ms();
-        let newest_version = self.catalog.newest_version();
         for store in &self.tiers {
             let tier = store.tier();
             let audited = store.audit(check == Check::Payloads, &mut |met| {
-                visit(&self.info(tier, met, now_ms, newest_version))
+                visit(&self.info(tier, met, now_ms))
             })?;
             if audited == Audited::InUse {
                 walk.in_use.push(tier);
@@ -281,7 +328,10 @@ impl Namespace {
 
     /// Deletes every entry of its sled and file tiers.
     pub fn clear(&self) -> Result<Walk> {
-        let mut walk = Walk::default();
+        let mut walk = Walk {
+            unavailable: self.unavailable.clone(),
+            ..Walk::default()
+        };
         for store in &self.tiers {
             if !store.takes_writes() {
                 walk.in_use.push(store.tier());
@@ -292,7 +342,7 @@ impl Namespace {
         Ok(walk)
     }
 
-    fn info(&self, tier: Tier, met: &Met, now_ms: u64, newest_version: Option<u64>) -> EntryInfo {
+    fn info(&self, tier: Tier, met: &Met, now_ms: u64) -> EntryInfo {
         let time = |ms: u64| UNIX_EPOCH.checked_add(Duration::from_millis(ms));
         let mut info = EntryInfo {
             tier,
@@ -314,9 +364,9 @@ impl Namespace {
         };
         let (header, key) = match &met.head {
             Ok(head) => head,
-            Err(reason) => {
+            Err(refusal) => {
                 info.key_shown = "?".into();
-                info.state = EntryState::Corrupt(reason.clone());
+                info.state = EntryState::of_refusal(refusal);
                 return info;
             }
         };
@@ -338,13 +388,18 @@ impl Namespace {
             .then(|| time(header.expires_ms))
             .flatten();
         info.value_bytes = Some(header.raw_len);
+        let superseded = self
+            .catalog
+            .superseded_at(header.fingerprint, info.key_version)
+            .filter(|&at| {
+                header.created_ms < at
+                    && now_ms.saturating_sub(at) >= self.stale_after.as_millis() as u64
+            });
         info.state = if let Some(fault) = &met.payload_fault {
-            EntryState::Corrupt(fault.clone())
+            EntryState::of_refusal(fault)
         } else if header.expires_ms != 0 && now_ms >= header.expires_ms {
             EntryState::Expired
-        } else if info.key_version.is_some() && info.key_version != newest_version
-            || self.catalog.superseded_type(header.fingerprint)
-        {
+        } else if superseded.is_some() {
             EntryState::Stale
         } else {
             EntryState::Sound

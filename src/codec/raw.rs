@@ -96,7 +96,7 @@ fn read_pod<T: 'static, R: Read>(input: Input<'_, R>) -> Option<Result<Vec<T>, C
 fn read_numbers<N: bytemuck::Pod, R: Read>(input: Input<'_, R>) -> Result<Vec<N>, CodecError> {
     let size = std::mem::size_of::<N>() as u64;
     let len = input.len();
-    if len % size != 0 {
+    if !len.is_multiple_of(size) {
         return Err(CodecError::new(format!(
             "raw payload of {len} bytes is not a whole number of {size}-byte elements"
         )));

@@ -136,9 +136,11 @@ pub struct CacheConfig {
     /// For a memoized function: the fingerprint of its code, put before every key, so
     /// that results of several versions of the code live side by side.
     pub(crate) key_version: Option<u64>,
-    /// For the tools that look into a cache ([`crate::admin`]): opening a tier leaves
-    /// what crashes left in place, for them to show.
-    pub(crate) keep_leftovers: bool,
+    /// For the tools that look into a cache ([`crate::admin`]): a tier opened only to be
+    /// looked at cleans nothing up (temporary files of dead writers, interrupted
+    /// compactions), compacts nothing, sets no damaged store aside, joins no queue for a
+    /// database another process holds, and changes no folder's permissions.
+    pub(crate) look_only: bool,
 }
 
 /// The function of [`CacheConfig::ttl_of`], its value type erased until the cache is built.
@@ -183,7 +185,7 @@ impl Default for CacheConfig {
             redis: Default::default(),
             ttl_of: None,
             key_version: None,
-            keep_leftovers: false,
+            look_only: false,
         }
     }
 }

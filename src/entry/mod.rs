@@ -139,6 +139,10 @@ pub(crate) enum Refusal {
     Foreign,
     /// Corrupt, truncated, or another key's.
     Invalid(String),
+    /// Of another envelope format (another build of smartcache), or damaged there: a
+    /// miss for this build, like [`Refusal::Invalid`], but a tool that cannot tell the
+    /// two apart leaves it in place.
+    Format(String),
     /// Reading failed: the entry may be fine, and is kept.
     Io(io::Error),
 }
@@ -153,7 +157,7 @@ impl Refusal {
         match self {
             Refusal::Expired => "expired".into(),
             Refusal::Foreign => "written for another type, version or codec".into(),
-            Refusal::Invalid(reason) => reason.clone(),
+            Refusal::Invalid(reason) | Refusal::Format(reason) => reason.clone(),
             Refusal::Io(e) => format!("cannot read it: {e}"),
         }
     }
@@ -279,7 +283,7 @@ impl Header {
         }
         let version = u16_at(b, 4);
         if version != FORMAT_VERSION {
-            return Err(Refusal::Invalid(format!(
+            return Err(Refusal::Format(format!(
                 "entry format {version}, this build reads format {FORMAT_VERSION}"
             )));
         }

@@ -196,16 +196,16 @@ fn split_unchecked_key(entry: &[u8]) -> Result<(Header, &[u8], &[u8]), Refusal> 
 }
 
 /// An entry held in memory as an audit sees it: its checked header and key, and with
-/// `payload`, whether its payload's length and checksum check out (`Some(reason)` if not).
+/// `payload`, whether its payload's length and checksum check out (`Some(why)` if not).
 pub(crate) fn audit_slice(
     entry: &[u8],
     payload: bool,
-) -> Result<(Header, &[u8], Option<String>), String> {
-    let (header, key, stored) = split_unchecked_key(entry).map_err(|r| r.describe())?;
+) -> Result<(Header, &[u8], Option<Refusal>), Refusal> {
+    let (header, key, stored) = split_unchecked_key(entry)?;
     let fault = if stored.len() as u64 != header.stored_len {
-        Some("truncated entry".to_string())
+        Some(Refusal::invalid("truncated entry"))
     } else if payload && hash64(stored) != header.payload_hash {
-        Some("corrupt payload (checksum mismatch)".to_string())
+        Some(Refusal::invalid("corrupt payload (checksum mismatch)"))
     } else {
         None
     };
@@ -213,24 +213,26 @@ pub(crate) fn audit_slice(
 }
 
 /// Reads the payload that follows a header in `input` to its end, without decoding it:
-/// `Some(reason)` if its length or checksum does not check out, or bytes follow it.
-pub(crate) fn audit_payload<R: Read>(input: R, header: &Header) -> io::Result<Option<String>> {
+/// `Some(why)` if its length or checksum does not check out, or it cannot be read.
+pub(crate) fn audit_payload<R: Read>(input: R, header: &Header) -> Option<Refusal> {
     let mut hashed = HashReader {
         inner: input,
         hasher: StreamHash::new(),
         len: 0,
     };
-    io::copy(&mut hashed, &mut io::sink())?;
-    Ok(if hashed.len != header.stored_len {
-        Some(format!(
+    if let Err(e) = io::copy(&mut hashed, &mut io::sink()) {
+        return Some(Refusal::Io(e));
+    }
+    if hashed.len != header.stored_len {
+        Some(Refusal::Invalid(format!(
             "truncated entry ({} payload bytes of {})",
             hashed.len, header.stored_len
-        ))
+        )))
     } else if hashed.hasher.finish() != header.payload_hash {
-        Some("corrupt payload (checksum mismatch)".to_string())
+        Some(Refusal::invalid("corrupt payload (checksum mismatch)"))
     } else {
         None
-    })
+    }
 }
 
 /// Decodes an entry held whole in memory (sled, Redis): checks the payload as `check`

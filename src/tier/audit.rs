@@ -3,18 +3,20 @@
 
 use std::path::PathBuf;
 
-use crate::entry::Header;
+use crate::entry::{Header, Refusal};
 
 /// One stored entry, as an audit meets it.
 pub(crate) struct Met {
     /// Its checked header and encoded key, or why they do not check out.
-    pub head: Result<(Header, Vec<u8>), String>,
-    /// When payloads are checked: why this one does not check out, if it does not.
-    pub payload_fault: Option<String>,
+    pub head: Result<(Header, Vec<u8>), Refusal>,
+    /// Why its payload does not check out (its length; its checksum when payloads are
+    /// checked), if it does not.
+    pub payload_fault: Option<Refusal>,
     /// Bytes it takes in the tier.
     pub stored_bytes: u64,
     /// When it was last read or written, as the tier records it (ms since the Unix
-    /// epoch); the creation time when the tier keeps no access times for it.
+    /// epoch); `None` when the tier has no record of it (sled records reads only near
+    /// its bounds or with a time to idle).
     pub touched_ms: Option<u64>,
     /// Its file, in a tier of files.
     pub path: Option<PathBuf>,

@@ -412,7 +412,7 @@ impl LoadError {
         match refusal {
             Refusal::Expired => LoadError::Expired,
             Refusal::Foreign => LoadError::Foreign,
-            Refusal::Invalid(reason) => LoadError::Invalid(reason),
+            Refusal::Invalid(reason) | Refusal::Format(reason) => LoadError::Invalid(reason),
             Refusal::Io(e) => LoadError::Failed(CacheError::io(tier, path, e)),
         }
     }

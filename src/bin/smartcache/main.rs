@@ -122,6 +122,14 @@ impl<E: std::fmt::Display> From<E> for Failure {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` ends quietly when the pipe closes, as for other commands,
+    // instead of a panic at the next line printed.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default, before any other thread
+    // exists, races with nothing.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = commands::run(cli.dir, cli.command);
     match result {

@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 
 use super::super::audit::{Audited, Leftover, Met};
 use super::{FileTier, Found};
-use crate::entry;
+use crate::entry::{self, Refusal};
 use crate::Result;
 
 impl FileTier {
@@ -32,19 +32,18 @@ impl FileTier {
                     let whole = header.payload_offset().saturating_add(header.stored_len);
                     let fault = if payloads {
                         entry::audit_payload(&mut reader, &header)
-                            .unwrap_or_else(|e| Some(format!("cannot read the payload: {e}")))
                     } else if whole != opened.len() {
                         // The length is known without reading the payload.
-                        Some(format!(
+                        Some(Refusal::Invalid(format!(
                             "truncated entry ({} bytes of {whole})",
                             opened.len()
-                        ))
+                        )))
                     } else {
                         None
                     };
                     (Ok((header, key)), fault)
                 }
-                Err(refusal) => (Err(refusal.describe()), None),
+                Err(refusal) => (Err(refusal), None),
             };
             let met = Met {
                 head,

@@ -99,7 +99,7 @@ impl FileTier {
             tmp_bytes: AtomicU64::new(0),
             cleaned_ms: AtomicU64::new(0),
         };
-        if config.keep_leftovers {
+        if config.look_only {
             // Marked as cleaned, so that only an asked-for clean-up removes them.
             tier.cleaned_ms.store(u64::MAX, Relaxed);
         } else {

@@ -2,10 +2,11 @@
 //! as stored), and the folders crashes and damage leave beside the database.
 
 use std::fs;
+use std::ops::Bound::{Excluded, Unbounded};
 
 use super::super::access::access_id;
 use super::super::audit::{bytes_under, Audited, Leftover, Met};
-use super::SledTier;
+use super::{parse_u64, Handles, SledTier};
 use crate::entry;
 use crate::Result;
 
@@ -27,51 +28,82 @@ impl SledTier {
     }
 
     /// Shows every entry to `visit`; removes those it returns true for, unless they
-    /// were rewritten meanwhile.
+    /// were rewritten meanwhile. Entries are read in batches inside [`SledTier::run`]
+    /// (where a panic is sled's, and sets the database aside) and shown outside it, so
+    /// that nothing `visit` does is taken for sled's failure.
     pub(super) fn audit_entries(
         &self,
         payloads: bool,
         visit: &mut dyn FnMut(&Met) -> bool,
     ) -> Result<Audited> {
-        let walked = self.run(|h| {
-            for item in h.entries.iter() {
-                let (k, v) = item?;
-                let head = entry::audit_slice(&v, payloads);
-                let (head, payload_fault, created) = match head {
-                    Ok((header, key, fault)) => {
-                        (Ok((header, key.to_vec())), fault, Some(header.created_ms))
-                    }
-                    Err(reason) => (Err(reason), None, None),
+        const BATCH: usize = 256;
+        let mut after: Option<sled::IVec> = None;
+        loop {
+            let read = self.run(|h| {
+                let items = match &after {
+                    Some(last) => h.entries.range((Excluded(last.clone()), Unbounded)),
+                    None => h.entries.iter(),
                 };
-                let touched_ms = match created {
-                    Some(created) => Some(self.last_access(h, access_id(&k), created)?),
-                    None => None,
-                };
-                let met = Met {
-                    head,
-                    payload_fault,
-                    stored_bytes: v.len() as u64,
-                    touched_ms,
-                    path: None,
-                };
-                if visit(&met) {
-                    let unchanged = h
-                        .entries
-                        .compare_and_swap(&k, Some(&v), None as Option<&[u8]>)?
-                        .is_ok();
-                    if unchanged {
-                        let id = access_id(&k);
-                        self.touched.forget(id);
-                        h.meta.remove(id.to_be_bytes())?;
-                        self.gauge.removed(v.len() as u64);
-                    }
+                let mut batch = Vec::with_capacity(BATCH);
+                for item in items.take(BATCH) {
+                    let (k, v) = item?;
+                    let met = self.met(h, &k, &v, payloads)?;
+                    batch.push((k, v, met));
                 }
+                Ok(batch)
+            })?;
+            let Some(batch) = read else {
+                return Ok(Audited::InUse);
+            };
+            let Some((last, _, _)) = batch.last() else {
+                return Ok(Audited::Done);
+            };
+            after = Some(last.clone());
+            let full = batch.len() == BATCH;
+            let chosen: Vec<(sled::IVec, sled::IVec)> = batch
+                .into_iter()
+                .filter_map(|(k, v, met)| visit(&met).then_some((k, v)))
+                .collect();
+            if !chosen.is_empty() {
+                self.run(|h| {
+                    for (k, v) in &chosen {
+                        let unchanged = h
+                            .entries
+                            .compare_and_swap(k, Some(v), None as Option<&[u8]>)?
+                            .is_ok();
+                        if unchanged {
+                            let id = access_id(k);
+                            self.touched.forget(id);
+                            h.meta.remove(id.to_be_bytes())?;
+                            self.gauge.removed(v.len() as u64);
+                        }
+                    }
+                    Ok(())
+                })?;
             }
-            Ok(())
-        })?;
-        Ok(match walked {
-            Some(()) => Audited::Done,
-            None => Audited::InUse,
+            if !full {
+                return Ok(Audited::Done);
+            }
+        }
+    }
+
+    /// An entry as an audit shows it, with its recorded last access.
+    fn met(&self, h: &Handles, k: &[u8], v: &[u8], payloads: bool) -> sled::Result<Met> {
+        let (head, payload_fault) = match entry::audit_slice(v, payloads) {
+            Ok((header, key, fault)) => (Ok((header, key.to_vec())), fault),
+            Err(refusal) => (Err(refusal), None),
+        };
+        let id = access_id(k);
+        let recorded = match self.touched.get(id) {
+            Some(t) => Some(t),
+            None => h.meta.get(id.to_be_bytes())?.and_then(|v| parse_u64(&v, 0)),
+        };
+        Ok(Met {
+            head,
+            payload_fault,
+            stored_bytes: v.len() as u64,
+            touched_ms: recorded,
+            path: None,
         })
     }
 

@@ -60,7 +60,7 @@ mod state;
 mod waiters;
 
 use self::space::parse_u64;
-use self::state::{close, flush_db, panic_message, sled_config};
+use self::state::{close, flush_db, panic_message, registry, sled_config};
 use super::access::{access_id, AccessTable};
 use super::audit::{Audited, Leftover, Met};
 use super::{too_large, Gauge, HandOver, Kind, Limits, LoadError, Loaded, Store, Usage};
@@ -139,6 +139,8 @@ pub(crate) struct SledTier {
     max_entries: Option<u64>,
     durability: Durability,
     secure: bool,
+    /// Opened only to be looked at (`CacheConfig::look_only`).
+    look_only: bool,
     state: RwLock<State>,
     gauge: Gauge,
     /// Reads since the last write of access times to `meta`.
@@ -160,12 +162,6 @@ pub(crate) struct SledTier {
     /// Why the database last closed: for the warning when it is set aside, and repeated
     /// (as I/O, with its path) to the calls that find it closed by an I/O error.
     closed_by: Mutex<Option<Closure>>,
-}
-
-/// Open sled tiers of this process, by folder.
-fn registry() -> &'static Mutex<HashMap<PathBuf, Weak<SledTier>>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<PathBuf, Weak<SledTier>>>> = OnceLock::new();
-    REGISTRY.get_or_init(Default::default)
 }
 
 /// The sled key of an address: `0, key` for short keys, `1, hash` for long ones.
@@ -192,13 +188,16 @@ impl SledTier {
             return Ok(tier);
         }
         let tier = Arc::new(SledTier::open_new(path, config)?);
-        open.insert(path.to_path_buf(), Arc::downgrade(&tier));
+        // A look leaves the database to the caches this process opens later.
+        if !config.look_only {
+            open.insert(path.to_path_buf(), Arc::downgrade(&tier));
+        }
         Ok(tier)
     }
 
     fn open_new(path: &Path, config: &CacheConfig) -> Result<SledTier> {
         paths::ensure_usable_dir(path, config.secure)?;
-        if config.secure {
+        if config.secure && !config.look_only {
             // sled creates its files with the process umask: files created in this folder
             // (and its subfolders) are owner-only from the start.
             paths::owner_only_by_default(path);
@@ -210,6 +209,7 @@ impl SledTier {
             max_entries: config.max_entries,
             durability: config.durability,
             secure: config.secure,
+            look_only: config.look_only,
             state: RwLock::new(State::Down {
                 since: Instant::now(),
                 quarantine: false,
@@ -227,11 +227,10 @@ impl SledTier {
             closed_by: Mutex::new(None),
         };
         let mut state = tier.state_mut();
-        tier.finish_compaction();
-        match tier.reopen(&mut state) {
-            Ok(()) => {}
-            Err(e) => return Err(e),
+        if !tier.look_only {
+            tier.finish_compaction();
         }
+        tier.reopen(&mut state)?;
         if let State::Open(h) = &*state {
             let recorded = catch_unwind(AssertUnwindSafe(|| h.meta.get(COMPACTED_KEY)));
             if let Some(ratio) = recorded
@@ -243,7 +242,8 @@ impl SledTier {
                 tier.compacted_ratio_milli.store(ratio.max(1000), Relaxed);
             }
         }
-        let compact = matches!(&*state, State::Open(_)) && tier.wants_compaction();
+        let compact =
+            !tier.look_only && matches!(&*state, State::Open(_)) && tier.wants_compaction();
         if compact {
             tier.compact(&mut state);
         }

@@ -49,9 +49,31 @@ impl SledTier {
         self.namespace_dir.join("sled.old")
     }
 
+    /// The lock a compaction holds while it builds and swaps the new database, and an
+    /// open while it finishes or undoes one a crash interrupted: without it, a process
+    /// opening the namespace would remove the new database another process is still
+    /// building. `None` when another process holds it (or it cannot be opened).
+    fn compaction_lock(&self) -> Option<fs::File> {
+        let path = self.namespace_dir.join("sled.compaction.lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| {
+                tracing::debug!(path = %path.display(), error = %e, "sled tier: cannot open the compaction lock");
+            })
+            .ok()?;
+        file.try_lock().ok().map(|()| file)
+    }
+
     /// Completes or undoes a compaction that a crash interrupted: the new database is
-    /// complete once the old one has moved to `sled.old`.
+    /// complete once the old one has moved to `sled.old`. Nothing while another process
+    /// is compacting.
     pub(super) fn finish_compaction(&self) {
+        let Some(_compacting) = self.compaction_lock() else {
+            return;
+        };
         let (new, old) = (self.compact_path(), self.old_path());
         if new.exists() {
             if !self.path.exists() && old.exists() {
@@ -73,6 +95,9 @@ impl SledTier {
     /// On failure the old database stays in use.
     pub(super) fn compact(&self, state: &mut State) {
         let State::Open(handles) = &*state else {
+            return;
+        };
+        let Some(_compacting) = self.compaction_lock() else {
             return;
         };
         let before = self.disk_bytes.load(Relaxed);

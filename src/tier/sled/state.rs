@@ -221,11 +221,23 @@ impl SledTier {
                     tracing::warn!(path = %self.path.display(),
                         "sled tier: another process holds this sled database; values bound for sled go to the file tier, shared by all processes, until the lock is free");
                 }
-                self.join_waiters();
+                if !self.look_only {
+                    self.join_waiters();
+                }
                 *state = State::Elsewhere {
                     since: Instant::now(),
                 };
                 Ok(())
+            }
+            Opened::Damaged(_) if self.look_only => {
+                *state = State::Down {
+                    since: Instant::now(),
+                    quarantine: false,
+                };
+                Err(CacheError::TierUnavailable {
+                    tier: Tier::Sled,
+                    reason: "the sled database is damaged (a cache that opens it sets it aside and starts a fresh one)",
+                })
             }
             Opened::Damaged(reason) => {
                 tracing::warn!(path = %self.path.display(), reason = %reason, "sled tier: a fresh database failed too");
@@ -251,6 +263,11 @@ impl SledTier {
     /// Moves the sled folder to `<namespace>/quarantine/sled-<ms>` and keeps the newest
     /// few quarantined stores; removes it when it cannot be moved.
     pub(super) fn quarantine(&self, reason: &str) {
+        if self.look_only {
+            tracing::warn!(path = %self.path.display(), reason = %reason,
+                "sled tier: the database is damaged; left in place (a cache opening it sets it aside)");
+            return;
+        }
         let dir = self.namespace_dir.join("quarantine");
         let target = dir.join(format!("sled-{}", crate::clock::now_ms()));
         let moved =
@@ -441,4 +458,10 @@ impl SledTier {
             _ => false,
         }
     }
+}
+
+/// Open sled tiers of this process, by folder.
+pub(super) fn registry() -> &'static Mutex<HashMap<PathBuf, Weak<SledTier>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<PathBuf, Weak<SledTier>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
 }

@@ -37,10 +37,19 @@ pub fn run(storage: &Storage, only: Option<&str>, yes: bool) -> Result<(), Failu
             return Ok(());
         }
     }
+    let mut skipped = false;
     for namespace in &picked {
         let walk = namespace.clear()?;
-        note_in_use(namespace, &walk);
-        println!("cleared {}", namespace.name());
+        if note_in_use(namespace, &walk) {
+            skipped = true;
+            println!("cleared {} in part (see above)", namespace.name());
+        } else {
+            println!("cleared {}", namespace.name());
+        }
     }
-    Ok(())
+    if skipped {
+        Err(Failure::Problems)
+    } else {
+        Ok(())
+    }
 }

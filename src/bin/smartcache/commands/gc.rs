@@ -34,12 +34,16 @@ impl Freed {
     }
 }
 
-/// An entry that stays after the first pass, for the size limit.
+/// An entry that stays after the first pass, for the size limit: how to know it again
+/// (a rewritten entry is another one, and stays), and when it was last used.
 struct Kept {
     namespace: usize,
     tier: Tier,
     key: Vec<u8>,
-    touched: Option<SystemTime>,
+    created: Option<SystemTime>,
+    /// Its last recorded use, else its creation (sled records reads only near its
+    /// bounds or with a time to idle).
+    used: Option<SystemTime>,
     bytes: u64,
 }
 
@@ -66,10 +70,14 @@ pub fn run(
                 EntryState::Expired => Some(&mut expired),
                 EntryState::Corrupt(_) => Some(&mut corrupt),
                 EntryState::Stale => Some(&mut stale),
+                // Only a recorded use says an entry went unused: sled entries with no
+                // record of their reads stay.
                 EntryState::Sound => match (cutoff, entry.touched) {
                     (Some(cutoff), Some(touched)) if touched < cutoff => Some(&mut old),
                     _ => None,
                 },
+                // Not read, or not known to be damaged: left in place.
+                _ => return false,
             };
             match reason {
                 Some(freed) => {
@@ -81,7 +89,8 @@ pub fn run(
                         namespace: i,
                         tier: entry.tier,
                         key: entry.key.clone(),
-                        touched: entry.touched,
+                        created: entry.created,
+                        used: entry.touched.or(entry.created),
                         bytes: entry.stored_bytes,
                     });
                     false
@@ -99,21 +108,21 @@ pub fn run(
     let mut remaining: u64 = kept.iter().map(|k| k.bytes).sum();
     let mut doomed = HashSet::new();
     if let Some(max) = limits.max_size {
-        kept.sort_by_key(|k| k.touched);
+        kept.sort_by_key(|k| k.used);
         for k in &kept {
             if remaining <= max {
                 break;
             }
             remaining -= k.bytes;
             over_size.add(k.bytes);
-            doomed.insert((k.namespace, k.tier, k.key.as_slice()));
+            doomed.insert((k.namespace, k.tier, k.key.as_slice(), k.created));
         }
     }
     if !dry_run && !doomed.is_empty() {
         for (i, namespace) in picked.iter().enumerate() {
             progress.walking(namespace.name());
             namespace.walk(Check::Headers, |entry| {
-                doomed.contains(&(i, entry.tier, entry.key.as_slice()))
+                doomed.contains(&(i, entry.tier, entry.key.as_slice(), entry.created))
             })?;
         }
     }

@@ -79,7 +79,10 @@ pub fn inspect(storage: &Storage, key: &str, namespace: &str, json: bool) -> Res
     let namespace = namespaces(storage, Some(namespace))?
         .pop()
         .ok_or_else(|| Failure::Error(format!("no namespace {namespace:?}")))?;
-    let wanted = key.strip_prefix("0x").map(str::to_ascii_lowercase);
+    let wanted = key
+        .strip_prefix("0x")
+        .filter(|h| !h.is_empty())
+        .map(str::to_ascii_lowercase);
     let mut found = Vec::new();
     let walk = namespace.walk(Check::Payloads, |entry| {
         let by_hex = wanted.as_deref().is_some_and(|h| h == hex(&entry.key));
@@ -102,9 +105,15 @@ pub fn inspect(storage: &Storage, key: &str, namespace: &str, json: bool) -> Res
             .iter()
             .map(|e| {
                 let mut v = entry_json(namespace.name(), e);
-                v["header_checksum"] = json!(if e.key.is_empty() { "invalid" } else { "valid" });
+                v["header_checksum"] = json!(if e.fingerprint.is_some() {
+                    "valid"
+                } else {
+                    "invalid"
+                });
                 v["payload_checksum"] = json!(match e.state {
-                    EntryState::Corrupt(_) => "invalid",
+                    EntryState::Corrupt(_) if e.fingerprint.is_some() => "invalid",
+                    EntryState::Corrupt(_) => "not checked",
+                    EntryState::Unreadable(_) | EntryState::Unknown(_) => "not checked",
                     _ => "valid",
                 });
                 v
@@ -118,7 +127,7 @@ pub fn inspect(storage: &Storage, key: &str, namespace: &str, json: bool) -> Res
     }
     match found
         .iter()
-        .any(|e| matches!(e.state, EntryState::Corrupt(_)))
+        .any(|e| matches!(e.state, EntryState::Corrupt(_) | EntryState::Unreadable(_)))
     {
         true => Err(Failure::Problems),
         false => Ok(()),
@@ -151,14 +160,18 @@ fn print_entry(namespace: &str, e: &EntryInfo) {
     println!("created          {} ago", age(e.created));
     println!("expires          {}", until(e.expires));
     println!("last used        {} ago", age(e.touched));
-    let header_ok = !e.key.is_empty();
+    let header_ok = e.fingerprint.is_some();
     println!(
         "header checksum  {}",
         if header_ok { "valid" } else { "invalid" }
     );
     match &e.state {
         EntryState::Corrupt(reason) if header_ok => println!("payload checksum invalid: {reason}"),
-        EntryState::Corrupt(reason) => println!("payload checksum not checked: {reason}"),
+        EntryState::Corrupt(reason)
+        | EntryState::Unknown(reason)
+        | EntryState::Unreadable(reason) => {
+            println!("payload checksum not checked: {reason}")
+        }
         _ => println!("payload checksum valid"),
     }
     println!("state            {}", state_name(&e.state));

@@ -106,8 +106,8 @@ fn namespaces(storage: &Storage, only: Option<&str>) -> Result<Vec<Namespace>, F
         .collect()
 }
 
-/// Says on standard error which stores were not walked because a process holds them.
-fn note_in_use(namespace: &Namespace, walk: &Walk) {
+/// Says on standard error which stores were not walked, and why. Returns whether any.
+fn note_in_use(namespace: &Namespace, walk: &Walk) -> bool {
     for tier in &walk.in_use {
         eprintln!(
             "smartcache: the {tier} store of {} is in use by a running process: not walked \
@@ -115,6 +115,13 @@ fn note_in_use(namespace: &Namespace, walk: &Walk) {
             namespace.name()
         );
     }
+    for (tier, why) in &walk.unavailable {
+        eprintln!(
+            "smartcache: the {tier} store of {} cannot be opened: {why}",
+            namespace.name()
+        );
+    }
+    !walk.in_use.is_empty() || !walk.unavailable.is_empty()
 }
 
 /// Milliseconds since the Unix epoch.
@@ -130,6 +137,19 @@ fn state_name(state: &EntryState) -> &'static str {
         EntryState::Expired => "expired",
         EntryState::Stale => "stale",
         EntryState::Corrupt(_) => "corrupt",
+        EntryState::Unknown(_) => "unknown",
+        EntryState::Unreadable(_) => "unreadable",
+        _ => "other",
+    }
+}
+
+/// Why an entry is not sound, when it is damaged, unknown or unreadable.
+fn problem(state: &EntryState) -> Option<&str> {
+    match state {
+        EntryState::Corrupt(why) | EntryState::Unknown(why) | EntryState::Unreadable(why) => {
+            Some(why)
+        }
+        _ => None,
     }
 }
 
@@ -152,10 +172,7 @@ fn entry_json(namespace: &str, entry: &EntryInfo) -> Value {
         "expires_ms": ms(entry.expires),
         "touched_ms": ms(entry.touched),
         "state": state_name(&entry.state),
-        "problem": match &entry.state {
-            EntryState::Corrupt(reason) => Some(reason.as_str()),
-            _ => None,
-        },
+        "problem": problem(&entry.state),
         "path": entry.path,
     })
 }

@@ -23,6 +23,9 @@ struct TierStats {
     expired: u64,
     stale: u64,
     corrupt: u64,
+    /// Of another envelope format, or unreadable: left in place.
+    unknown: u64,
+    unreadable: u64,
     in_use: bool,
 }
 
@@ -48,6 +51,9 @@ pub fn run(storage: &Storage, only: Option<&str>, json: bool) -> Result<(), Fail
                 EntryState::Expired => stats.expired += 1,
                 EntryState::Stale => stats.stale += 1,
                 EntryState::Corrupt(_) => stats.corrupt += 1,
+                EntryState::Unknown(_) => stats.unknown += 1,
+                EntryState::Unreadable(_) => stats.unreadable += 1,
+                _ => {}
             }
             false
         })?;
@@ -79,6 +85,8 @@ pub fn run(storage: &Storage, only: Option<&str>, json: bool) -> Result<(), Fail
                         "expired": s.expired,
                         "stale": s.stale,
                         "corrupt": s.corrupt,
+                        "unknown": s.unknown,
+                        "unreadable": s.unreadable,
                         "in_use": s.in_use,
                     })).collect::<Vec<_>>(),
                     "leftovers": {
@@ -126,6 +134,12 @@ pub fn run(storage: &Storage, only: Option<&str>, json: bool) -> Result<(), Fail
                 s.stale,
                 s.corrupt
             );
+            if s.unknown + s.unreadable > 0 {
+                println!(
+                    "        {} of another format, {} unreadable (left in place)",
+                    s.unknown, s.unreadable
+                );
+            }
         }
         if !leftovers.is_empty() {
             println!(

@@ -11,47 +11,64 @@ use crate::Failure;
 pub fn run(storage: &Storage, only: Option<&str>, fix: bool, json: bool) -> Result<(), Failure> {
     let progress = Progress::new("verifying entries");
     let (mut checked, mut damaged) = (0u64, Vec::<Value>::new());
+    let mut unchecked = false;
     let mut in_use = Vec::new();
     for namespace in namespaces(storage, only)? {
         progress.walking(namespace.name());
         let walk = namespace.walk(Check::Payloads, |entry| {
             progress.step();
             checked += 1;
-            let EntryState::Corrupt(reason) = &entry.state else {
-                return false;
+            let (reason, damaged_here) = match &entry.state {
+                EntryState::Corrupt(reason) => (reason, true),
+                EntryState::Unreadable(reason) => (reason, false),
+                _ => return false,
             };
             if !json {
                 let place = entry
                     .path
                     .as_ref()
                     .map_or_else(|| entry.tier.to_string(), |p| p.display().to_string());
+                let what = if damaged_here {
+                    "damaged"
+                } else {
+                    "unreadable"
+                };
                 println!(
-                    "damaged: {} key {} ({place}): {reason}",
+                    "{what}: {} key {} ({place}): {reason}",
                     namespace.name(),
                     entry.key_shown
                 );
             }
             damaged.push(entry_json(namespace.name(), entry));
-            fix
+            // An entry that could not be read may be sound: it stays.
+            fix && damaged_here
         })?;
-        note_in_use(&namespace, &walk);
+        unchecked |= note_in_use(&namespace, &walk);
         for tier in walk.in_use {
             in_use.push(json!({ "namespace": namespace.name(), "tier": tier.to_string() }));
         }
     }
     drop(progress);
     let found = damaged.len();
+    let removable = damaged.iter().filter(|d| d["state"] == "corrupt").count();
+    let not_all = if unchecked {
+        " (stores not walked are named above)"
+    } else {
+        ""
+    };
     if json {
         print_json(&json!({
             "checked": checked,
             "damaged": damaged,
-            "removed": if fix { found } else { 0 },
+            "removed": if fix { removable } else { 0 },
             "in_use": in_use,
         }));
     } else if found == 0 {
-        println!("checked {checked} entries: all sound");
+        println!("checked {checked} entries: all sound{not_all}");
     } else if fix {
-        println!("checked {checked} entries: {found} damaged, removed");
+        println!(
+            "checked {checked} entries: {found} damaged or unreadable, {removable} removed{not_all}"
+        );
     } else {
         println!(
             "checked {checked} entries: {found} damaged (`smartcache verify --fix` removes them)"
