@@ -487,10 +487,10 @@ fn random_bytes_flipped_in_every_file() {
     });
 }
 
-/// The sled tier leaves the payload check to sled (a CRC-32 over every message and blob
-/// it reads from disk). This damages exactly the bytes that check has to catch: one byte
-/// in the middle of every stored copy of the payload of every third key, in `db` and
-/// under `blobs/`. Every hit must still be the value of its key. (sled 0.34 reads and
+/// Damage inside the payloads themselves, where sled keeps them: one byte in the middle
+/// of every stored copy of the payload of every third key, in `db` and under `blobs/`.
+/// sled's own CRC-32 and the entry's payload checksum both stand in the way; every hit
+/// must still be the value of its key. (sled 0.34 reads and
 /// checks every message and blob when it recovers a store, so this store does not open
 /// and is set aside; a page pulled back from disk later is checked the same way.)
 #[test]

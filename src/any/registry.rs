@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 use std::sync::OnceLock;
 
 use super::AnyCacheable;
-use crate::entry::{Header, PayloadCheck, Refusal};
+use crate::entry::{Header, Refusal};
 use crate::Cacheable;
 
 /// A value decoded by its registered type, or why not.
@@ -23,7 +23,7 @@ pub struct AnyType {
     type_name: fn() -> &'static str,
     fingerprint: fn() -> u64,
     codec: u16,
-    decode_verified: fn(&[u8], &Header, PayloadCheck) -> Decoded,
+    decode_verified: fn(&[u8], &Header) -> Decoded,
     read_payload: fn(&mut dyn Read, &Header) -> Decoded,
 }
 
@@ -54,9 +54,9 @@ impl AnyType {
         self.codec
     }
 
-    /// Decodes a whole stored payload held in memory, checked as `check` says.
-    pub(crate) fn decode(&self, payload: &[u8], header: &Header, check: PayloadCheck) -> Decoded {
-        (self.decode_verified)(payload, header, check)
+    /// Decodes a whole stored payload held in memory, checksum first.
+    pub(crate) fn decode(&self, payload: &[u8], header: &Header) -> Decoded {
+        (self.decode_verified)(payload, header)
     }
 
     /// Decodes the payload that follows `header` in `input`.
@@ -74,12 +74,8 @@ impl std::fmt::Debug for AnyType {
     }
 }
 
-fn decode_verified<T: Cacheable + Clone>(
-    payload: &[u8],
-    header: &Header,
-    check: PayloadCheck,
-) -> Decoded {
-    let value = crate::entry::decode_verified::<T, T::Codec>(payload, header, check)?;
+fn decode_verified<T: Cacheable + Clone>(payload: &[u8], header: &Header) -> Decoded {
+    let value = crate::entry::decode_verified::<T, T::Codec>(payload, header)?;
     Ok(Box::new(value))
 }
 

@@ -22,8 +22,7 @@
 //!
 //! All integers are little-endian. The header checksum makes every length trustworthy
 //! before anything is allocated; the payload checksum is checked before a value is
-//! handed out, unless the store the bytes came from checks them itself
-//! ([`PayloadCheck::Store`]). Anything that does not check out is refused with a reason.
+//! handed out. Anything that does not check out is refused with a reason.
 //!
 //! This module is the only code that knows the layout: this file holds the header,
 //! `write.rs` builds entries, `read.rs` checks and decodes them, and `typed.rs` hands
@@ -71,19 +70,6 @@ pub(crate) fn created_ms_of(entry: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(
         entry.get(CREATED_AT..CREATED_AT + 8)?.try_into().ok()?,
     ))
-}
-
-/// Who vouches for the bytes of a payload a tier hands back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PayloadCheck {
-    /// The entry's own checksum, checked before the value is handed out: files and
-    /// Redis, whose bytes nothing below checks.
-    Checksum,
-    /// The store the bytes came from. sled checks a CRC-32 of every log message and blob
-    /// it reads from disk and refuses one that does not match, so the bytes it returns
-    /// are the bytes it was given; hashing them again would only repeat that check. The
-    /// header, the key and the lengths are still checked.
-    Store,
 }
 
 /// What the writer knows about an entry before writing it.

@@ -1,6 +1,5 @@
 //! Reading entries: the header and key checked before anything is allocated, the payload
-//! checked before a value is handed out, from a stream (files) or a slice (sled, Redis,
-//! maps).
+//! checked before any codec sees it, from a stream (files) or a slice (sled, maps).
 
 use std::io::{self, Read};
 
@@ -235,18 +234,14 @@ pub(crate) fn audit_payload<R: Read>(input: R, header: &Header) -> Option<Refusa
     }
 }
 
-/// Decodes an entry held whole in memory (sled, Redis): checks the payload as `check`
-/// says, then decodes from the slice without copying it.
-pub(crate) fn decode_slice<V, C>(
-    entry: &[u8],
-    expect: &Expect<'_>,
-    check: PayloadCheck,
-) -> Result<(V, Header), Refusal>
+/// Decodes an entry held whole in memory (sled): checks the payload checksum first, then
+/// decodes from the slice without copying it.
+pub(crate) fn decode_slice<V, C>(entry: &[u8], expect: &Expect<'_>) -> Result<(V, Header), Refusal>
 where
     C: Codec<V>,
 {
     let (header, payload) = split_slice(entry, expect)?;
-    let value = decode_verified::<V, C>(payload, &header, check)?;
+    let value = decode_verified::<V, C>(payload, &header)?;
     Ok((value, header))
 }
 
@@ -283,21 +278,13 @@ pub(crate) fn check_head(
     Ok(Ok(header))
 }
 
-/// Checks a whole stored payload against the header (its checksum too, unless `check`
-/// leaves that to the store), then decompresses and decodes it.
-pub(crate) fn decode_verified<V, C>(
-    payload: &[u8],
-    header: &Header,
-    check: PayloadCheck,
-) -> Result<V, Refusal>
+/// Checks a whole stored payload against the header, then decompresses and decodes it.
+pub(crate) fn decode_verified<V, C>(payload: &[u8], header: &Header) -> Result<V, Refusal>
 where
     C: Codec<V>,
 {
     if payload.len() as u64 != header.stored_len {
         return Err(Refusal::invalid("truncated entry"));
-    }
-    if check == PayloadCheck::Store {
-        return decode_checked::<V, C>(payload, header);
     }
     let verify = |payload: &[u8]| {
         if hash64(payload) == header.payload_hash {
@@ -318,7 +305,7 @@ where
     decode_checked::<V, C>(payload, header)
 }
 
-/// Decompresses and decodes a payload whose bytes have been checked.
+/// Decompresses and decodes a payload whose checksum has been checked.
 fn decode_checked<V, C>(payload: &[u8], header: &Header) -> Result<V, Refusal>
 where
     C: Codec<V>,

@@ -26,14 +26,6 @@ fn expect(key: &[u8]) -> Expect<'_> {
     }
 }
 
-/// Decodes with the entry's own payload checksum, as files and Redis do.
-fn checked<V, C: crate::codec::Codec<V>>(
-    entry: &[u8],
-    expect: &Expect<'_>,
-) -> Result<(V, Header), Refusal> {
-    decode_slice::<V, C>(entry, expect, PayloadCheck::Checksum)
-}
-
 fn entry(compression: Compression, value: &String) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
     write::<String, Bincode, _>(&mut out, &meta(compression), b"key", value).expect("write");
@@ -45,7 +37,7 @@ fn round_trips_with_every_compression() {
     let value = "smartcache ".repeat(1000);
     for c in [Compression::None, Compression::Lz4, Compression::Zstd(3)] {
         let bytes = entry(c, &value);
-        let (back, _) = checked::<String, Bincode>(&bytes, &expect(b"key")).expect("slice");
+        let (back, _) = decode_slice::<String, Bincode>(&bytes, &expect(b"key")).expect("slice");
         assert_eq!(back, value);
         let mut r = bytes.as_slice();
         let (h, key) = read_header(&mut r).expect("header");
@@ -76,7 +68,8 @@ fn in_memory_and_streamed_entries_differ_only_in_padding() {
             streamed[10..HEADER_LEN + 3],
             "{c:?}"
         );
-        let (back, _) = checked::<String, Bincode>(&streamed, &expect(b"key")).expect("decodes");
+        let (back, _) =
+            decode_slice::<String, Bincode>(&streamed, &expect(b"key")).expect("decodes");
         assert_eq!(back, value);
     }
 }
@@ -88,33 +81,13 @@ fn every_flipped_bit_is_refused() {
     for i in 0..bytes.len() {
         let mut bad = bytes.clone();
         bad[i] ^= 0x10;
-        let got = checked::<String, Bincode>(&bad, &expect(b"key"));
+        let got = decode_slice::<String, Bincode>(&bad, &expect(b"key"));
         assert!(got.is_err(), "flip at byte {i} was accepted");
         let mut r = bad.as_slice();
         let streamed = read_header(&mut r)
             .and_then(|(h, k)| h.check(&k, &expect(b"key")).map(|_| h))
             .and_then(|h| read_payload::<String, Bincode, _>(r, &h));
         assert!(streamed.is_err(), "streamed flip at byte {i} was accepted");
-    }
-}
-
-#[test]
-fn a_store_that_checks_its_bytes_skips_only_the_payload_hash() {
-    let value = "x".repeat(40);
-    let bytes = entry(Compression::None, &value);
-    let read =
-        |entry: &[u8]| decode_slice::<String, Bincode>(entry, &expect(b"key"), PayloadCheck::Store);
-    assert_eq!(read(&bytes).expect("decodes").0, value);
-    // The payload hash sits in the header: bytes flipped in it still fail the header
-    // checksum, as does any flip in the header or key.
-    let payload_at = bytes.len() - 41;
-    for i in 0..payload_at {
-        let mut bad = bytes.clone();
-        bad[i] ^= 0x10;
-        assert!(read(&bad).is_err(), "flip at byte {i} was accepted");
-    }
-    for cut in 0..bytes.len() {
-        assert!(read(&bytes[..cut]).is_err(), "cut at {cut} was accepted");
     }
 }
 
@@ -139,7 +112,7 @@ fn every_truncation_is_refused() {
     };
     for len in 0..bytes.len() {
         assert!(
-            checked::<Vec<u8>, Raw>(&bytes[..len], &exp).is_err(),
+            decode_slice::<Vec<u8>, Raw>(&bytes[..len], &exp).is_err(),
             "len {len}"
         );
         let mut r = &bytes[..len];
@@ -153,14 +126,14 @@ fn every_truncation_is_refused() {
 fn foreign_key_type_and_expiry_are_refused() {
     let bytes = entry(Compression::None, &"v".to_string());
     assert!(matches!(
-        checked::<String, Bincode>(&bytes, &expect(b"other")),
+        decode_slice::<String, Bincode>(&bytes, &expect(b"other")),
         Err(Refusal::Invalid(r)) if r.contains("collision")
     ));
     let wrong_type = Expect {
         fingerprint: 98,
         ..expect(b"key")
     };
-    assert!(checked::<String, Bincode>(&bytes, &wrong_type).is_err());
+    assert!(decode_slice::<String, Bincode>(&bytes, &wrong_type).is_err());
     let mut out = Cursor::new(Vec::new());
     let m = EntryMeta {
         expires_ms: 5,
@@ -168,7 +141,7 @@ fn foreign_key_type_and_expiry_are_refused() {
     };
     write::<String, Bincode, _>(&mut out, &m, b"key", &"v".to_string()).expect("write");
     assert!(matches!(
-        checked::<String, Bincode>(out.get_ref(), &expect(b"key")),
+        decode_slice::<String, Bincode>(out.get_ref(), &expect(b"key")),
         Err(Refusal::Expired)
     ));
 }
@@ -205,7 +178,7 @@ proptest::proptest! {
     #[test]
     fn arbitrary_bytes_never_panic_and_never_decode(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
         let key = b"k";
-        let decoded = checked::<String, Bincode>(&bytes, &expect(key));
+        let decoded = decode_slice::<String, Bincode>(&bytes, &expect(key));
         proptest::prop_assert!(decoded.is_err());
         let _ = check_slice(&bytes, &expect(key));
         let mut reader = Cursor::new(&bytes);
@@ -233,7 +206,7 @@ proptest::proptest! {
         if let Some(cut) = cut {
             bad.truncate(cut % bad.len());
         }
-        let decoded = checked::<String, Bincode>(&bad, &expect(b"key"));
+        let decoded = decode_slice::<String, Bincode>(&bad, &expect(b"key"));
         if bad != good {
             proptest::prop_assert!(decoded.is_err(), "a damaged entry decoded");
         }

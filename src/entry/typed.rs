@@ -6,7 +6,7 @@
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 
-use super::{EntryMeta, Expect, Header, PayloadCheck, Refusal};
+use super::{EntryMeta, Expect, Header, Refusal};
 use crate::any::AnyType;
 use crate::{Cacheable, Result, Tier};
 
@@ -55,25 +55,14 @@ impl<V: Cacheable> Outgoing for OutgoingValue<'_, V> {
 
 /// Where a read puts the value it decodes.
 pub(crate) trait Incoming {
-    /// Checks and decodes an entry held whole in memory, its payload as `check` says.
-    /// Returns its header.
-    fn decode_entry(
-        &mut self,
-        entry: &[u8],
-        expect: &Expect<'_>,
-        check: PayloadCheck,
-    ) -> Result<Header, Refusal>;
+    /// Checks and decodes an entry held whole in memory. Returns its header.
+    fn decode_entry(&mut self, entry: &[u8], expect: &Expect<'_>) -> Result<Header, Refusal>;
 
     /// Decodes the payload that follows `header` in `input` (see `read_payload`).
     fn read_payload(&mut self, input: &mut dyn Read, header: &Header) -> Result<(), Refusal>;
 
-    /// Decodes a whole stored payload held in memory, checked as `check` says.
-    fn decode_payload(
-        &mut self,
-        payload: &[u8],
-        header: &Header,
-        check: PayloadCheck,
-    ) -> Result<(), Refusal>;
+    /// Decodes a whole stored payload held in memory, checksum first.
+    fn decode_payload(&mut self, payload: &[u8], header: &Header) -> Result<(), Refusal>;
 }
 
 /// The [`Incoming`] place of a value of type `V`: `None` until a read fills it. For an
@@ -103,18 +92,13 @@ impl<V: Cacheable> IncomingValue<V> {
 }
 
 impl<V: Cacheable> Incoming for IncomingValue<V> {
-    fn decode_entry(
-        &mut self,
-        entry: &[u8],
-        expect: &Expect<'_>,
-        check: PayloadCheck,
-    ) -> Result<Header, Refusal> {
+    fn decode_entry(&mut self, entry: &[u8], expect: &Expect<'_>) -> Result<Header, Refusal> {
         if self.any_salt.is_some() {
             let (header, payload) = super::read::split_slice(entry, expect)?;
-            self.decode_payload(payload, &header, check)?;
+            self.decode_payload(payload, &header)?;
             return Ok(header);
         }
-        let (value, header) = super::decode_slice::<V, V::Codec>(entry, expect, check)?;
+        let (value, header) = super::decode_slice::<V, V::Codec>(entry, expect)?;
         self.value = Some(value);
         Ok(header)
     }
@@ -129,20 +113,13 @@ impl<V: Cacheable> Incoming for IncomingValue<V> {
         Ok(())
     }
 
-    fn decode_payload(
-        &mut self,
-        payload: &[u8],
-        header: &Header,
-        check: PayloadCheck,
-    ) -> Result<(), Refusal> {
+    fn decode_payload(&mut self, payload: &[u8], header: &Header) -> Result<(), Refusal> {
         if let Some(kind) = self.any_kind(header)? {
-            let value = kind.decode(payload, header, check)?;
+            let value = kind.decode(payload, header)?;
             crate::any::put(&mut self.value, value);
             return Ok(());
         }
-        self.value = Some(super::decode_verified::<V, V::Codec>(
-            payload, header, check,
-        )?);
+        self.value = Some(super::decode_verified::<V, V::Codec>(payload, header)?);
         Ok(())
     }
 }

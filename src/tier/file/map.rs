@@ -67,7 +67,7 @@ impl FileTier {
         let payload = header
             .payload_of(&map)
             .ok_or_else(|| LoadError::Invalid("truncated entry".into()))?;
-        into.decode_payload(payload, header, crate::entry::PayloadCheck::Checksum)
+        into.decode_payload(payload, header)
             .map_err(|r| LoadError::refused(r, Tier::File, path))
     }
 }

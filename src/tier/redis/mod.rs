@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{Gauge, Kind, LoadError, Loaded, Opening, Store, Usage};
-use crate::entry::{self, Expect, Incoming, Outgoing, PayloadCheck};
+use crate::entry::{self, Expect, Incoming, Outgoing};
 use crate::key::Address;
 use crate::{CacheError, Result, Tier};
 
@@ -157,7 +157,7 @@ impl Store for RedisTier {
             return Ok(None);
         };
         let header = into
-            .decode_entry(&bytes, expect, PayloadCheck::Checksum)
+            .decode_entry(&bytes, expect)
             .map_err(|r| LoadError::refused(r, Tier::Redis, Path::new(&self.shown)))?;
         Ok(Some(Loaded {
             expires_ms: header.expires_ms,

@@ -65,7 +65,7 @@ use super::access::{access_id, AccessTable};
 use super::audit::{Audited, Leftover, Met};
 use super::{too_large, Gauge, HandOver, Kind, Limits, LoadError, Loaded, Store, Usage};
 use crate::config::{CacheConfig, Durability};
-use crate::entry::{self, Expect, Incoming, Outgoing, PayloadCheck};
+use crate::entry::{self, Expect, Incoming, Outgoing};
 use crate::key::Address;
 use crate::{paths, CacheError, Result, Tier};
 
@@ -324,8 +324,7 @@ impl Store for SledTier {
             let Some(bytes) = h.entries.get(&key)? else {
                 return Ok(None);
             };
-            // sled checked the bytes' CRC when it read them from disk (PayloadCheck::Store).
-            let header = match into.decode_entry(&bytes, expect, PayloadCheck::Store) {
+            let header = match into.decode_entry(&bytes, expect) {
                 Ok(header) => header,
                 Err(refusal) => {
                     return Ok(Some(Err(LoadError::refused(
