@@ -1,13 +1,14 @@
 //! The file tier's audit: every entry file shown as stored, and the temporary files of
-//! writers that died mid-write.
+//! writers that died mid-write (which the tier's own clean-up removes too).
 
 use std::fs;
 use std::io::BufReader;
 use std::time::UNIX_EPOCH;
 
 use super::super::audit::{Audited, Leftover, Met};
-use super::{FileTier, Found};
+use super::{writer_of, FileTier, Found, STALE_TMP};
 use crate::entry::{self, Refusal};
+use crate::paths;
 use crate::Result;
 
 impl FileTier {
@@ -62,6 +63,33 @@ impl FileTier {
             }
         }
         Ok(Audited::Done)
+    }
+
+    /// The temporary files of writers that died mid-write (see [`FileTier::clean_tmp`]),
+    /// and the bytes of those still being written.
+    pub(super) fn dead_writers_tmp(&self) -> (Vec<Found>, u64) {
+        let (mut dead, mut live) = (Vec::new(), 0u64);
+        let Ok(files) = fs::read_dir(&self.tmp) else {
+            return (dead, live);
+        };
+        for file in files.flatten() {
+            let Ok(meta) = file.metadata() else {
+                continue; // finished (renamed) meanwhile
+            };
+            let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+            let stale = modified.elapsed().is_ok_and(|age| age > STALE_TMP);
+            let gone = writer_of(&file.file_name()).is_some_and(|pid| !paths::process_alive(pid));
+            if stale || gone {
+                dead.push(Found {
+                    path: file.path(),
+                    len: meta.len(),
+                    modified,
+                });
+            } else {
+                live += meta.len();
+            }
+        }
+        (dead, live)
     }
 
     /// The temporary files of writers that died mid-write.

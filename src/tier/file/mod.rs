@@ -174,33 +174,6 @@ impl FileTier {
         }
     }
 
-    /// The temporary files of writers that died mid-write (see [`FileTier::clean_tmp`]),
-    /// and the bytes of those still being written.
-    fn dead_writers_tmp(&self) -> (Vec<Found>, u64) {
-        let (mut dead, mut live) = (Vec::new(), 0u64);
-        let Ok(files) = fs::read_dir(&self.tmp) else {
-            return (dead, live);
-        };
-        for file in files.flatten() {
-            let Ok(meta) = file.metadata() else {
-                continue; // finished (renamed) meanwhile
-            };
-            let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-            let stale = modified.elapsed().is_ok_and(|age| age > STALE_TMP);
-            let gone = writer_of(&file.file_name()).is_some_and(|pid| !paths::process_alive(pid));
-            if stale || gone {
-                dead.push(Found {
-                    path: file.path(),
-                    len: meta.len(),
-                    modified,
-                });
-            } else {
-                live += meta.len();
-            }
-        }
-        (dead, live)
-    }
-
     /// Cleans up temporary files when the last clean-up is old enough.
     fn clean_tmp_if_due(&self) {
         let last = self.cleaned_ms.load(Relaxed);
