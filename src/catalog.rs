@@ -19,24 +19,15 @@ const FILE: &str = "catalog";
 /// A larger catalog is not read (it is damaged, or not ours).
 const MAX_LEN: u64 = 1 << 20;
 
-/// A value type recorded in a catalog.
+/// A value type (by the fingerprint its entries carry, of the type and the namespace) or
+/// a key version (of a memoized function's code), as a catalog records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct CatalogType {
-    /// The fingerprint its entries carry (of the type and the namespace).
-    pub fingerprint: u64,
+pub(crate) struct Recorded {
+    /// The fingerprint or the version.
+    pub id: u64,
     /// When a cache of it first opened storage here, in ms since the Unix epoch.
     pub first_ms: u64,
-    pub key_type: String,
-    pub value_type: String,
-}
-
-/// A key version (of a memoized function's code) recorded in a catalog.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct CatalogVersion {
-    pub version: u64,
-    /// When a cache of it first opened storage here, in ms since the Unix epoch.
-    pub first_ms: u64,
-    /// The types of the function's key and result.
+    /// The key and value types (of a memoized function: its key and result).
     pub key_type: String,
     pub value_type: String,
 }
@@ -44,8 +35,8 @@ pub(crate) struct CatalogVersion {
 /// What a namespace folder's catalog records.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Catalog {
-    pub types: Vec<CatalogType>,
-    pub versions: Vec<CatalogVersion>,
+    pub types: Vec<Recorded>,
+    pub versions: Vec<Recorded>,
 }
 
 impl Catalog {
@@ -58,42 +49,32 @@ impl Catalog {
             return catalog;
         };
         for line in String::from_utf8_lossy(&bytes).lines() {
-            let fields: Vec<&str> = line.split('\t').collect();
-            let hex = |s: &str| u64::from_str_radix(s, 16).ok();
-            match fields.as_slice() {
-                ["type", fp, ms, key, value] => {
-                    if let (Some(fingerprint), Ok(first_ms)) = (hex(fp), ms.parse()) {
-                        if catalog.type_of(fingerprint).is_none() {
-                            catalog.types.push(CatalogType {
-                                fingerprint,
-                                first_ms,
-                                key_type: (*key).to_string(),
-                                value_type: (*value).to_string(),
-                            });
-                        }
-                    }
+            let (list, fields) = match line.split_once('\t') {
+                Some(("type", rest)) => (&mut catalog.types, rest),
+                Some(("version", rest)) => (&mut catalog.versions, rest),
+                _ => continue,
+            };
+            let fields: Vec<&str> = fields.split('\t').collect();
+            let [id, ms, key, value] = fields.as_slice() else {
+                continue;
+            };
+            if let (Ok(id), Ok(first_ms)) = (u64::from_str_radix(id, 16), ms.parse()) {
+                if find(list, id).is_none() {
+                    list.push(Recorded {
+                        id,
+                        first_ms,
+                        key_type: (*key).to_string(),
+                        value_type: (*value).to_string(),
+                    });
                 }
-                ["version", version, ms, key, value] => {
-                    if let (Some(version), Ok(first_ms)) = (hex(version), ms.parse()) {
-                        if !catalog.versions.iter().any(|v| v.version == version) {
-                            catalog.versions.push(CatalogVersion {
-                                version,
-                                first_ms,
-                                key_type: (*key).to_string(),
-                                value_type: (*value).to_string(),
-                            });
-                        }
-                    }
-                }
-                _ => {}
             }
         }
         catalog
     }
 
     /// The type whose entries carry `fingerprint`.
-    pub fn type_of(&self, fingerprint: u64) -> Option<&CatalogType> {
-        self.types.iter().find(|t| t.fingerprint == fingerprint)
+    pub fn type_of(&self, fingerprint: u64) -> Option<&Recorded> {
+        find(&self.types, fingerprint)
     }
 
     /// When entries of type `fingerprint` and key version `version` were superseded:
@@ -101,30 +82,8 @@ impl Catalog {
     /// or codec), or a newer version of the same function, was recorded. `None` while
     /// they are the newest.
     pub fn superseded_at(&self, fingerprint: u64, version: Option<u64>) -> Option<u64> {
-        let by_type = self.type_of(fingerprint).and_then(|this| {
-            self.types
-                .iter()
-                .filter(|t| {
-                    t.value_type == this.value_type
-                        && t.key_type == this.key_type
-                        && t.first_ms > this.first_ms
-                })
-                .map(|t| t.first_ms)
-                .min()
-        });
-        let by_version = version
-            .and_then(|v| self.versions.iter().find(|r| r.version == v))
-            .and_then(|this| {
-                self.versions
-                    .iter()
-                    .filter(|r| {
-                        r.value_type == this.value_type
-                            && r.key_type == this.key_type
-                            && r.first_ms > this.first_ms
-                    })
-                    .map(|r| r.first_ms)
-                    .min()
-            });
+        let by_type = superseded_in(&self.types, fingerprint);
+        let by_version = version.and_then(|v| superseded_in(&self.versions, v));
         by_type.into_iter().chain(by_version).min()
     }
 
@@ -132,11 +91,25 @@ impl Catalog {
     pub fn version_of(&self, key: &[u8]) -> Option<u64> {
         let prefix: [u8; 8] = key.get(..8)?.try_into().ok()?;
         let version = u64::from_be_bytes(prefix);
-        self.versions
-            .iter()
-            .any(|v| v.version == version)
-            .then_some(version)
+        find(&self.versions, version).map(|v| v.id)
     }
+}
+
+fn find(list: &[Recorded], id: u64) -> Option<&Recorded> {
+    list.iter().find(|r| r.id == id)
+}
+
+/// When something of the same key and value types as `id` was first recorded after it.
+fn superseded_in(list: &[Recorded], id: u64) -> Option<u64> {
+    let this = find(list, id)?;
+    list.iter()
+        .filter(|r| {
+            r.value_type == this.value_type
+                && r.key_type == this.key_type
+                && r.first_ms > this.first_ms
+        })
+        .map(|r| r.first_ms)
+        .min()
 }
 
 /// Records in `namespace_dir`'s catalog the value type of fingerprint `fingerprint` and
@@ -168,7 +141,7 @@ pub(crate) fn record(
         ));
     }
     if let Some(version) = key_version {
-        if !catalog.versions.iter().any(|v| v.version == version) {
+        if find(&catalog.versions, version).is_none() {
             lines.push_str(&format!(
                 "version\t{version:016x}\t{now}\t{}\t{}\n",
                 clean(key_type),
@@ -179,19 +152,9 @@ pub(crate) fn record(
     if lines.is_empty() {
         return;
     }
-    let mut options = fs::OpenOptions::new();
-    options.append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        if secure {
-            options.mode(0o600);
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = secure;
-    if let Err(e) = options
-        .open(&path)
+    let mut append = fs::OpenOptions::new();
+    append.append(true).create(true);
+    if let Err(e) = crate::paths::open_file(&mut append, &path, secure)
         .and_then(|mut f| f.write_all(lines.as_bytes()))
     {
         tracing::debug!(path = %path.display(), error = %e, "cannot record the cache's types in the catalog");

@@ -11,55 +11,41 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Milliseconds since the Unix epoch from the coarse clock: a few milliseconds of
-/// resolution, for a fraction of the cost. For access records, which are read back
-/// only for eviction order and time to idle.
+/// Milliseconds on the coarse clock `id` (`CLOCK_*_COARSE`): a few milliseconds of
+/// resolution, for a fraction of the cost of a precise read. `None` if it cannot be read.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-pub(crate) fn coarse_now_ms() -> u64 {
+fn coarse_ms(id: libc::clockid_t) -> Option<u64> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid, writable timespec for the call's duration.
-    let result = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
-    if result != 0 {
-        return now_ms();
-    }
-    (ts.tv_sec as u64).saturating_mul(1000) + ts.tv_nsec as u64 / 1_000_000
+    let result = unsafe { libc::clock_gettime(id, &mut ts) };
+    (result == 0).then(|| (ts.tv_sec as u64).saturating_mul(1000) + ts.tv_nsec as u64 / 1_000_000)
 }
 
-/// Milliseconds since the Unix epoch (the precise clock where no coarse one is known).
-#[cfg(not(target_os = "linux"))]
+/// Milliseconds since the Unix epoch from the coarse clock. For access records, which
+/// are read back only for eviction order and time to idle.
 pub(crate) fn coarse_now_ms() -> u64 {
+    #[cfg(target_os = "linux")]
+    if let Some(ms) = coarse_ms(libc::CLOCK_REALTIME_COARSE) {
+        return ms;
+    }
     now_ms()
 }
 
 /// Milliseconds on a coarse monotonic clock, from an arbitrary start: for idle times in
 /// memory, which a change of the system's time must not move (as moka's `Instant`s).
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
 pub(crate) fn monotonic_coarse_ms() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
-    let result = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    if result != 0 {
-        return monotonic_ms();
+    #[cfg(target_os = "linux")]
+    if let Some(ms) = coarse_ms(libc::CLOCK_MONOTONIC_COARSE) {
+        return ms;
     }
-    (ts.tv_sec as u64).saturating_mul(1000) + ts.tv_nsec as u64 / 1_000_000
-}
-
-/// Milliseconds on a monotonic clock (the precise one where no coarse one is known).
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn monotonic_coarse_ms() -> u64 {
     monotonic_ms()
 }
 
 /// Milliseconds since this process first asked, on `Instant`'s monotonic clock.
-#[cfg_attr(target_os = "linux", allow(dead_code))]
 fn monotonic_ms() -> u64 {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     let start = *START.get_or_init(std::time::Instant::now);

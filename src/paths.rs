@@ -32,8 +32,19 @@ pub(crate) fn create_dir(path: &Path, secure: bool) -> io::Result<()> {
 
 /// Opens a new file for writing; with `secure`, owner-only (0600).
 pub(crate) fn create_file(path: &Path, secure: bool) -> io::Result<fs::File> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    open_file(
+        fs::OpenOptions::new().write(true).create_new(true),
+        path,
+        secure,
+    )
+}
+
+/// Opens `path` with `options`; a file this creates is owner-only (0600) with `secure`.
+pub(crate) fn open_file(
+    options: &mut fs::OpenOptions,
+    path: &Path,
+    secure: bool,
+) -> io::Result<fs::File> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

@@ -65,11 +65,12 @@ impl Storage {
     /// The root a cache uses when no `CacheConfig::dir` is given: `$SMARTCACHE_DIR`,
     /// else the platform's cache folder.
     pub fn default_root() -> Result<(PathBuf, RootSource)> {
-        if let Some(dir) = std::env::var_os("SMARTCACHE_DIR").filter(|d| !d.is_empty()) {
-            return Ok((PathBuf::from(dir), RootSource::Environment));
-        }
-        let root = CacheConfig::default().root()?;
-        Ok((root, RootSource::Platform))
+        let (root, from_env) = crate::config::default_root()?;
+        let source = match from_env {
+            true => RootSource::Environment,
+            false => RootSource::Platform,
+        };
+        Ok((root, source))
     }
 
     /// The root folder.

@@ -124,6 +124,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             rerouting: std::sync::atomic::AtomicBool::new(false),
             sled_values_in_files: std::sync::atomic::AtomicBool::new(false),
             marker_checked_ms: AtomicU64::new(0),
+            cataloged: std::sync::Once::new(),
             config,
             _cleanup: cleanup,
         };

@@ -29,6 +29,8 @@ pub(super) struct Inner<K, V> {
     /// looked for.
     pub(super) sled_values_in_files: std::sync::atomic::AtomicBool,
     pub(super) marker_checked_ms: AtomicU64,
+    /// Names this cache's types in its folder's catalog, once.
+    pub(super) cataloged: std::sync::Once,
     /// Declared last: dropped after the tiers have closed.
     pub(super) _cleanup: Option<Cleanup>,
 }
@@ -201,9 +203,13 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         Ok(&**store)
     }
 
-    /// Names this cache's types and key version in its folder's catalog.
+    /// Names this cache's types and key version in its folder's catalog, the first time
+    /// one of its tiers opens storage there.
     fn record_in_catalog(&self) {
-        if let Ok(dir) = &self.dir {
+        let Ok(dir) = &self.dir else {
+            return;
+        };
+        self.cataloged.call_once(|| {
             crate::catalog::record(
                 dir,
                 self.fingerprint,
@@ -212,7 +218,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 self.config.key_version,
                 self.config.secure,
             );
-        }
+        });
     }
 
     /// The tier if it is open.

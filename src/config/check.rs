@@ -84,16 +84,22 @@ impl CacheConfig {
 
     /// The storage root: the configured dir, `$SMARTCACHE_DIR`, or the platform cache dir.
     pub(crate) fn root(&self) -> Result<PathBuf> {
-        if let Some(dir) = &self.dir {
-            return Ok(dir.clone());
+        match &self.dir {
+            Some(dir) => Ok(dir.clone()),
+            None => default_root().map(|(root, _)| root),
         }
-        if let Some(dir) = std::env::var_os("SMARTCACHE_DIR").filter(|d| !d.is_empty()) {
-            return Ok(PathBuf::from(dir));
-        }
-        dirs::cache_dir()
-            .map(|d| d.join("smartcache"))
-            .ok_or(CacheError::NoDirectory)
     }
+}
+
+/// The storage root when no dir is configured: `$SMARTCACHE_DIR` (then `true`), else the
+/// platform cache dir.
+pub(crate) fn default_root() -> Result<(PathBuf, bool)> {
+    if let Some(dir) = std::env::var_os("SMARTCACHE_DIR").filter(|d| !d.is_empty()) {
+        return Ok((PathBuf::from(dir), true));
+    }
+    dirs::cache_dir()
+        .map(|d| (d.join("smartcache"), false))
+        .ok_or(CacheError::NoDirectory)
 }
 
 /// Refuses namespaces that would not be one plain folder under the root.

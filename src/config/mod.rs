@@ -11,7 +11,7 @@ use crate::{CacheKey, Cacheable, Result, SmartCache, Tier};
 mod check;
 mod policy;
 
-pub(crate) use self::check::{derived_namespace, validate_namespace};
+pub(crate) use self::check::{default_root, derived_namespace, validate_namespace};
 pub use self::policy::Policy;
 
 /// Compression of persisted payloads.

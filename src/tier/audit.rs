@@ -40,16 +40,3 @@ pub(crate) struct Leftover {
     /// What it is, in words.
     pub what: &'static str,
 }
-
-/// The bytes a file or folder takes (0 when it vanished).
-pub(crate) fn bytes_under(path: &std::path::Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(path).map_or(0, |entries| {
-        entries.flatten().map(|e| bytes_under(&e.path())).sum()
-    })
-}

@@ -99,10 +99,9 @@ impl FileTier {
             tmp_bytes: AtomicU64::new(0),
             cleaned_ms: AtomicU64::new(0),
         };
-        if config.look_only {
-            // Marked as cleaned, so that only an asked-for clean-up removes them.
-            tier.cleaned_ms.store(u64::MAX, Relaxed);
-        } else {
+        // A look leaves dead writers' files for it to show (it writes nothing, so no
+        // later write cleans them up either).
+        if !config.look_only {
             tier.clean_tmp();
         }
         tier.recount()?;

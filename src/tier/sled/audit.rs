@@ -5,10 +5,10 @@ use std::fs;
 use std::ops::Bound::{Excluded, Unbounded};
 
 use super::super::access::access_id;
-use super::super::audit::{bytes_under, Audited, Leftover, Met};
-use super::{parse_u64, Handles, SledTier};
-use crate::entry;
+use super::super::audit::{Audited, Leftover, Met};
+use super::{Handles, SledTier};
 use crate::Result;
+use crate::{entry, paths};
 
 impl SledTier {
     /// The encoded keys of the entries whose header and key check out.
@@ -93,16 +93,11 @@ impl SledTier {
             Ok((header, key, fault)) => (Ok((header, key.to_vec())), fault),
             Err(refusal) => (Err(refusal), None),
         };
-        let id = access_id(k);
-        let recorded = match self.touched.get(id) {
-            Some(t) => Some(t),
-            None => h.meta.get(id.to_be_bytes())?.and_then(|v| parse_u64(&v, 0)),
-        };
         Ok(Met {
             head,
             payload_fault,
             stored_bytes: v.len() as u64,
-            touched_ms: recorded,
+            touched_ms: self.recorded_access(h, access_id(k))?,
             path: None,
         })
     }
@@ -114,7 +109,7 @@ impl SledTier {
         if let Ok(set_aside) = fs::read_dir(self.namespace_dir.join("quarantine")) {
             for dir in set_aside.flatten() {
                 found.push(Leftover {
-                    bytes: bytes_under(&dir.path()),
+                    bytes: paths::tree_size(&dir.path()),
                     path: dir.path(),
                     what: "damaged sled store set aside",
                 });
@@ -126,7 +121,7 @@ impl SledTier {
             for path in [self.compact_path(), self.old_path()] {
                 if path.exists() {
                     found.push(Leftover {
-                        bytes: bytes_under(&path),
+                        bytes: paths::tree_size(&path),
                         path,
                         what: "sled compaction left over",
                     });

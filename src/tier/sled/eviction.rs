@@ -30,14 +30,21 @@ impl SledTier {
         id: u64,
         created_ms: u64,
     ) -> sled::Result<u64> {
-        let recorded = match self.touched.get(id) {
-            Some(t) => Some(t),
-            None => handles
+        Ok(self
+            .recorded_access(handles, id)?
+            .unwrap_or(0)
+            .max(created_ms))
+    }
+
+    /// The last read of an entry recorded in this process or in `meta`, if any.
+    pub(super) fn recorded_access(&self, handles: &Handles, id: u64) -> sled::Result<Option<u64>> {
+        match self.touched.get(id) {
+            Some(t) => Ok(Some(t)),
+            None => Ok(handles
                 .meta
                 .get(id.to_be_bytes())?
-                .and_then(|v| parse_u64(&v, 0)),
-        };
-        Ok(recorded.unwrap_or(0).max(created_ms))
+                .and_then(|v| parse_u64(&v, 0))),
+        }
     }
 
     /// Whether the tier holds more than its live budget or its `max_entries` allow.

@@ -55,15 +55,11 @@ impl SledTier {
     /// building. `None` when another process holds it (or it cannot be opened).
     fn compaction_lock(&self) -> Option<fs::File> {
         let path = self.namespace_dir.join("sled.compaction.lock");
-        let mut options = fs::OpenOptions::new();
-        options.create(true).write(true).truncate(false);
-        #[cfg(unix)]
-        if self.secure {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options
-            .open(&path)
+        let file = paths::open_file(
+            fs::OpenOptions::new().create(true).write(true).truncate(false),
+            &path,
+            self.secure,
+        )
             .map_err(|e| {
                 tracing::debug!(path = %path.display(), error = %e, "sled tier: cannot open the compaction lock");
             })

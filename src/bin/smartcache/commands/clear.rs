@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use smartcache::admin::Storage;
 
-use super::{namespaces, note_in_use};
+use super::{namespaces, note_not_walked};
 use crate::Failure;
 
 pub fn run(storage: &Storage, only: Option<&str>, yes: bool) -> Result<(), Failure> {
@@ -40,7 +40,7 @@ pub fn run(storage: &Storage, only: Option<&str>, yes: bool) -> Result<(), Failu
     let mut skipped = false;
     for namespace in &picked {
         let walk = namespace.clear()?;
-        if note_in_use(namespace, &walk) {
+        if note_not_walked(namespace, &walk) {
             skipped = true;
             println!("cleared {} in part (see above)", namespace.name());
         } else {

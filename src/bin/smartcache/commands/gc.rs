@@ -9,7 +9,7 @@ use serde_json::json;
 use smartcache::admin::{Check, EntryState, Storage};
 use smartcache::Tier;
 
-use super::{namespaces, note_in_use, print_json};
+use super::{namespaces, note_not_walked, print_json};
 use crate::human::size;
 use crate::progress::Progress;
 use crate::Failure;
@@ -97,7 +97,7 @@ pub fn run(
                 }
             }
         })?;
-        note_in_use(namespace, &walk);
+        note_not_walked(namespace, &walk);
         for leftover in namespace.leftovers(!dry_run) {
             leftovers += 1;
             leftover_bytes += leftover.bytes;

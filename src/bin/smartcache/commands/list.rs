@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use smartcache::admin::{Check, EntryInfo, EntryState, Storage};
 
-use super::{age, entry_json, hex, namespaces, note_in_use, print_json, state_name, until};
+use super::{age, entry_json, hex, namespaces, note_not_walked, print_json, state_name, until};
 use crate::human::size;
 use crate::progress::Progress;
 use crate::Failure;
@@ -20,7 +20,7 @@ pub fn ls(storage: &Storage, only: Option<&str>, json: bool) -> Result<(), Failu
             rows.push((namespace.name().to_string(), entry.clone()));
             false
         })?;
-        note_in_use(&namespace, &walk);
+        note_not_walked(&namespace, &walk);
         for tier in walk.in_use {
             in_use.push(json!({ "namespace": namespace.name(), "tier": tier.to_string() }));
         }
@@ -91,7 +91,7 @@ pub fn inspect(storage: &Storage, key: &str, namespace: &str, json: bool) -> Res
         }
         false
     })?;
-    note_in_use(&namespace, &walk);
+    note_not_walked(&namespace, &walk);
     if found.is_empty() {
         eprintln!(
             "smartcache: no entry with key {key} in {} (`smartcache ls -n {}` lists them)",

@@ -107,7 +107,7 @@ fn namespaces(storage: &Storage, only: Option<&str>) -> Result<Vec<Namespace>, F
 }
 
 /// Says on standard error which stores were not walked, and why. Returns whether any.
-fn note_in_use(namespace: &Namespace, walk: &Walk) -> bool {
+fn note_not_walked(namespace: &Namespace, walk: &Walk) -> bool {
     for tier in &walk.in_use {
         eprintln!(
             "smartcache: the {tier} store of {} is in use by a running process: not walked \

@@ -8,7 +8,7 @@ use serde_json::json;
 use smartcache::admin::{Check, EntryState, Storage};
 use smartcache::Tier;
 
-use super::{age, ms, namespaces, note_in_use, print_json};
+use super::{age, ms, namespaces, note_not_walked, print_json};
 use crate::human::size;
 use crate::progress::Progress;
 use crate::Failure;
@@ -57,7 +57,7 @@ pub fn run(storage: &Storage, only: Option<&str>, json: bool) -> Result<(), Fail
             }
             false
         })?;
-        note_in_use(&namespace, &walk);
+        note_not_walked(&namespace, &walk);
         for tier in walk.in_use {
             tiers
                 .entry(tier.to_string())

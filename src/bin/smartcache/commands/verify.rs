@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use smartcache::admin::{Check, EntryState, Storage};
 
-use super::{entry_json, namespaces, note_in_use, print_json};
+use super::{entry_json, namespaces, note_not_walked, print_json};
 use crate::progress::Progress;
 use crate::Failure;
 
@@ -43,7 +43,7 @@ pub fn run(storage: &Storage, only: Option<&str>, fix: bool, json: bool) -> Resu
             // An entry that could not be read may be sound: it stays.
             fix && damaged_here
         })?;
-        unchecked |= note_in_use(&namespace, &walk);
+        unchecked |= note_not_walked(&namespace, &walk);
         for tier in walk.in_use {
             in_use.push(json!({ "namespace": namespace.name(), "tier": tier.to_string() }));
         }
