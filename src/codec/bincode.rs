@@ -21,7 +21,7 @@ pub struct Bincode;
 /// otherwise ask for an allocation that aborts the process: bincode allocates a string's
 /// bytes before reading them (`absurd_length_prefixes_are_errors_not_aborts` below
 /// aborts without the limit). bincode checks the limit at every number it reads, which
-/// costs about a tenth of a sled-tier get of a struct of 200 numbers.
+/// costs a few percent of a sled-tier get of a struct of 200 numbers.
 #[cfg(target_pointer_width = "64")]
 const LIMIT: usize = 1 << 36;
 #[cfg(not(target_pointer_width = "64"))]
