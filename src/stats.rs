@@ -22,9 +22,9 @@ pub struct TierStats {
     pub expirations: u64,
     /// Entries refused as corrupt, truncated or colliding (then removed).
     pub invalid: u64,
-    /// Entries of another value type, VERSION or codec met by a read: misses, left for
-    /// the cache they belong to (an insert of the same key replaces them; capacity
-    /// eviction reclaims stale ones).
+    /// Entries of another value type, VERSION, codec or envelope format (another build of
+    /// smartcache) met by a read: misses, left for the cache or build they belong to (an
+    /// insert of the same key replaces them; capacity eviction reclaims stale ones).
     pub foreign: u64,
     /// Reads or writes that failed (I/O, locks, codecs).
     pub errors: u64,

@@ -79,7 +79,8 @@ impl Damage {
             Damage::GarbageWithMagic => {
                 *bytes = bytes_for(0xbad, len);
                 bytes[..4].copy_from_slice(b"SMCE");
-                bytes[4..6].copy_from_slice(&1u16.to_le_bytes());
+                // This build's envelope format (2): garbage that claims to be ours.
+                bytes[4..6].copy_from_slice(&2u16.to_le_bytes());
             }
         }
     }
@@ -100,8 +101,10 @@ fn all_damage() -> Vec<Damage> {
         Damage::Garbage,
         Damage::GarbageWithMagic,
     ];
-    // Header: magic, format, codec, compression, key length, fingerprint, created,
-    // expires, raw length, stored length, payload checksum.
+    // Header: magic, format (a number no build uses: another build's format is not
+    // damage, see `entries_of_another_format_are_misses_left_in_place`), codec,
+    // compression, key length, fingerprint, created, expires, raw length, stored length,
+    // payload checksum.
     for at in [0, 5, 6, 8, 13, 20, 28, 36, 44, 52, 60] {
         all.push(Damage::Flip(at));
     }
@@ -381,6 +384,80 @@ fn damaged_sled_entries_are_refused_lz4() {
 #[test]
 fn damaged_sled_entries_are_refused_zstd() {
     damaged_sled_entries_are_refused(Compression::Zstd(3), |k| compressible(k, 50_000));
+}
+
+/// An entry as a build of smartcache with envelope format `version` would have written
+/// it: this build's entry with the format field changed (the field comes before anything
+/// this build could check of a format it does not know).
+fn as_format(entry: &mut [u8], version: u16) {
+    entry[4..6].copy_from_slice(&version.to_le_bytes());
+}
+
+/// A read of a newer (or older) build's entry: a miss counted as foreign, and the entry
+/// left for that build, in the file tier and in sled; an insert of the key replaces it.
+#[test]
+fn entries_of_another_format_are_misses_left_in_place() {
+    // An older format, the next one, and the newest this build leaves in place.
+    for version in [1u16, 3, 18] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = file_cache(dir.path(), Compression::None);
+        files.insert(1, InFile(small(1))).expect("insert");
+        let path = file_of(&files, 1);
+        drop(files);
+        let mut theirs = std::fs::read(&path).expect("read the entry file");
+        as_format(&mut theirs, version);
+        std::fs::write(&path, &theirs).expect("write the entry file");
+
+        let files = file_cache(dir.path(), Compression::None);
+        assert_eq!(files.get(&1), None, "format {version}");
+        assert!(!files.contains_key(&1), "format {version}");
+        assert_eq!(files.tier_of(&1), None, "format {version}");
+        assert!(files.keys().expect("keys").is_empty(), "format {version}");
+        let stats = files.stats();
+        assert!(stats.file.foreign >= 1, "format {version}: {stats}");
+        assert_eq!(
+            stats.invalid() + stats.errors(),
+            0,
+            "format {version}: {stats}"
+        );
+        assert_eq!(
+            std::fs::read(&path).expect("the entry file is still there"),
+            theirs,
+            "format {version}: the other build's entry was changed"
+        );
+        files.insert(1, InFile(small(2))).expect("insert over it");
+        assert_eq!(files.get(&1).as_deref(), Some(&InFile(small(2))));
+        drop(files);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sled = sled_cache(dir.path(), Compression::None);
+        sled.insert(1, InSled(small(1))).expect("insert");
+        drop(sled);
+        let cache_path = cache_dir(dir.path());
+        let (sled_key, mut theirs) = sled_entry(&cache_path, 1).expect("in sled");
+        as_format(&mut theirs, version);
+        set_sled_raw(&cache_path, &sled_key, &theirs);
+
+        let sled = sled_cache(dir.path(), Compression::None);
+        assert_eq!(sled.get(&1), None, "sled, format {version}");
+        assert!(!sled.contains_key(&1), "sled, format {version}");
+        let stats = sled.stats();
+        assert!(stats.sled.foreign >= 1, "sled, format {version}: {stats:?}");
+        assert_eq!(
+            stats.invalid() + stats.errors(),
+            0,
+            "sled, format {version}: {stats}"
+        );
+        drop(sled);
+        assert_eq!(
+            sled_raw(&cache_path, &sled_key).as_deref(),
+            Some(theirs.as_slice()),
+            "sled, format {version}: the other build's entry was changed"
+        );
+        let sled = sled_cache(dir.path(), Compression::None);
+        sled.insert(1, InSled(small(2))).expect("insert over it");
+        assert_eq!(sled.get(&1).as_deref(), Some(&InSled(small(2))));
+    }
 }
 
 #[test]

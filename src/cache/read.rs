@@ -80,9 +80,9 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 tracing::debug!(tier = %tier, key_hash = %key_hash, "expired entry removed");
             }
             LoadError::Foreign => {
-                // Sound, and another cache's (or another version's): left in place.
+                // Another cache's, another version's or another build's: left in place.
                 Counters::bump(&counters.foreign);
-                tracing::debug!(tier = %tier, key_hash = %key_hash, "entry of another type or version: a miss, left in place");
+                tracing::debug!(tier = %tier, key_hash = %key_hash, "entry of another type, version or envelope format: a miss, left in place");
                 return;
             }
             LoadError::Invalid(reason) => {

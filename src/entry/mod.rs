@@ -52,6 +52,9 @@ use self::write::{to_vec, write};
 pub(crate) const MAGIC: [u8; 4] = *b"SMCE";
 /// The envelope format this build writes and reads.
 pub(crate) const FORMAT_VERSION: u16 = 2;
+/// The other formats an entry may have been written in by another build of smartcache:
+/// the older ones, and this many newer ones. Any other number there is damage.
+const NEWER_FORMATS: u16 = 16;
 /// Bytes before the key.
 pub(crate) const HEADER_LEN: usize = 64;
 /// Bytes of the header checksum, after the key.
@@ -125,9 +128,10 @@ pub(crate) enum Refusal {
     Foreign,
     /// Corrupt, truncated, or another key's.
     Invalid(String),
-    /// Of another envelope format (another build of smartcache), or damaged there: a
-    /// miss for this build, like [`Refusal::Invalid`], but a tool that cannot tell the
-    /// two apart leaves it in place.
+    /// Of another envelope format: written by another build of smartcache (or damaged
+    /// where the format is recorded, which cannot be told apart). A miss for this build,
+    /// kept like [`Refusal::Foreign`] for the build that reads it, so that two builds
+    /// sharing a cache do not delete each other's entries.
     Format(String),
     /// Reading failed: the entry may be fine, and is kept.
     Io(io::Error),
@@ -269,6 +273,11 @@ impl Header {
         }
         let version = u16_at(b, 4);
         if version != FORMAT_VERSION {
+            if !(1..=FORMAT_VERSION + NEWER_FORMATS).contains(&version) {
+                return Err(Refusal::invalid(format!(
+                    "corrupt header (no envelope format is numbered {version})"
+                )));
+            }
             return Err(Refusal::Format(format!(
                 "entry format {version}, this build reads format {FORMAT_VERSION}"
             )));

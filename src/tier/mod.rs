@@ -134,7 +134,8 @@ impl Kind {
 pub(crate) enum LoadError {
     /// The entry outlived its time to live or time to idle.
     Expired,
-    /// The entry belongs to another type or version (see `entry::Refusal::Foreign`).
+    /// The entry belongs to another type, version or envelope format (see
+    /// `entry::Refusal::Foreign` and `entry::Refusal::Format`).
     Foreign,
     /// The entry is corrupt, truncated, stale, foreign or a hash collision.
     Invalid(String),
@@ -411,8 +412,8 @@ impl LoadError {
         use crate::entry::Refusal;
         match refusal {
             Refusal::Expired => LoadError::Expired,
-            Refusal::Foreign => LoadError::Foreign,
-            Refusal::Invalid(reason) | Refusal::Format(reason) => LoadError::Invalid(reason),
+            Refusal::Foreign | Refusal::Format(_) => LoadError::Foreign,
+            Refusal::Invalid(reason) => LoadError::Invalid(reason),
             Refusal::Io(e) => LoadError::Failed(CacheError::io(tier, path, e)),
         }
     }
