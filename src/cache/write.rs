@@ -203,7 +203,9 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                         return;
                     }
                 }
-                // Moved, or not an entry anyone could read: either way it leaves its tier.
+                // Moved, or not an entry this build can read (damaged, or of another
+                // build's format, which it cannot lay out for files): either way it leaves
+                // its tier, so that the hand-over gets through the rest.
                 store.handed_over(&moving);
             }
         }
