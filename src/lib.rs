@@ -102,7 +102,24 @@ pub use crate::mapped::MappedArray;
 pub use crate::route::Placement;
 pub use crate::stats::{CacheStats, TierStats};
 pub use crate::tier::Tier;
-pub use smartcache_derive::{memoize, Cacheable};
+/// Caches a function's results in a `SmartCache`, one cache per function, built on first
+/// call.
+///
+/// ```
+/// use smartcache::prelude::*;
+///
+/// #[memoize(tier = "memory", ttl = "1d")]
+/// fn report(year: u32, region: &str) -> Vec<String> {
+///     vec![format!("{region} {year}")] // expensive
+/// }
+///
+/// report(2024, "emea"); // computed and stored
+/// report(2024, "emea"); // a hit (with `tier = "file"`, in the next run too)
+/// assert_eq!(report_cache().stats().hits, 1); // the SmartCache behind it
+/// report_uncached(2024, "emea"); // always runs the body
+/// ```
+pub use smartcache_derive::memoize;
+pub use smartcache_derive::Cacheable;
 
 /// The image crate this build's `Cacheable` impls are for (feature `image`).
 #[cfg(feature = "image")]

@@ -45,19 +45,6 @@ pub fn derive_cacheable(input: TokenStream) -> TokenStream {
     cacheable::derive(&input).into()
 }
 
-/// Caches a function's results in a `SmartCache`, one cache per function, built on first
-/// call.
-///
-/// ```ignore
-/// #[memoize(tier = "file", ttl = "1d", compression = "zstd")]
-/// fn report(year: u32, region: &str) -> Vec<Row> { /* expensive */ }
-///
-/// report(2024, "emea");            // computed, stored in a file
-/// report(2024, "emea");            // a hit, in this process or the next one
-/// report_cache().stats();          // the SmartCache behind it: stats, clear, remove
-/// report_uncached(2024, "emea");   // always runs the body
-/// ```
-///
 /// Options, all optional:
 ///
 /// | option | meaning |
