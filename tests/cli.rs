@@ -468,3 +468,84 @@ fn gc_enforces_age_and_size_least_recently_used_first() {
     assert_eq!(cache.get(&1), None, "the least recently used went first");
     assert!(cache.get(&5).is_some());
 }
+
+/// A file bind-mounted over itself: deleting it fails (the file is busy), for root too,
+/// until this is dropped.
+struct Pinned(std::path::PathBuf);
+
+impl Pinned {
+    fn over(path: &Path) -> Option<Pinned> {
+        let status = std::process::Command::new("mount")
+            .arg("--bind")
+            .arg(path)
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| Pinned(path.to_path_buf()))
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn an_entry_that_cannot_be_removed_is_reported_and_not_counted_as_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fill(dir.path());
+    let cache = auto_cache(dir.path());
+    let damaged = file_of(&cache, 11u64);
+    drop(cache);
+    truncate_file(&damaged, 5000);
+    let Some(pinned) = Pinned::over(&damaged) else {
+        // Mounting needs root (CI runs as root, and there this test must run).
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "cannot bind-mount in CI: run the tests as root"
+        );
+        eprintln!("not root: cannot pin an entry file for the failed-removal test");
+        return;
+    };
+
+    let output = cli(dir.path())
+        .args(["verify", "--fix", "--json"])
+        .output()
+        .expect("run smartcache");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON alone");
+    assert_eq!(report["removed"], 0, "{report:#}");
+    assert_eq!(report["not_removed"], 1, "{report:#}");
+    assert!(
+        stderr.contains("WARN") && stderr.contains("cannot remove an entry"),
+        "the library's warning is not shown: {stderr}"
+    );
+    assert!(stderr.contains("could not be removed"), "{stderr}");
+
+    let output = cli(dir.path())
+        .args(["gc", "--json"])
+        .env("SMARTCACHE_LOG", "off")
+        .output()
+        .expect("run smartcache");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("WARN"), "SMARTCACHE_LOG=off: {stderr}");
+    let gc: Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON alone");
+    assert_eq!(gc["corrupt"]["entries"], 1, "{gc:#}");
+    assert_eq!(gc["not_removed"]["entries"], 1, "{gc:#}");
+    assert_eq!(gc["not_removed"]["bytes"], gc["corrupt"]["bytes"], "{gc:#}");
+    assert_eq!(gc["freed_bytes"], 0, "{gc:#}");
+    assert!(damaged.exists());
+
+    drop(pinned);
+    let gc = json(dir.path(), &["gc"], 0);
+    assert_eq!(gc["not_removed"]["entries"], 0, "{gc:#}");
+    assert!(
+        !damaged.exists(),
+        "gc left the damaged entry once it could go"
+    );
+    run(dir.path(), &["verify"], 0);
+}

@@ -249,6 +249,11 @@ pub struct Walk {
     pub in_use: Vec<Tier>,
     /// Tiers that could not be opened (a damaged sled database), and why: not walked.
     pub unavailable: Vec<(Tier, String)>,
+    /// Entries `visit` chose that could not be removed (permissions, a busy file), each
+    /// logged with why: they are still there.
+    pub not_removed: u64,
+    /// The bytes those entries take.
+    pub not_removed_bytes: u64,
 }
 
 /// Data a crash or a failed operation left in a namespace folder.
@@ -294,7 +299,7 @@ impl Namespace {
 
     /// Shows every entry of its sled and file tiers to `visit`, reading as `check` says,
     /// and removes those `visit` returns true for, unless they changed since they were
-    /// read.
+    /// read. Those that could not be removed are counted in [`Walk::not_removed`].
     pub fn walk(&self, check: Check, mut visit: impl FnMut(&EntryInfo) -> bool) -> Result<Walk> {
         let mut walk = Walk {
             unavailable: self.unavailable.clone(),
@@ -306,8 +311,15 @@ impl Namespace {
             let audited = store.audit(check == Check::Payloads, &mut |met| {
                 visit(&self.info(tier, met, now_ms))
             })?;
-            if audited == Audited::InUse {
-                walk.in_use.push(tier);
+            match audited {
+                Audited::InUse => walk.in_use.push(tier),
+                Audited::Done {
+                    unremoved,
+                    unremoved_bytes,
+                } => {
+                    walk.not_removed += unremoved;
+                    walk.not_removed_bytes += unremoved_bytes;
+                }
             }
         }
         Ok(walk)

@@ -25,11 +25,23 @@ pub(crate) struct Met {
 /// How an audit of a tier ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Audited {
-    /// Every entry was shown.
-    Done,
+    /// Every entry was shown. Of those chosen for removal, `unremoved` (taking
+    /// `unremoved_bytes`) could not be removed, each logged with why.
+    Done {
+        unremoved: u64,
+        unremoved_bytes: u64,
+    },
     /// The tier's store is held by another process (sled takes one process per
     /// database): nothing was shown, nothing forced.
     InUse,
+}
+
+impl Audited {
+    /// Every entry shown, every one chosen removed.
+    pub const DONE: Audited = Audited::Done {
+        unremoved: 0,
+        unremoved_bytes: 0,
+    };
 }
 
 /// Data a crash or a failed operation left behind in a tier's folder: no entry of it.

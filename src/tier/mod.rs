@@ -215,7 +215,7 @@ pub(crate) trait Store: Send + Sync + 'static {
         _payloads: bool,
         _visit: &mut dyn FnMut(&audit::Met) -> bool,
     ) -> Result<audit::Audited> {
-        Ok(audit::Audited::Done)
+        Ok(audit::Audited::DONE)
     }
 
     /// What crashes and failed operations left in the tier's folder; removed with

@@ -3,8 +3,9 @@
 //! Install with `cargo install smartcache --features cli`. Every command works on the
 //! storage root a cache uses by default (`$SMARTCACHE_DIR`, else the platform cache
 //! folder) or on `--dir`. Exit codes: 0 when all is well, 1 when problems were found
-//! (damaged entries, an entry that is not there), 2 for a usage or I/O error, with a
-//! message saying what to do. `--json` output is documented in the guide's CLI chapter
+//! (damaged entries, an entry that is not there, one that could not be removed), 2 for a
+//! usage or I/O error, with a message saying what to do. What the library logs (warnings
+//! by default, `$SMARTCACHE_LOG` to choose) goes to standard error. `--json` output is documented in the guide's CLI chapter
 //! and stays stable: fields are added, never renamed or removed.
 
 use std::path::PathBuf;
@@ -107,6 +108,25 @@ enum Command {
     },
 }
 
+/// Sends what the library logs to standard error: warnings and errors (an entry that
+/// could not be removed, and why), or what `$SMARTCACHE_LOG` asks for (`debug`,
+/// `smartcache=trace`: `tracing-subscriber`'s filter syntax). Standard output, `--json`
+/// included, stays as documented.
+fn log_to_stderr() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
+        .with_env_var("SMARTCACHE_LOG")
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .with_target(false)
+        .init();
+}
+
 /// Why a command failed: problems found (exit 1), or it could not run (exit 2).
 pub enum Failure {
     /// The command ran and found problems (exit 1).
@@ -131,6 +151,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    log_to_stderr();
     let result = commands::run(cli.dir, cli.command);
     match result {
         Ok(()) => ExitCode::SUCCESS,

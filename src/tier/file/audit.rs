@@ -19,6 +19,7 @@ impl FileTier {
         payloads: bool,
         visit: &mut dyn FnMut(&Met) -> bool,
     ) -> Result<Audited> {
+        let (mut unremoved, mut unremoved_bytes) = (0, 0);
         for found in self.scan()? {
             // Gone since the scan: removed or replaced by a writer; nothing to show.
             let Ok(file) = fs::File::open(&found.path) else {
@@ -58,11 +59,16 @@ impl FileTier {
                     Ok(()) => self.gauge.removed(found.len),
                     Err(e) => {
                         tracing::warn!(path = %found.path.display(), error = %e, "file tier: cannot remove an entry");
+                        unremoved += 1;
+                        unremoved_bytes += found.len;
                     }
                 }
             }
         }
-        Ok(Audited::Done)
+        Ok(Audited::Done {
+            unremoved,
+            unremoved_bytes,
+        })
     }
 
     /// The temporary files of writers that died mid-write (see [`FileTier::clean_tmp`]),

@@ -56,7 +56,7 @@ impl SledTier {
                 return Ok(Audited::InUse);
             };
             let Some((last, _, _)) = batch.last() else {
-                return Ok(Audited::Done);
+                return Ok(Audited::DONE);
             };
             after = Some(last.clone());
             let full = batch.len() == BATCH;
@@ -81,8 +81,9 @@ impl SledTier {
                     Ok(())
                 })?;
             }
+            // A removal sled fails ends the audit with its error: none goes uncounted.
             if !full {
-                return Ok(Audited::Done);
+                return Ok(Audited::DONE);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! `smartcache gc`: removes what no cache will read (expired, damaged and stale-version
 //! entries, crash leftovers), then entries unused for `--older-than`, then the least
 //! recently used until everything fits in `--max-size`. `--dry-run` removes nothing.
+//! Exit 1 when an entry it chose could not be removed.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
@@ -61,6 +62,7 @@ pub fn run(
     let progress = Progress::new("collecting garbage");
     let (mut expired, mut corrupt, mut stale, mut old) = Default::default();
     let (mut leftovers, mut leftover_bytes) = (0u64, 0u64);
+    let mut not_removed = Freed::default();
     let mut kept = Vec::new();
     for (i, namespace) in picked.iter().enumerate() {
         progress.walking(namespace.name());
@@ -98,6 +100,8 @@ pub fn run(
             }
         })?;
         note_not_walked(namespace, &walk);
+        not_removed.entries += walk.not_removed;
+        not_removed.bytes += walk.not_removed_bytes;
         for leftover in namespace.leftovers(!dry_run) {
             leftovers += 1;
             leftover_bytes += leftover.bytes;
@@ -121,9 +125,11 @@ pub fn run(
     if !dry_run && !doomed.is_empty() {
         for (i, namespace) in picked.iter().enumerate() {
             progress.walking(namespace.name());
-            namespace.walk(Check::Headers, |entry| {
+            let walk = namespace.walk(Check::Headers, |entry| {
                 doomed.contains(&(i, entry.tier, entry.key.as_slice(), entry.created))
             })?;
+            not_removed.entries += walk.not_removed;
+            not_removed.bytes += walk.not_removed_bytes;
         }
     }
     drop(progress);
@@ -131,7 +137,19 @@ pub fn run(
         .iter()
         .map(|f| f.bytes)
         .sum::<u64>()
+        .saturating_sub(not_removed.bytes)
         + leftover_bytes;
+    // Entries chosen but still there are counted under their reasons, and named here.
+    let outcome = if not_removed.entries > 0 {
+        eprintln!(
+            "smartcache: {} entries ({}) could not be removed (the warnings above say why)",
+            not_removed.entries,
+            size(not_removed.bytes)
+        );
+        Err(Failure::Problems)
+    } else {
+        Ok(())
+    };
     if json {
         let part = |f: Freed| json!({ "entries": f.entries, "bytes": f.bytes });
         print_json(&json!({
@@ -142,10 +160,11 @@ pub fn run(
             "older_than": part(old),
             "over_size": part(over_size),
             "leftovers": { "count": leftovers, "bytes": leftover_bytes },
+            "not_removed": part(not_removed),
             "freed_bytes": freed,
-            "remaining_bytes": remaining,
+            "remaining_bytes": remaining + not_removed.bytes,
         }));
-        return Ok(());
+        return outcome;
     }
     let verb = if dry_run { "would free" } else { "freed" };
     println!(
@@ -159,6 +178,9 @@ pub fn run(
         leftovers,
         size(leftover_bytes)
     );
-    println!("{} remain in the entries kept", size(remaining));
-    Ok(())
+    println!(
+        "{} remain in the entries kept",
+        size(remaining + not_removed.bytes)
+    );
+    outcome
 }

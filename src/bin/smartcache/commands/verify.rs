@@ -13,6 +13,7 @@ pub fn run(storage: &Storage, only: Option<&str>, fix: bool, json: bool) -> Resu
     let (mut checked, mut damaged) = (0u64, Vec::<Value>::new());
     let mut unchecked = false;
     let mut in_use = Vec::new();
+    let mut not_removed = 0u64;
     for namespace in namespaces(storage, only)? {
         progress.walking(namespace.name());
         let walk = namespace.walk(Check::Payloads, |entry| {
@@ -44,13 +45,19 @@ pub fn run(storage: &Storage, only: Option<&str>, fix: bool, json: bool) -> Resu
             fix && damaged_here
         })?;
         unchecked |= note_not_walked(&namespace, &walk);
+        not_removed += walk.not_removed;
         for tier in walk.in_use {
             in_use.push(json!({ "namespace": namespace.name(), "tier": tier.to_string() }));
         }
     }
     drop(progress);
     let found = damaged.len();
-    let removable = damaged.iter().filter(|d| d["state"] == "corrupt").count();
+    let removable = damaged.iter().filter(|d| d["state"] == "corrupt").count() as u64;
+    let removed = if fix {
+        removable.saturating_sub(not_removed)
+    } else {
+        0
+    };
     let not_all = if unchecked {
         " (stores not walked are named above)"
     } else {
@@ -60,18 +67,24 @@ pub fn run(storage: &Storage, only: Option<&str>, fix: bool, json: bool) -> Resu
         print_json(&json!({
             "checked": checked,
             "damaged": damaged,
-            "removed": if fix { removable } else { 0 },
+            "removed": removed,
+            "not_removed": not_removed,
             "in_use": in_use,
         }));
     } else if found == 0 {
         println!("checked {checked} entries: all sound{not_all}");
     } else if fix {
         println!(
-            "checked {checked} entries: {found} damaged or unreadable, {removable} removed{not_all}"
+            "checked {checked} entries: {found} damaged or unreadable, {removed} removed{not_all}"
         );
     } else {
         println!(
             "checked {checked} entries: {found} damaged (`smartcache verify --fix` removes them)"
+        );
+    }
+    if not_removed > 0 {
+        eprintln!(
+            "smartcache: {not_removed} damaged entries could not be removed (the warnings above say why)"
         );
     }
     if found > 0 {
