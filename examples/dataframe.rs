@@ -9,8 +9,9 @@
 //! Storage goes to `$SMARTCACHE_DIR`, else the platform cache folder. Run it twice: the
 //! second run finds the memoized result of the first.
 
-use std::time::{Duration, Instant};
+mod common;
 
+use common::{answered, ms};
 use smartcache::polars::prelude::{ChunkAgg, DataFrame, IntoColumn, NamedFrom, Series};
 use smartcache::prelude::*;
 
@@ -84,7 +85,7 @@ fn main() -> Result<(), CacheError> {
     // comes from disk. `mmap_reads` decodes large entries where the page cache holds them.
     let cache: SmartCache<String, DataFrame> = config().mmap_reads(true).build()?;
     for (key, want) in &frames {
-        let (got, took, from) = answered(&cache, |c| c.get(*key));
+        let (got, took, from) = answered(&cache, || cache.get(*key));
         match got {
             Some(frame) => println!(
                 "{key}: read back from {from} in a new cache in {}, equal: {}",
@@ -110,25 +111,4 @@ fn main() -> Result<(), CacheError> {
     );
     // ANCHOR_END: memoize_call
     Ok(())
-}
-
-/// Runs `read` on `cache` and says how long it took and which tier answered.
-fn answered<K: CacheKey, V: Cacheable, T>(
-    cache: &SmartCache<K, V>,
-    read: impl FnOnce(&SmartCache<K, V>) -> T,
-) -> (T, Duration, &'static str) {
-    let before = cache.stats();
-    let start = Instant::now();
-    let value = read(cache);
-    let took = start.elapsed();
-    let after = cache.stats();
-    let tier = Tier::ALL
-        .into_iter()
-        .find(|&t| after.tier(t).hits > before.tier(t).hits)
-        .map_or("-", Tier::name);
-    (value, took, tier)
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }

@@ -7,8 +7,11 @@
 //!
 //! Storage goes to `$SMARTCACHE_DIR`, else the platform cache folder.
 
-use std::time::{Duration, Instant};
+mod common;
 
+use std::time::Instant;
+
+use common::{answered, ms};
 use smartcache::image::{DynamicImage, Rgb, RgbImage, Rgba, RgbaImage};
 use smartcache::prelude::*;
 
@@ -69,7 +72,7 @@ fn main() -> Result<(), CacheError> {
     // comes from disk.
     let cache: SmartCache<String, DynamicImage> = config().build()?;
     for (key, want) in &images {
-        let (got, took, from) = answered(&cache, |c| c.get(*key));
+        let (got, took, from) = answered(&cache, || cache.get(*key));
         match got {
             Some(image) => println!(
                 "{key}: read back from {from} in a new cache in {}, same pixels: {}",
@@ -118,25 +121,4 @@ fn main() -> Result<(), CacheError> {
     );
     // ANCHOR_END: buffers
     Ok(())
-}
-
-/// Runs `read` on `cache` and says how long it took and which tier answered.
-fn answered<K: CacheKey, V: Cacheable, T>(
-    cache: &SmartCache<K, V>,
-    read: impl FnOnce(&SmartCache<K, V>) -> T,
-) -> (T, Duration, &'static str) {
-    let before = cache.stats();
-    let start = Instant::now();
-    let value = read(cache);
-    let took = start.elapsed();
-    let after = cache.stats();
-    let tier = Tier::ALL
-        .into_iter()
-        .find(|&t| after.tier(t).hits > before.tier(t).hits)
-        .map_or("-", Tier::name);
-    (value, took, tier)
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }

@@ -8,9 +8,11 @@
 //!
 //! Storage goes to `$SMARTCACHE_DIR`, else the platform cache folder.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::collections::BTreeMap;
+
+use common::{answered, ms};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use smartcache::prelude::*;
@@ -90,7 +92,7 @@ fn main() -> Result<(), CacheError> {
     // comes from disk.
     let cache: SmartCache<String, Value> = config().build()?;
     for (key, want) in &values {
-        let (got, took, from) = answered(&cache, |c| c.get(*key));
+        let (got, took, from) = answered(&cache, || cache.get(*key));
         match got {
             Some(value) => println!(
                 "{key}: read back from {from} in a new cache in {}, equal: {}",
@@ -127,25 +129,4 @@ fn main() -> Result<(), CacheError> {
     );
     // ANCHOR_END: settings
     Ok(())
-}
-
-/// Runs `read` on `cache` and says how long it took and which tier answered.
-fn answered<K: CacheKey, V: Cacheable, T>(
-    cache: &SmartCache<K, V>,
-    read: impl FnOnce(&SmartCache<K, V>) -> T,
-) -> (T, Duration, &'static str) {
-    let before = cache.stats();
-    let start = Instant::now();
-    let value = read(cache);
-    let took = start.elapsed();
-    let after = cache.stats();
-    let tier = Tier::ALL
-        .into_iter()
-        .find(|&t| after.tier(t).hits > before.tier(t).hits)
-        .map_or("-", Tier::name);
-    (value, took, tier)
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }

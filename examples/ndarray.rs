@@ -9,8 +9,11 @@
 //! Storage goes to `$SMARTCACHE_DIR`, else the platform cache folder. Run it twice: the
 //! second run finds the memoized result of the first.
 
-use std::time::{Duration, Instant};
+mod common;
 
+use std::time::Instant;
+
+use common::{answered, ms};
 use smartcache::ndarray::{Array2, Array3};
 use smartcache::prelude::*;
 
@@ -63,7 +66,7 @@ fn main() -> Result<(), CacheError> {
     // comes from disk.
     let cache: SmartCache<String, Array2<f64>> = config().build()?;
     for (key, want) in [("small", &small), ("medium", &medium), ("large", &large)] {
-        let (got, took, from) = answered(&cache, |c| c.get(key));
+        let (got, took, from) = answered(&cache, || cache.get(key));
         match got {
             Some(array) => println!(
                 "{key}: read back from {from} in a new cache in {}, equal: {}",
@@ -121,25 +124,4 @@ fn main() -> Result<(), CacheError> {
     );
     // ANCHOR_END: memoize_call
     Ok(())
-}
-
-/// Runs `read` on `cache` and says how long it took and which tier answered.
-fn answered<K: CacheKey, V: Cacheable, T>(
-    cache: &SmartCache<K, V>,
-    read: impl FnOnce(&SmartCache<K, V>) -> T,
-) -> (T, Duration, &'static str) {
-    let before = cache.stats();
-    let start = Instant::now();
-    let value = read(cache);
-    let took = start.elapsed();
-    let after = cache.stats();
-    let tier = Tier::ALL
-        .into_iter()
-        .find(|&t| after.tier(t).hits > before.tier(t).hits)
-        .map_or("-", Tier::name);
-    (value, took, tier)
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }

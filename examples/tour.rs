@@ -12,12 +12,15 @@
 //! bar, on a terminal only. `--clear` empties the tour's caches. Storage goes to
 //! `$SMARTCACHE_DIR`, else the platform cache folder.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::answered;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use smartcache::prelude::*;
@@ -130,23 +133,6 @@ fn show<K: CacheKey, V: Cacheable>(
         "{name:<22} {tier:<6} {:>10} {miss:>11} {hit:>20}  {first_get}",
         bytes(value.size_hint())
     );
-}
-
-/// Runs `read` on `cache` and says how long it took and which tier answered it.
-fn answered<K: CacheKey, V: Cacheable, T>(
-    cache: &SmartCache<K, V>,
-    read: impl FnOnce() -> T,
-) -> (T, Duration, &'static str) {
-    let before = cache.stats();
-    let start = Instant::now();
-    let value = read();
-    let elapsed = start.elapsed();
-    let after = cache.stats();
-    let tier = Tier::ALL
-        .into_iter()
-        .find(|&t| after.tier(t).hits > before.tier(t).hits)
-        .map_or("-", Tier::name);
-    (value, elapsed, tier)
 }
 
 /// A progress bar of `steps` steps on a terminal; hidden when stderr is not one (piped

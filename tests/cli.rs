@@ -70,6 +70,22 @@ fn listed(dir: &Path, namespace: &str) -> Vec<Value> {
     ls["entries"].as_array().expect("entries").clone()
 }
 
+/// Starts child `test` as `role` on `dir` and waits until it prints `READY`.
+fn spawn_ready(test: &str, role: &str, dir: &Path) -> KillOnDrop {
+    let child = child_command(test, role, dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {role}: {e}"));
+    let mut guard = KillOnDrop(Some(child));
+    let child = guard.0.as_mut().expect("child");
+    let ready = BufReader::new(child.stdout.take().expect("stdout"))
+        .lines()
+        .any(|l| l.is_ok_and(|l| l.contains("READY")));
+    assert!(ready, "{role} died before it was ready");
+    guard
+}
+
 /// A cache of `Vec<u8>` values routed by size: medium ones to sled, large ones to files.
 fn auto_cache(dir: &Path) -> SmartCache<u64, Vec<u8>> {
     config(dir).build().expect("cache")
@@ -269,17 +285,8 @@ fn crash_leftovers_are_shown_and_collected() {
             round < 20,
             "no killed writer left a temporary file in 20 rounds"
         );
-        let child = child_command("child_killed_writer", "cli-killed-writer", dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the writer");
-        let mut guard = KillOnDrop(Some(child));
+        let mut guard = spawn_ready("child_killed_writer", "cli-killed-writer", dir.path());
         let child = guard.0.as_mut().expect("child");
-        let ready = BufReader::new(child.stdout.take().expect("stdout"))
-            .lines()
-            .any(|l| l.is_ok_and(|l| l.contains("READY")));
-        assert!(ready, "the writer died before it was ready");
         std::thread::sleep(Duration::from_millis(50 + 37 * round));
         child.kill().expect("kill the writer");
         child.wait().expect("reap the writer");
@@ -389,17 +396,7 @@ fn a_sled_store_in_use_is_reported_not_forced() {
     let _watchdog = Watchdog::new("cli in use", Duration::from_secs(240));
     let dir = tempfile::tempdir().expect("tempdir");
     fill(dir.path());
-    let child = child_command("child_holds_sled", "cli-holds-sled", dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the holder");
-    let mut guard = KillOnDrop(Some(child));
-    let child = guard.0.as_mut().expect("child");
-    let ready = BufReader::new(child.stdout.take().expect("stdout"))
-        .lines()
-        .any(|l| l.is_ok_and(|l| l.contains("READY")));
-    assert!(ready, "the holder died before it was ready");
+    let guard = spawn_ready("child_holds_sled", "cli-holds-sled", dir.path());
 
     let output = cli(dir.path())
         .args(["stats", "--json"])

@@ -314,11 +314,11 @@ impl Namespace {
             match audited {
                 Audited::InUse => walk.in_use.push(tier),
                 Audited::Done {
-                    unremoved,
-                    unremoved_bytes,
+                    not_removed,
+                    not_removed_bytes,
                 } => {
-                    walk.not_removed += unremoved;
-                    walk.not_removed_bytes += unremoved_bytes;
+                    walk.not_removed += not_removed;
+                    walk.not_removed_bytes += not_removed_bytes;
                 }
             }
         }

@@ -23,13 +23,13 @@ pub(crate) struct Met {
 }
 
 /// How an audit of a tier ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) enum Audited {
-    /// Every entry was shown. Of those chosen for removal, `unremoved` (taking
-    /// `unremoved_bytes`) could not be removed, each logged with why.
+    /// Every entry was shown. Of those chosen for removal, `not_removed` (taking
+    /// `not_removed_bytes`) could not be removed, each logged with why.
     Done {
-        unremoved: u64,
-        unremoved_bytes: u64,
+        not_removed: u64,
+        not_removed_bytes: u64,
     },
     /// The tier's store is held by another process (sled takes one process per
     /// database): nothing was shown, nothing forced.
@@ -39,8 +39,8 @@ pub(crate) enum Audited {
 impl Audited {
     /// Every entry shown, every one chosen removed.
     pub const DONE: Audited = Audited::Done {
-        unremoved: 0,
-        unremoved_bytes: 0,
+        not_removed: 0,
+        not_removed_bytes: 0,
     };
 }
 

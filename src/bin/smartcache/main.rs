@@ -5,8 +5,9 @@
 //! folder) or on `--dir`. Exit codes: 0 when all is well, 1 when problems were found
 //! (damaged entries, an entry that is not there, one that could not be removed), 2 for a
 //! usage or I/O error, with a message saying what to do. What the library logs (warnings
-//! by default, `$SMARTCACHE_LOG` to choose) goes to standard error. `--json` output is documented in the guide's CLI chapter
-//! and stays stable: fields are added, never renamed or removed.
+//! by default, `$SMARTCACHE_LOG` to choose) goes to standard error. `--json` output is
+//! documented in the guide's CLI chapter and stays stable: fields are added, never
+//! renamed or removed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

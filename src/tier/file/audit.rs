@@ -19,7 +19,7 @@ impl FileTier {
         payloads: bool,
         visit: &mut dyn FnMut(&Met) -> bool,
     ) -> Result<Audited> {
-        let (mut unremoved, mut unremoved_bytes) = (0, 0);
+        let (mut not_removed, mut not_removed_bytes) = (0, 0);
         for found in self.scan()? {
             // Gone since the scan: removed or replaced by a writer; nothing to show.
             let Ok(file) = fs::File::open(&found.path) else {
@@ -59,15 +59,15 @@ impl FileTier {
                     Ok(()) => self.gauge.removed(found.len),
                     Err(e) => {
                         tracing::warn!(path = %found.path.display(), error = %e, "file tier: cannot remove an entry");
-                        unremoved += 1;
-                        unremoved_bytes += found.len;
+                        not_removed += 1;
+                        not_removed_bytes += found.len;
                     }
                 }
             }
         }
         Ok(Audited::Done {
-            unremoved,
-            unremoved_bytes,
+            not_removed,
+            not_removed_bytes,
         })
     }
 

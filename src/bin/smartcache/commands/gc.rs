@@ -133,13 +133,14 @@ pub fn run(
         }
     }
     drop(progress);
+    // Entries chosen but still there are counted under their reasons, and named here.
+    let remaining = remaining + not_removed.bytes;
     let freed = [expired, corrupt, stale, old, over_size]
         .iter()
         .map(|f| f.bytes)
         .sum::<u64>()
         .saturating_sub(not_removed.bytes)
         + leftover_bytes;
-    // Entries chosen but still there are counted under their reasons, and named here.
     let outcome = if not_removed.entries > 0 {
         eprintln!(
             "smartcache: {} entries ({}) could not be removed (the warnings above say why)",
@@ -162,7 +163,7 @@ pub fn run(
             "leftovers": { "count": leftovers, "bytes": leftover_bytes },
             "not_removed": part(not_removed),
             "freed_bytes": freed,
-            "remaining_bytes": remaining + not_removed.bytes,
+            "remaining_bytes": remaining,
         }));
         return outcome;
     }
@@ -178,9 +179,6 @@ pub fn run(
         leftovers,
         size(leftover_bytes)
     );
-    println!(
-        "{} remain in the entries kept",
-        size(remaining + not_removed.bytes)
-    );
+    println!("{} remain in the entries kept", size(remaining));
     outcome
 }
