@@ -79,7 +79,8 @@ struct Geometry {
 
 // ANCHOR: method
 impl Geometry {
-    /// A method: `&self` is left out of the key unless `key = ..` puts part of it in.
+    /// A method that reads `self` is keyed by its instance; `key = ..` keys it by the
+    /// part of `self` that decides the result (here `precision`, as `Geometry` is no key).
     #[memoize(tier = "memory", key = (self.precision, sides): (u32, u32))]
     fn polygon_area(&self, sides: u32) -> f64 {
         let n = f64::from(sides);

@@ -143,7 +143,8 @@ pub mod __private {
     #[cfg(feature = "json")]
     pub use crate::codec::Json;
     pub use crate::memoize::{
-        memo_defaults, namespace as memo_namespace, tier_allows, Memo, MemoClone, MemoKey,
+        memo_defaults, namespace as memo_namespace, tier_allows, InstanceKey, Memo, MemoCell,
+        MemoClone, MemoKey,
     };
     pub use inventory;
     pub use serde::de::DeserializeOwned;

@@ -10,10 +10,11 @@
 //! either: two builds run side by side keep their own results, and old versions' go as
 //! the tiers' capacity and time to live reclaim them.
 
+use std::any::Any;
 use std::convert::Infallible;
 #[cfg(feature = "async")]
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::{CacheConfig, CacheKey, Cacheable, SmartCache, Tier};
 
@@ -165,6 +166,15 @@ pub trait MemoKey: Sized {
         persistent: bool,
     ) -> &'static Memo<Self, V>;
 
+    /// As [`MemoKey::memo`] for a key that names `Self` (a method keyed by its
+    /// instance), whose memo cannot be the type of a static.
+    fn memo_in<V: Cacheable>(
+        cell: &'static MemoCell,
+        config: impl FnOnce() -> CacheConfig,
+        fingerprint: u64,
+        persistent: bool,
+    ) -> &'static Memo<Self, V>;
+
     /// A copy of the key (for the computation's own arguments).
     fn clone_key(&self) -> Self;
 
@@ -228,6 +238,16 @@ impl<K: CacheKey> MemoKey for K {
     #[inline]
     fn memo<V: Cacheable>(
         cell: &'static OnceLock<Memo<K, V>>,
+        config: impl FnOnce() -> CacheConfig,
+        fingerprint: u64,
+        persistent: bool,
+    ) -> &'static Memo<K, V> {
+        cell.get_or_init(|| Memo::new(config(), fingerprint, persistent))
+    }
+
+    #[inline]
+    fn memo_in<V: Cacheable>(
+        cell: &'static MemoCell,
         config: impl FnOnce() -> CacheConfig,
         fingerprint: u64,
         persistent: bool,
@@ -315,6 +335,73 @@ impl<K: CacheKey> MemoKey for K {
             async { future.await.ok_or(NotCached) }
         };
         memo.cache.try_get_with_async(key, computed).await.ok()
+    }
+}
+
+/// The memos of a method keyed by its instance (`Self` is part of the key). A static
+/// cannot name `Self`, and in a generic `impl` one function is compiled for every `Self`:
+/// the cell holds one memo for each, found by type. The first one built is read without
+/// a lock.
+#[doc(hidden)]
+pub struct MemoCell {
+    first: OnceLock<&'static (dyn Any + Send + Sync)>,
+    all: Mutex<Vec<&'static (dyn Any + Send + Sync)>>,
+}
+
+impl MemoCell {
+    /// An empty cell, for a static.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        MemoCell {
+            first: OnceLock::new(),
+            all: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The memo of type `M`, built by `init` on first use. Memos live as long as the
+    /// program (as a static's do).
+    #[inline]
+    fn get_or_init<M: Any + Send + Sync>(&'static self, init: impl FnOnce() -> M) -> &'static M {
+        match self.first.get().and_then(|memo| memo.downcast_ref::<M>()) {
+            Some(memo) => memo,
+            None => self.find_or_init(init),
+        }
+    }
+
+    #[cold]
+    fn find_or_init<M: Any + Send + Sync>(&'static self, init: impl FnOnce() -> M) -> &'static M {
+        let mut all = self.all.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(memo) = all.iter().find_map(|memo| memo.downcast_ref::<M>()) {
+            return memo;
+        }
+        let memo: &'static M = Box::leak(Box::new(init()));
+        all.push(memo);
+        // Only the first memo built is kept here; the others are found in `all`.
+        let _ = self.first.set(memo);
+        memo
+    }
+}
+
+/// The key of a memoized method that reads `self`: its instance (of type `S`, first)
+/// and its arguments. Bound like [`MemoKey`], which it implies, so that an instance or
+/// an argument that cannot be part of the key is one error that names the fixes.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the key of a memoized method: it reads `self`, so its instance is part of the key",
+    label = "the key: `self` and the arguments, as owned values",
+    note = "results of one instance must not be served to another: say which part of `self` decides the result with `key = (self.id, ..): (..)`, or share results among all instances with `ignore = [self]` (`ignore = [..]` leaves an argument out too); or make `{S}` and the arguments keys (Hash + Eq + Clone + Serialize + Send + Sync + 'static)"
+)]
+pub trait InstanceKey<S>: MemoKey {
+    /// The instance's part of the key.
+    fn instance(instance: &S) -> S;
+}
+
+// Not recommended: the message above, not CacheKey's.
+#[diagnostic::do_not_recommend]
+impl<K: CacheKey, S: Clone> InstanceKey<S> for K {
+    #[inline]
+    fn instance(instance: &S) -> S {
+        instance.clone()
     }
 }
 

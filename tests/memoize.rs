@@ -186,6 +186,107 @@ fn methods_are_memoized_with_or_without_self_in_the_key() {
     assert_eq!(b.area_uncached(1), 9);
 }
 
+/// A shape that is a key: its methods' results are keyed by the instance.
+#[derive(Clone, Hash, PartialEq, Eq, serde::Serialize)]
+struct Square {
+    side: u64,
+}
+
+static SQUARE_AREAS: AtomicUsize = AtomicUsize::new(0);
+
+impl Square {
+    /// Reads `self`, with no `key = ..`: the instance is part of the key.
+    #[memoize(tier = "memory")]
+    fn area(&self) -> u64 {
+        SQUARE_AREAS.fetch_add(1, SeqCst);
+        self.side * self.side
+    }
+
+    /// The instance and the argument together.
+    #[memoize(tier = "memory")]
+    fn scaled(&self, scale: u64) -> u64 {
+        SQUARE_AREAS.fetch_add(1, SeqCst);
+        self.side * scale
+    }
+
+    /// `ignore = [self]`: every instance shares one result, as the user said.
+    #[memoize(tier = "memory", ignore = [self])]
+    fn shared(&self) -> u64 {
+        SQUARE_AREAS.fetch_add(1, SeqCst);
+        self.side
+    }
+
+    /// A method taking `self` by value is keyed by it too.
+    #[memoize(tier = "memory")]
+    fn into_perimeter(self) -> u64 {
+        4 * self.side
+    }
+}
+
+#[test]
+fn a_method_that_reads_self_never_returns_another_instances_result() {
+    let (a, b) = (Square { side: 2 }, Square { side: 3 });
+    let before = SQUARE_AREAS.load(SeqCst);
+    assert_eq!(a.area(), 4);
+    assert_eq!(b.area(), 9);
+    assert_eq!(a.area(), 4);
+    assert_eq!(b.area(), 9);
+    assert_eq!(
+        SQUARE_AREAS.load(SeqCst) - before,
+        2,
+        "one run per instance"
+    );
+    assert!(Square::area_cache().contains_key(&Square { side: 3 }));
+    assert_eq!(a.scaled(10), 20);
+    assert_eq!(b.scaled(10), 30);
+    assert_eq!(a.scaled(5), 10);
+    assert!(Square::scaled_cache().contains_key(&(Square { side: 3 }, 10)));
+    assert_eq!(a.clone().into_perimeter(), 8);
+    assert_eq!(b.clone().into_perimeter(), 12);
+    assert_eq!(b.clone().into_perimeter_with_cached_flag(), (12, true));
+    // Shared on purpose: the second instance gets the first one's result.
+    assert_eq!(a.shared(), 2);
+    assert_eq!(b.shared(), 2);
+}
+
+/// A generic type: one memoized method, compiled for each `T`, keeps one cache each.
+#[derive(Clone, Hash, PartialEq, Eq, serde::Serialize)]
+struct Labelled<T> {
+    label: T,
+}
+
+impl<T: CacheKey + std::fmt::Debug> Labelled<T> {
+    #[memoize(tier = "memory")]
+    fn describe(&self) -> String {
+        format!("{:?}", self.label)
+    }
+}
+
+#[test]
+fn a_method_of_a_generic_type_keeps_a_cache_for_each_instance_type() {
+    assert_eq!(Labelled { label: 7u32 }.describe(), "7");
+    assert_eq!(
+        Labelled {
+            label: "seven".to_string()
+        }
+        .describe(),
+        "\"seven\""
+    );
+    assert_eq!(Labelled { label: 8u32 }.describe(), "8");
+    assert_eq!(
+        Labelled {
+            label: "eight".to_string()
+        }
+        .describe(),
+        "\"eight\""
+    );
+    assert!(Labelled::<u32>::describe_cache().contains_key(&Labelled { label: 8 }));
+    let eight = Labelled {
+        label: "eight".to_string(),
+    };
+    assert!(Labelled::<String>::describe_cache().contains_key(&eight));
+}
+
 static SLOW: AtomicUsize = AtomicUsize::new(0);
 
 #[memoize(tier = "memory")]

@@ -54,7 +54,9 @@ pub fn memoize(cx: &Ctxt, o: &Options, sig: &Signature) {
     }
     for (option, names) in [("ignore", &o.ignore), ("content", &o.content)] {
         for named in names {
-            if !sig.arg_names().any(|name| name == named) {
+            // `ignore = [self]`: every instance of a method shares its results.
+            let instance = option == "ignore" && named == "self" && sig.receiver.is_some();
+            if !instance && !sig.arg_names().any(|name| name == named) {
                 cx.error_spanned_by(
                     named,
                     format!("`{option}` names `{named}`, which is not an argument"),

@@ -65,12 +65,14 @@ pub fn derive_cacheable(input: TokenStream) -> TokenStream {
 /// | `dir = <expr>` | the storage root (default: `$SMARTCACHE_DIR`, else the platform cache folder) |
 /// | `compression = "none"/"lz4"/"zstd"/"zstd(19)"` | compression of persisted results |
 /// | `key = <expr>: <Type>` | the key, built from the arguments (default: the arguments) |
-/// | `ignore = [arg, ..]` | arguments left out of the key |
+/// | `ignore = [arg, ..]` | arguments left out of the key (`ignore = [self]`: every instance of a method shares its results) |
 /// | `cache_none`, `cache_err` | also store `None` / `Err` results (by default they are returned, not stored) |
 /// | `version = N` | bump to stop reading stored results (results are kept per version of the function's code, which changes with its body too) |
 ///
 /// The key is the tuple of the arguments in their owned form (`&str` becomes `String`,
-/// `&T` becomes `T`); `&self` is left out. A function returning `Arc<T>` shares the
+/// `&T` becomes `T`). A method whose body reads `self` is keyed by its instance too (so
+/// `Self` must be a key), unless `key = ..` or `ignore = [self]` says otherwise; one
+/// that does not read `self` is not. A function returning `Arc<T>` shares the
 /// cached value instead of cloning it. Concurrent callers with the same new arguments
 /// (threads, or tasks of an `async fn` with feature `async`) run the body once.
 #[proc_macro_attribute]

@@ -55,7 +55,12 @@ struct Parts<'a> {
 impl<'a> Parts<'a> {
     fn new(function: &'a ItemFn, o: &'a Options, sig: &'a Signature<'a>) -> Self {
         let name = &function.sig.ident;
-        let key = Key::new(o, sig, function.sig.paren_token.span.join());
+        let key = Key::new(
+            o,
+            sig,
+            &function.block,
+            function.sig.paren_token.span.join(),
+        );
         let value = Value::of(&sig.ret, o);
         let memo_type = {
             let (key_type, value_type) = (&key.ty, &value.ty);
@@ -87,10 +92,12 @@ impl<'a> Parts<'a> {
     /// a clone), each bound spanned as one piece over what it is about.
     fn bounds(&self) -> TokenStream {
         let (key_type, value_type) = (&self.key.ty, &self.value.ty);
-        let key = respan(
-            quote!(#key_type: ::smartcache::__private::MemoKey),
-            self.key.span,
-        );
+        let bound = if self.key.instance {
+            quote!(::smartcache::__private::InstanceKey<Self>)
+        } else {
+            quote!(::smartcache::__private::MemoKey)
+        };
+        let key = respan(quote!(#key_type: #bound), self.key.span);
         let ret = Spans::of(&self.sig.ret);
         let value = respan(quote!(#value_type: ::smartcache::Cacheable), ret);
         let clone = if self.value.shared {
@@ -287,13 +294,21 @@ impl<'a> Parts<'a> {
         let persistent = self.o.tier != Some(Tier::Memory);
         let key_type = &self.key.ty;
         let bounds = self.bounds();
+        // A static cannot name `Self`: a key that does keeps its memo in a `MemoCell`.
+        let (cell, memo) = if self.key.names_self {
+            (quote!(::smartcache::__private::MemoCell), quote!(memo_in))
+        } else {
+            (
+                quote!(::smartcache::__private::OnceLock<#memo_type>),
+                quote!(memo),
+            )
+        };
         quote! {
             #[doc(hidden)]
             #[allow(dead_code)]
             #vis fn #memo_fn() -> &'static #memo_type #bounds {
-                static MEMO: ::smartcache::__private::OnceLock<#memo_type> =
-                    ::smartcache::__private::OnceLock::new();
-                <#key_type as ::smartcache::__private::MemoKey>::memo(
+                static MEMO: #cell = <#cell>::new();
+                <#key_type as ::smartcache::__private::MemoKey>::#memo(
                     &MEMO,
                     || #config,
                     #fingerprint,

@@ -2,14 +2,17 @@
 //! arguments, how the computation gets its arguments back, and where an error about it
 //! points.
 //!
-//! By default the key is the tuple of the arguments (`&self` and `ignore`d ones left
-//! out; one argument alone is not wrapped in a tuple), each in its owned form: `&str`
-//! becomes `String`, `&T` becomes `T`. Arguments taken by value move into the key, so a
+//! By default the key is the tuple of the arguments (`ignore`d ones left out; one
+//! argument alone is not wrapped in a tuple), each in its owned form: `&str` becomes
+//! `String`, `&T` becomes `T`. A method whose body reads `self` has its instance first
+//! in the key (bound by `InstanceKey<Self>`, so that an instance that cannot be a key is
+//! one error that names the fixes), unless `ignore = [self]` says every instance shares
+//! results. Arguments taken by value move into the key, so a
 //! hit copies nothing; on a miss the computation takes copies of them from the key.
 //! `key = <expr>: <Type>` replaces the key, and the computation then uses the arguments
 //! themselves.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::quote;
 use syn::{Ident, Type};
 
@@ -28,11 +31,15 @@ pub struct Key {
     pub unpack: TokenStream,
     /// Where an error saying that the key cannot be a key points.
     pub span: Spans,
+    /// Whether the type names `Self`.
+    pub names_self: bool,
+    /// Whether the method's instance is its first part.
+    pub instance: bool,
 }
 
 impl Key {
     /// The key that the options and the arguments give.
-    pub fn new(o: &Options, sig: &Signature, inputs_span: Span) -> Self {
+    pub fn new(o: &Options, sig: &Signature, body: &syn::Block, inputs_span: Span) -> Self {
         if let Some(key) = &o.key {
             let ty = &key.ty;
             let expr = &key.expr;
@@ -41,14 +48,27 @@ impl Key {
                 expr: quote!(#expr),
                 unpack: quote!(),
                 span: Spans::of(ty),
+                names_self: names_self(&quote!(#ty)),
+                instance: false,
             };
         }
         let args: Vec<_> = sig.key_args(o).collect();
+        let receiver = sig.receiver.filter(|_| sig.keys_instance(o, body));
         let mut types = Vec::new();
         let mut values = Vec::new();
         // The pattern that takes the moved arguments out of a copy of the key.
         let mut pattern = Vec::new();
-        let alone = args.len() == 1;
+        // The instance, copied through the key's own bound (`InstanceKey<Self>`, which
+        // its type is not known before the arguments are).
+        let instance = receiver.map(|receiver| match receiver.reference {
+            Some(_) => quote!(self),
+            None => quote!(&self),
+        });
+        if instance.is_some() {
+            types.push(quote!(Self));
+            pattern.push(quote!(_));
+        }
+        let alone = args.len() + types.len() == 1;
         let mut moved = false;
         for &(name, ty) in &args {
             let by_content = o.content.contains(name) || is_content_type(ty);
@@ -62,13 +82,24 @@ impl Key {
             types.push(part.ty);
             values.push(part.value);
         }
-        let span = match args.as_slice() {
-            [(_, ty)] => Spans::of(ty),
+        let span = match (receiver, args.as_slice()) {
+            (None, [(_, ty)]) => Spans::of(ty),
+            (Some(receiver), []) => Spans::of(receiver),
             _ => Spans {
                 first: inputs_span,
                 last: inputs_span,
             },
         };
+        if let Some(this) = instance {
+            let key_type = match types.as_slice() {
+                [ty] => ty.clone(),
+                _ => quote!((#(#types,)*)),
+            };
+            values.insert(
+                0,
+                quote!(<#key_type as ::smartcache::__private::InstanceKey<Self>>::instance(#this)),
+            );
+        }
         let (ty, expr, pattern) = match (types.as_slice(), values.as_slice()) {
             ([ty], [value]) => (ty.clone(), value.clone(), pattern.remove(0)),
             _ => (
@@ -87,8 +118,19 @@ impl Key {
             expr,
             unpack,
             span,
+            names_self: receiver.is_some(),
+            instance: receiver.is_some(),
         }
     }
+}
+
+/// Whether `tokens` name the type `Self`.
+fn names_self(tokens: &TokenStream) -> bool {
+    tokens.clone().into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => ident == "Self",
+        TokenTree::Group(group) => names_self(&group.stream()),
+        _ => false,
+    })
 }
 
 /// One argument as part of the key.

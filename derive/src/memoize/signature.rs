@@ -79,6 +79,15 @@ impl<'a> Signature<'a> {
         self.args.iter().filter_map(|arg| arg.name)
     }
 
+    /// Whether a method's instance is part of its key: it reads `self` in `body`, and
+    /// neither `key = ..` nor `ignore = [self]` says otherwise.
+    pub fn keys_instance(&self, o: &Options, body: &syn::Block) -> bool {
+        self.receiver.is_some()
+            && !o.key_given
+            && !o.ignore.iter().any(|name| name == "self")
+            && reads_self(quote::quote!(#body))
+    }
+
     /// The named arguments that make up the key: all but `ignore`d ones, or none when
     /// `key` is given.
     pub fn key_args<'s>(
@@ -165,4 +174,13 @@ fn generic_args(ty: &Type, name: &str) -> Option<Vec<Type>> {
             })
             .collect(),
     )
+}
+
+/// Whether `tokens` use `self` (in a macro's arguments too).
+fn reads_self(tokens: proc_macro2::TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == "self",
+        proc_macro2::TokenTree::Group(group) => reads_self(group.stream()),
+        _ => false,
+    })
 }
