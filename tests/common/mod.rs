@@ -310,13 +310,49 @@ pub fn child_role(role: &str) -> Option<PathBuf> {
     ))
 }
 
+/// The full name of test function `test` in this test binary (`crash::child_writer`):
+/// the one test whose name ends with it, as the binary lists them.
+pub fn test_name(test: &str) -> String {
+    static LISTED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let listed = LISTED.get_or_init(|| {
+        let exe = std::env::current_exe().expect("path of the test binary");
+        let output = Command::new(exe)
+            .args(["--list", "--format", "terse"])
+            .env_remove(ROLE)
+            .output()
+            .expect("list the tests of this binary");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.strip_suffix(": test"))
+            .map(str::to_string)
+            .collect()
+    });
+    let suffix = format!("::{test}");
+    let found: Vec<&String> = listed
+        .iter()
+        .filter(|name| *name == test || name.ends_with(&suffix))
+        .collect();
+    match found.as_slice() {
+        [name] => name.to_string(),
+        _ => panic!(
+            "{} tests named {test} in this binary: {found:?}",
+            found.len()
+        ),
+    }
+}
+
 /// A command that re-runs this test binary for the single test `test` as child `role`,
 /// on storage folder `dir`.
 pub fn child_command(test: &str, role: &str, dir: &Path) -> Command {
     let exe = std::env::current_exe().expect("path of the test binary");
     let mut command = Command::new(exe);
     command
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            &test_name(test),
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(ROLE, role)
         .env(DIR, dir);
     command
