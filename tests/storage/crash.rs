@@ -243,3 +243,152 @@ fn killed_writers_leave_no_wrong_value_and_no_lost_space() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Environment of the sled writer: `fsync` for `Durability::Fsync`.
+const WRITER_DURABILITY: &str = "SMARTCACHE_TEST_WRITER_DURABILITY";
+
+/// The one sled value of `key`: 1 KiB, 20 KB, or 200 KB (a sled blob) by `key % 3`.
+fn sled_value_for(key: u64) -> InSled {
+    let len = match key % 3 {
+        0 => 1024,
+        1 => MEDIUM,
+        _ => BLOB,
+    };
+    InSled(bytes_for(key, len))
+}
+
+#[test]
+fn child_sled_writer() {
+    let Some(dir) = child_role("sled-writer") else {
+        return;
+    };
+    let seed: u64 = std::env::var(WRITER_SEED)
+        .expect("the parent sets the writer's seed")
+        .parse()
+        .expect("a number");
+    let durability = match std::env::var(WRITER_DURABILITY).as_deref() {
+        Ok("fsync") => Durability::Fsync,
+        _ => Durability::Buffered,
+    };
+    let mut rng = XorShift::new(seed);
+    let cache: SmartCache<u64, InSled> = config(&dir)
+        .durability(durability)
+        .build()
+        .expect("the writer opens the cache");
+    let until = Instant::now() + Duration::from_secs(60);
+    let mut inserts = 0u64;
+    while Instant::now() < until {
+        let key = rng.below(KEYS);
+        cache
+            .insert(key, sled_value_for(key))
+            .expect("the writer's insert");
+        inserts += 1;
+        if inserts == READY_AFTER {
+            println!("\n{READY}");
+            std::io::stdout().flush().expect("flush stdout");
+        }
+    }
+    panic!("the sled writer was not killed within a minute");
+}
+
+/// Twenty writers killed mid-insert on one sled tier, then one open: the sled folder
+/// (database and blobs) is within twice the live bytes + 16 MiB, and `stats()` says what
+/// it really takes. With `gc`, the folder is first cleaned as `smartcache gc` does
+/// (`Namespace::leftovers(true)`), which must bring it there by itself.
+fn killed_sled_writers_leave_the_folder_near_its_live_bytes(durability: &str, gc: bool) {
+    let _watchdog = Watchdog::new("sled crash test", Duration::from_secs(300));
+    let mut rng = XorShift::new(test_seed("sled-crash", 0x5_1ED));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = tempfile::tempdir().expect("tempdir for the writers' stderr");
+    for round in 0..KILLS {
+        let log_path = logs.path().join(format!("writer-{round}.stderr"));
+        let log = std::fs::File::create(&log_path).expect("create the writer's log");
+        let child = child_command("child_sled_writer", "sled-writer", dir.path())
+            .env(WRITER_SEED, rng.next_u64().to_string())
+            .env(WRITER_DURABILITY, durability)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn the sled writer");
+        let mut guard = KillOnDrop(Some(child));
+        let child = guard.0.as_mut().expect("child");
+        let stdout = child.stdout.take().expect("the writer's stdout");
+        let ready = BufReader::new(stdout)
+            .lines()
+            .any(|line| line.is_ok_and(|l| l.contains(READY)));
+        assert!(
+            ready,
+            "round {round}: the writer exited before it was ready:\n{}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(rng.range(50, 401)));
+        child.kill().expect("kill the writer");
+        child.wait().expect("reap the writer");
+        guard.0 = None;
+    }
+    let sled_dir = cache_dir(dir.path()).join("sled");
+    let before = disk_usage(&sled_dir);
+    if gc {
+        let namespace = smartcache::admin::Storage::new(dir.path())
+            .open(NS)
+            .expect("open the namespace to look at it");
+        let leftovers = namespace.leftovers(true);
+        let after_gc = disk_usage(&sled_dir);
+        println!("gc: {before} -> {after_gc} bytes; {leftovers:?}");
+        assert!(
+            leftovers
+                .iter()
+                .any(|l| l.what.contains("beyond its live entries")),
+            "gc found no sled space to compact in a folder of {before} bytes: {leftovers:?}"
+        );
+        assert!(
+            after_gc < before,
+            "gc freed nothing: {before} -> {after_gc}"
+        );
+        drop(namespace);
+    }
+    let cache: SmartCache<u64, InSled> = no_panic("open after the kills", || {
+        config(dir.path()).durability(Durability::Buffered).build()
+    })
+    .expect("the cache opens after killed writers");
+    let mut live = 0u64;
+    for key in 0..KEYS {
+        if let Some(got) = no_panic(format!("get({key})"), || cache.get(&key)) {
+            assert!(*got == sled_value_for(key), "key {key} read back wrong");
+            live += got.0.len() as u64;
+        }
+    }
+    let stats = cache.stats();
+    let used = disk_usage(&sled_dir);
+    let allowed = 2 * stats.sled.bytes + (16 << 20);
+    println!(
+        "{durability}: after {KILLS} kills the sled folder took {before} bytes; reopened, \
+         {used} bytes for {} bytes of entries ({live} bytes of values); allowed {allowed}; \
+         stats say {} bytes on disk\n{stats}",
+        stats.sled.bytes, stats.sled.disk_bytes
+    );
+    assert!(live > 0, "no value survived twenty kills");
+    assert!(
+        used <= allowed,
+        "{durability}: the sled folder takes {used} bytes for {} bytes of entries (more than \
+         2× + 16 MiB = {allowed})",
+        stats.sled.bytes
+    );
+    let off = stats.sled.disk_bytes.abs_diff(used);
+    assert!(
+        off <= (used / 20).max(1 << 20),
+        "stats().sled.disk_bytes is {} but the folder takes {used} bytes",
+        stats.sled.disk_bytes
+    );
+}
+
+#[test]
+fn killed_buffered_sled_writers_leave_the_folder_near_its_live_bytes() {
+    killed_sled_writers_leave_the_folder_near_its_live_bytes("buffered", false);
+}
+
+#[test]
+fn killed_fsync_sled_writers_leave_the_folder_near_its_live_bytes_and_gc_compacts_it() {
+    killed_sled_writers_leave_the_folder_near_its_live_bytes("fsync", true);
+}

@@ -6,6 +6,7 @@ use std::ops::Bound::{Excluded, Unbounded};
 
 use super::super::access::access_id;
 use super::super::audit::{Audited, Leftover, Met};
+use super::space::{self, COMPACT_FLOOR};
 use super::{Handles, SledTier};
 use crate::Result;
 use crate::{entry, paths};
@@ -103,9 +104,17 @@ impl SledTier {
         })
     }
 
-    /// Stores set aside as damaged (`<namespace>/quarantine/`), and what an interrupted
-    /// compaction left (`sled.old`, `sled.compact`) when the database is open here.
+    /// Stores set aside as damaged (`<namespace>/quarantine/`), what an interrupted
+    /// compaction left (`sled.old`, `sled.compact`) when the database is open here, and
+    /// the space sled took beyond twice its live entries and 16 MiB (what crashes leave),
+    /// which removing compacts away.
     pub(super) fn leftover_folders(&self, remove: bool) -> Vec<Leftover> {
+        let mut found = self.leftover_stores(remove);
+        found.extend(self.bloat(remove));
+        found
+    }
+
+    fn leftover_stores(&self, remove: bool) -> Vec<Leftover> {
         let mut found = Vec::new();
         if let Ok(set_aside) = fs::read_dir(self.namespace_dir.join("quarantine")) {
             for dir in set_aside.flatten() {
@@ -137,5 +146,32 @@ impl SledTier {
             }
         }
         found
+    }
+
+    /// The database's space beyond its live entries, when the folder takes more than
+    /// [`space::recovered_bar`] of them; with `remove`, compacted, and the bytes that
+    /// freed.
+    fn bloat(&self, remove: bool) -> Option<Leftover> {
+        if !self.accepts_writes() {
+            return None;
+        }
+        let disk = self.measure();
+        let live = self.gauge.bytes();
+        if disk <= COMPACT_FLOOR || disk <= space::recovered_bar(live) {
+            return None;
+        }
+        let bytes = if remove {
+            let mut state = self.state_mut();
+            self.compact(&mut state);
+            drop(state);
+            disk.saturating_sub(self.measure())
+        } else {
+            disk.saturating_sub(live)
+        };
+        Some(Leftover {
+            path: self.path.clone(),
+            bytes,
+            what: "sled space beyond its live entries (compacted away)",
+        })
     }
 }

@@ -29,13 +29,11 @@
 //!   every few seconds, and leaves a heartbeat file in `<namespace>/sled-waiters/` so that
 //!   the holder sends its new values to the file tier too while others wait.
 //!
-//! Space: sled leaves orphaned blob files and unused segments behind after crashes (and
-//! some without). At open, and at most every few seconds while writing, the tier measures
-//! its folder; when it passes the compaction bar (see [`SledTier::compaction_bar`]), the
-//! tier *compacts*: it copies the live entries into a fresh database and swaps the folders
-//! (a crash midway leaves the old database or the complete new one, never a mix). Live
-//! entries are held to `disk_capacity` over that bar, so that the folder stays within
-//! `disk_capacity`.
+//! Space: sled leaves orphaned blobs and segments behind after crashes (and some without).
+//! At open, and every few seconds of writing, the tier measures its whole folder
+//! (`stats().sled.disk_bytes`); past the bars in `space.rs` it *compacts*: it copies the
+//! live entries into a fresh database and swaps the folders (a crash midway leaves the
+//! old database or the complete new one, never a mix). `smartcache gc` compacts too.
 //!
 //! Within a process, every cache on the same folder shares one `SledTier` (see
 //! [`SledTier::open`]); the first one opened sets its capacity and durability.
@@ -59,7 +57,7 @@ mod space;
 mod state;
 mod waiters;
 
-use self::space::parse_u64;
+use self::space::{parse_u64, AtOpen};
 use self::state::{close, flush_db, panic_message, registry, sled_config};
 use super::access::{access_id, AccessTable};
 use super::audit::{Audited, Leftover, Met};
@@ -95,8 +93,6 @@ const WAITER_FRESH: Duration = Duration::from_secs(30);
 const WAITERS_EVERY: Duration = Duration::from_secs(1);
 /// How often the tier measures its folder while writing, at most.
 const MEASURE_EVERY: Duration = Duration::from_secs(5);
-/// A folder smaller than this is never compacted.
-const COMPACT_FLOOR: u64 = 8 << 20;
 /// Quarantined stores kept for inspection.
 const KEEP_QUARANTINED: usize = 2;
 /// How long a flush may take before the database counts as stuck.
@@ -159,6 +155,9 @@ pub(crate) struct SledTier {
     shared_all: AtomicBool,
     /// Folder size over live bytes right after the last compaction, in thousandths.
     compacted_ratio_milli: AtomicU64,
+    /// Whether the database was last opened after a close that did not finish (a crash),
+    /// and has not been compacted since.
+    recovered: AtomicBool,
     /// Why the database last closed: for the warning when it is set aside, and repeated
     /// (as I/O, with its path) to the calls that find it closed by an I/O error.
     closed_by: Mutex<Option<Closure>>,
@@ -224,6 +223,7 @@ impl SledTier {
             waiters_checked_ms: AtomicU64::new(0),
             shared_all: AtomicBool::new(false),
             compacted_ratio_milli: AtomicU64::new(1000),
+            recovered: AtomicBool::new(false),
             closed_by: Mutex::new(None),
         };
         let mut state = tier.state_mut();

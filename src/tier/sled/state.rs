@@ -82,7 +82,7 @@ pub(super) fn sled_config(path: &Path) -> sled::Config {
 
 /// How one attempt to open a database ended.
 pub(super) enum Opened {
-    Open(Handles, (u64, u64)),
+    Open(Handles, AtOpen),
     Locked,
     /// sled panicked or reported corruption: the store must be set aside.
     Damaged(String),
@@ -95,7 +95,7 @@ pub(super) enum Opened {
 pub(super) fn open_db(path: &Path, lock_wait: Duration) -> Opened {
     let started = Instant::now();
     loop {
-        let attempt = catch_unwind(|| -> sled::Result<(Handles, (u64, u64))> {
+        let attempt = catch_unwind(|| -> sled::Result<(Handles, AtOpen)> {
             let db = sled_config(path).open()?;
             let entries = db.open_tree("entries")?;
             let meta = db.open_tree("meta")?;
@@ -204,13 +204,16 @@ impl SledTier {
             opened = open_db(&self.path, lock_wait);
         }
         match opened {
-            Opened::Open(handles, (count, bytes)) => {
+            Opened::Open(handles, usage) => {
                 *self.closed() = None;
                 if let State::Elsewhere { .. } = state {
                     tracing::info!(path = %self.path.display(), "sled tier: the lock was released; this process uses sled again");
                     self.leave_waiters();
                 }
-                self.gauge.set(count, bytes);
+                self.gauge.set(usage.count, usage.bytes);
+                if !usage.clean {
+                    self.recovered.store(true, Relaxed);
+                }
                 self.touched.clear();
                 *state = State::Open(handles);
                 self.measure();
