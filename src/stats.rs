@@ -40,6 +40,10 @@ pub struct TierStats {
     pub rerouted: u64,
     /// Damaged stores of this tier set aside (quarantined) and replaced by fresh ones.
     pub quarantined: u64,
+    /// Panics raised inside the tier's engine (sled 0.34, on some damaged stores) and
+    /// contained: none reached the caller. The process's panic hook still printed each
+    /// one; the warning logged beside it says so.
+    pub contained_panics: u64,
 }
 
 impl TierStats {
@@ -49,6 +53,7 @@ impl TierStats {
         self.bytes = usage.bytes;
         self.disk_bytes = usage.disk_bytes;
         self.quarantined = usage.quarantined;
+        self.contained_panics = usage.contained_panics;
         self.evictions += usage.evictions;
     }
 }
@@ -193,6 +198,7 @@ impl TierCounters {
             bytes: 0,
             disk_bytes: 0,
             quarantined: 0,
+            contained_panics: 0,
         }
     }
 }

@@ -165,6 +165,8 @@ pub(crate) struct Usage {
     pub disk_bytes: u64,
     /// Damaged stores set aside and replaced.
     pub quarantined: u64,
+    /// Panics raised inside the store's engine and contained (sled).
+    pub contained_panics: u64,
 }
 
 /// A persistent tier: stores enveloped entries (see `entry/`) by address.
@@ -354,6 +356,7 @@ impl Gauge {
             evictions: self.evictions.load(Relaxed),
             disk_bytes: 0,
             quarantined: 0,
+            contained_panics: 0,
         }
     }
 }

@@ -157,6 +157,13 @@ fn check_serving<V: SledValue>(
              is {}:\n{stats}",
             quarantined(&stats)
         );
+        if why.starts_with("sled panicked") {
+            assert!(
+                stats.sled.contained_panics >= 1,
+                "{label}: sled panics on the damaged store ({why}), yet \
+                 stats().sled.contained_panics is 0:\n{stats:?}"
+            );
+        }
         let folder = cache.path().expect("path").join("quarantine");
         let set_aside = std::fs::read_dir(&folder).map_or(0, |d| d.count());
         assert!(

@@ -41,7 +41,8 @@
 //! Files: this one holds the tier and its [`Store`] methods; `state.rs` the database's
 //! state and fault handling, `space.rs` measuring, compaction and the size record,
 //! `eviction.rs` access records and eviction, `waiters.rs` other processes on the same
-//! database, `audit.rs` walks over every entry (keys, audits) and leftovers.
+//! database, `audit.rs` walks over every entry (keys, audits) and leftovers, `panics.rs`
+//! what a contained panic of sled's leaves.
 
 use std::collections::HashMap;
 use std::fs;
@@ -53,12 +54,14 @@ use std::time::{Duration, Instant};
 
 mod audit;
 mod eviction;
+mod panics;
 mod space;
 mod state;
 mod waiters;
 
+use self::panics::{is_contained_panic, panic_message, panicked};
 use self::space::{parse_u64, AtOpen};
-use self::state::{close, flush_db, panic_message, registry, sled_config};
+use self::state::{close, flush_db, registry, sled_config, Closure};
 use super::access::{access_id, AccessTable};
 use super::audit::{Audited, Leftover, Met};
 use super::{too_large, Gauge, HandOver, Kind, Limits, LoadError, Loaded, Store, Usage};
@@ -107,13 +110,6 @@ struct Handles {
     meta: sled::Tree,
 }
 
-/// Why the database closed.
-struct Closure {
-    reason: String,
-    /// The I/O error's kind, OS code and text, when one closed it.
-    io: Option<(std::io::ErrorKind, Option<i32>, String)>,
-}
-
 /// What the tier's database is now.
 enum State {
     /// Open and usable.
@@ -144,6 +140,8 @@ pub(crate) struct SledTier {
     evicting: Mutex<()>,
     /// Stores set aside as broken.
     quarantined: AtomicU64,
+    /// Panics raised inside sled and contained here.
+    contained_panics: AtomicU64,
     /// Bytes the folder took when last measured.
     disk_bytes: AtomicU64,
     /// When the folder was last measured (ms on the coarse clock).
@@ -217,6 +215,7 @@ impl SledTier {
             touched: AccessTable::new(),
             evicting: Mutex::new(()),
             quarantined: AtomicU64::new(0),
+            contained_panics: AtomicU64::new(0),
             disk_bytes: AtomicU64::new(0),
             measured_ms: AtomicU64::new(0),
             others_waiting: AtomicBool::new(false),
@@ -408,6 +407,7 @@ impl Store for SledTier {
         Usage {
             disk_bytes: self.disk_bytes.load(Relaxed),
             quarantined: self.quarantined.load(Relaxed),
+            contained_panics: self.contained_panics.load(Relaxed),
             ..self.gauge.usage()
         }
     }
@@ -468,8 +468,9 @@ impl Drop for SledTier {
                     Ok(Err(e)) => {
                         tracing::warn!(path = %self.path.display(), error = %e, "sled tier: flush on close failed")
                     }
-                    Err(_) => {
-                        tracing::warn!(path = %self.path.display(), "sled tier: sled panicked while closing")
+                    Err(panic) => {
+                        let reason = self.contained(&*panic);
+                        tracing::warn!(path = %self.path.display(), reason = %reason, "sled tier: sled panicked while closing; the panic was contained")
                     }
                 }
                 close(handles);

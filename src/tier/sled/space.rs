@@ -158,7 +158,7 @@ impl SledTier {
         }));
         let copied = match copied {
             Ok(result) => result,
-            Err(panic) => Err(format!("sled panicked: {}", panic_message(&*panic))),
+            Err(panic) => Err(self.contained(&*panic)),
         };
         if let Err(e) = copied {
             tracing::warn!(path = %self.path.display(), error = %e, "sled tier: compaction failed; the database stays as it is");

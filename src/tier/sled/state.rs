@@ -5,6 +5,13 @@
 
 use super::*;
 
+/// Why the database closed.
+pub(super) struct Closure {
+    pub(super) reason: String,
+    /// The I/O error's kind, OS code and text, when one closed it.
+    pub(super) io: Option<(std::io::ErrorKind, Option<i32>, String)>,
+}
+
 pub(super) fn is_lock_error(e: &sled::Error) -> bool {
     matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
         || io.to_string().contains("could not acquire lock"))
@@ -66,15 +73,6 @@ pub(super) fn is_transient(e: &sled::Error) -> bool {
     }
 }
 
-/// The message of a caught panic.
-pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into())
-}
-
 /// How this tier configures every sled database it opens.
 pub(super) fn sled_config(path: &Path) -> sled::Config {
     sled::Config::new().path(path).cache_capacity(64 << 20)
@@ -113,7 +111,7 @@ pub(super) fn open_db(path: &Path, lock_wait: Duration) -> Opened {
             Ok(Err(e)) if is_lock_error(&e) => Opened::Locked,
             Ok(Err(e)) if is_transient(&e) => Opened::Failed(e),
             Ok(Err(e)) => Opened::Damaged(e.to_string()),
-            Err(panic) => Opened::Damaged(format!("sled panicked: {}", panic_message(&*panic))),
+            Err(panic) => Opened::Damaged(panicked(&*panic)),
         };
     }
 }
@@ -200,6 +198,9 @@ impl SledTier {
         };
         let mut opened = open_db(&self.path, lock_wait);
         if let Opened::Damaged(reason) = &opened {
+            if is_contained_panic(reason) {
+                self.contained_panics.fetch_add(1, Relaxed);
+            }
             self.quarantine(reason);
             opened = open_db(&self.path, lock_wait);
         }
@@ -276,6 +277,12 @@ impl SledTier {
         let moved =
             paths::create_dir(&dir, self.secure).and_then(|()| fs::rename(&self.path, &target));
         match moved {
+            Ok(()) if is_contained_panic(reason) => {
+                tracing::warn!(path = %self.path.display(), moved_to = %target.display(), reason = %reason,
+                    "sled tier: sled panicked on this damaged database, and the panic was contained: the \
+                     `thread '..' panicked at ..sled..` message printed above is that panic, not a crash of \
+                     this program. The database was set aside and a fresh one opened");
+            }
             Ok(()) => {
                 tracing::warn!(path = %self.path.display(), moved_to = %target.display(), reason = %reason,
                     "sled tier: the database is damaged; it was set aside and a fresh one opened");
@@ -389,7 +396,7 @@ impl SledTier {
             }
             Err(panic) => {
                 drop(state);
-                let reason = format!("sled panicked: {}", panic_message(&*panic));
+                let reason = self.contained(&*panic);
                 self.note_closure(&reason, None);
                 self.fail(&reason, true);
                 Err(Self::unavailable(
