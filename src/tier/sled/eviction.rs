@@ -100,17 +100,15 @@ impl SledTier {
     }
 
     pub(super) fn remove_key_in(&self, handles: &Handles, key: &[u8]) -> sled::Result<bool> {
-        let old = handles.entries.remove(key)?;
+        let Some(old) = handles.entries.remove(key)? else {
+            // No entry, so no access record of one either.
+            return Ok(false);
+        };
         let id = access_id(key);
         self.touched.forget(id);
         handles.meta.remove(id.to_be_bytes())?;
-        Ok(match old {
-            Some(old) => {
-                self.gauge.removed(old.len() as u64);
-                true
-            }
-            None => false,
-        })
+        self.gauge.removed(old.len() as u64);
+        Ok(true)
     }
 
     /// Checks the time to idle of an entry just read, and records the access (when it

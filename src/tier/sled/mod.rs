@@ -59,9 +59,10 @@ mod space;
 mod state;
 mod waiters;
 
-use self::panics::{is_contained_panic, panic_message, panicked};
+use self::panics::{close, flush_db};
+use self::panics::{is_contained_panic, panicked};
 use self::space::{parse_u64, AtOpen};
-use self::state::{close, flush_db, registry, sled_config, Closure};
+use self::state::{registry, sled_config, Closure};
 use super::access::{access_id, AccessTable};
 use super::audit::{Audited, Leftover, Met};
 use super::{too_large, Gauge, HandOver, Kind, Limits, LoadError, Loaded, Store, Usage};
@@ -249,27 +250,6 @@ impl SledTier {
         drop(state);
         Ok(tier)
     }
-
-    fn state_mut(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.state.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn error(&self, source: sled::Error) -> CacheError {
-        match source {
-            sled::Error::Io(io) => CacheError::io(Tier::Sled, &self.path, io),
-            source => CacheError::Sled {
-                path: self.path.clone(),
-                source: Box::new(source),
-            },
-        }
-    }
-
-    fn unavailable(reason: &'static str) -> CacheError {
-        CacheError::TierUnavailable {
-            tier: Tier::Sled,
-            reason,
-        }
-    }
 }
 
 /// Whether an entry last read at `last_ms` has idled out at `now_ms`.
@@ -366,6 +346,9 @@ impl Store for SledTier {
     }
 
     fn remove(&self, address: &Address) -> Result<bool> {
+        if self.holds_no_entry() {
+            return Ok(false);
+        }
         let key = sled_key(address);
         match self.run(|h| self.remove_key_in(h, &key)) {
             Ok(removed) => Ok(removed.unwrap_or(false)),

@@ -7,8 +7,9 @@ use super::*;
 /// A folder smaller than this is never compacted.
 pub(super) const COMPACT_FLOOR: u64 = 8 << 20;
 /// After a crash, the folder is compacted once it takes more than twice its live
-/// entries and this much (sled's leftovers of the killed process are then most of it).
-const RECOVERED_SLACK: u64 = 16 << 20;
+/// entries and this much (sled's leftovers of the killed process are then most of it):
+/// half of the 16 MiB promised, so that what sled writes after the check keeps it there.
+const RECOVERED_SLACK: u64 = 8 << 20;
 
 impl SledTier {
     /// Measures the folder (files vanishing meanwhile are skipped).
@@ -234,8 +235,8 @@ impl SledTier {
 /// Bytes a compaction copies between two flushes of the new database.
 const COPY_FLUSH: usize = 128 << 10;
 
-/// The most a folder of `live` bytes of entries takes after a crash and the compaction
-/// that follows it: twice its entries and [`RECOVERED_SLACK`].
+/// The most a folder of `live` bytes of entries may take after a crash before it is
+/// compacted: twice its entries and [`RECOVERED_SLACK`].
 pub(super) fn recovered_bar(live: u64) -> u64 {
     live.saturating_mul(2).saturating_add(RECOVERED_SLACK)
 }

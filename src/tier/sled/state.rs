@@ -1,7 +1,7 @@
 //! The sled tier's database and the faults it survives: sled's errors sorted into passing
-//! ones (a full disk) and damage, every call contained with `catch_unwind`, flushes and
-//! closes bounded in time, and the [`State`] changes that follow (reopen later, set aside
-//! and replace at once, or leave to the process that holds the lock).
+//! ones (a full disk) and damage, every call contained with `catch_unwind` (flushes and
+//! closes bounded in time by `panics.rs`), and the [`State`] changes that follow (reopen
+//! later, set aside and replace at once, or leave to the process that holds the lock).
 
 use super::*;
 
@@ -116,63 +116,28 @@ pub(super) fn open_db(path: &Path, lock_wait: Duration) -> Opened {
     }
 }
 
-/// Runs `work` on a thread of its own and waits for it at most `limit`. sled 0.34 can
-/// block forever in a flush (which its close also runs) after some write failures: a
-/// failed blob write leaves a claimed log slot that is never completed. `None` when the
-/// work did not finish in time (the thread is left to it); a panic is contained.
-pub(super) fn within<R: Send + 'static>(
-    limit: Duration,
-    work: impl FnOnce() -> R + Send + 'static,
-) -> Option<std::thread::Result<R>> {
-    let (done, wait) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name("smartcache-sled".into())
-        .spawn(move || {
-            let _ = done.send(catch_unwind(AssertUnwindSafe(work)));
-        });
-    match spawned {
-        Ok(_) => wait.recv_timeout(limit).ok(),
-        Err(e) => {
-            tracing::warn!(error = %e, "sled tier: cannot start a thread");
-            None
-        }
-    }
-}
-
-/// Flushes a database, at most for [`FLUSH_WAIT`].
-pub(super) fn flush_db(db: &sled::Db) -> sled::Result<()> {
-    let db = db.clone();
-    match within(FLUSH_WAIT, move || db.flush()) {
-        Some(Ok(flushed)) => flushed.map(|_| ()),
-        Some(Err(panic)) => Err(sled::Error::ReportableBug(format!(
-            "sled panicked in a flush: {}",
-            panic_message(&*panic)
-        ))),
-        None => Err(sled::Error::Io(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "sled did not finish a flush in time (its log is stuck after a failed write)",
-        ))),
-    }
-}
-
-/// Drops a database (sled flushes on close), containing its panics, waiting at most
-/// [`CLOSE_WAIT`]. `false` when it did not close in time: it is stuck, and keeps its
-/// folder locked for as long as this process runs.
-pub(super) fn close<T: Send + 'static>(handles: T) -> bool {
-    match within(CLOSE_WAIT, move || drop(handles)) {
-        Some(Ok(())) => true,
-        Some(Err(_)) => {
-            tracing::warn!("sled tier: the database panicked while closing");
-            true
-        }
-        None => {
-            tracing::warn!("sled tier: the database did not close in time; it is set aside");
-            false
-        }
-    }
-}
-
 impl SledTier {
+    pub(super) fn state_mut(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn error(&self, source: sled::Error) -> CacheError {
+        match source {
+            sled::Error::Io(io) => CacheError::io(Tier::Sled, &self.path, io),
+            source => CacheError::Sled {
+                path: self.path.clone(),
+                source: Box::new(source),
+            },
+        }
+    }
+
+    pub(super) fn unavailable(reason: &'static str) -> CacheError {
+        CacheError::TierUnavailable {
+            tier: Tier::Sled,
+            reason,
+        }
+    }
+
     /// Opens the database into `state` (which is not open): on damage, sets the store
     /// aside and opens a fresh one. `Err` only for an I/O failure of the fresh open.
     pub(super) fn reopen(&self, state: &mut State) -> Result<()> {
@@ -462,6 +427,17 @@ impl SledTier {
     }
 
     /// Whether the tier takes writes now: open, and no other process waits for it.
+    /// Whether the database is open here and holds no entry: then no other process can
+    /// have written one (sled takes one process at a time), and a removal has nothing to
+    /// find.
+    pub(super) fn holds_no_entry(&self) -> bool {
+        if self.gauge.usage().entries != 0 {
+            return false;
+        }
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        matches!(&*state, State::Open(_))
+    }
+
     pub fn accepts_writes(&self) -> bool {
         match self.handles() {
             Ok(Some(_)) => !self.others_waiting(),
