@@ -50,12 +50,18 @@ fn child_crash_writer() {
     let Some(dir) = child_role("crash-writer") else {
         return;
     };
+    let cache: SmartCache<u64, Vec<u8>> = config(&dir).build().expect("the writer opens the cache");
+    write_until_killed(&cache, value_for);
+}
+
+/// A writer's loop: inserts `value_for` of keys picked with the parent's seed, says it is
+/// ready after [`READY_AFTER`] of them, and goes on until it is killed.
+fn write_until_killed<V: Cacheable>(cache: &SmartCache<u64, V>, value_for: fn(u64) -> V) -> ! {
     let seed: u64 = std::env::var(WRITER_SEED)
         .expect("the parent sets the writer's seed")
         .parse()
         .expect("a number");
     let mut rng = XorShift::new(seed);
-    let cache: SmartCache<u64, Vec<u8>> = config(&dir).build().expect("the writer opens the cache");
     // Never outlive a parent that died without killing us for long.
     let until = Instant::now() + Duration::from_secs(60);
     let mut inserts = 0u64;
@@ -70,7 +76,7 @@ fn child_crash_writer() {
             std::io::stdout().flush().expect("flush stdout");
         }
     }
-    panic!("the crash writer was not killed within a minute");
+    panic!("the writer was not killed within a minute");
 }
 
 /// Bytes the files below the cache folder take.
@@ -262,33 +268,15 @@ fn child_sled_writer() {
     let Some(dir) = child_role("sled-writer") else {
         return;
     };
-    let seed: u64 = std::env::var(WRITER_SEED)
-        .expect("the parent sets the writer's seed")
-        .parse()
-        .expect("a number");
     let durability = match std::env::var(WRITER_DURABILITY).as_deref() {
         Ok("fsync") => Durability::Fsync,
         _ => Durability::Buffered,
     };
-    let mut rng = XorShift::new(seed);
     let cache: SmartCache<u64, InSled> = config(&dir)
         .durability(durability)
         .build()
         .expect("the writer opens the cache");
-    let until = Instant::now() + Duration::from_secs(60);
-    let mut inserts = 0u64;
-    while Instant::now() < until {
-        let key = rng.below(KEYS);
-        cache
-            .insert(key, sled_value_for(key))
-            .expect("the writer's insert");
-        inserts += 1;
-        if inserts == READY_AFTER {
-            println!("\n{READY}");
-            std::io::stdout().flush().expect("flush stdout");
-        }
-    }
-    panic!("the sled writer was not killed within a minute");
+    write_until_killed(&cache, sled_value_for);
 }
 
 /// Twenty writers killed mid-insert on one sled tier, then one open: the sled folder

@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::ops::Bound::{Excluded, Unbounded};
+use std::sync::atomic::Ordering::Relaxed;
 
 use super::super::access::access_id;
 use super::super::audit::{Audited, Leftover, Met};
@@ -155,7 +156,8 @@ impl SledTier {
         if !self.accepts_writes() {
             return None;
         }
-        let disk = self.measure();
+        // Measured when the database opened, and again when a compaction reopens it.
+        let disk = self.disk_bytes.load(Relaxed);
         let live = self.gauge.bytes();
         if disk <= COMPACT_FLOOR || disk <= space::recovered_bar(live) {
             return None;
@@ -164,7 +166,7 @@ impl SledTier {
             let mut state = self.state_mut();
             self.compact(&mut state);
             drop(state);
-            disk.saturating_sub(self.measure())
+            disk.saturating_sub(self.disk_bytes.load(Relaxed))
         } else {
             disk.saturating_sub(live)
         };
