@@ -31,11 +31,8 @@ fn main() {
         .build()
         .expect("cache");
     let quick: quick_cache::sync::Cache<u64, Arc<Vec<u8>>> = quick_cache::sync::Cache::new(20_000);
-    // The peer holds the same values, bounded by bytes the same way.
-    let moka: moka::sync::Cache<u64, Arc<Vec<u8>>> = moka::sync::Cache::builder()
-        .max_capacity(smartcache::DEFAULT_MEMORY_CAPACITY)
-        .weigher(|_k, v: &Arc<Vec<u8>>| v.len() as u32)
-        .build();
+    // The peers as a user gets them: bounded by entries, with their defaults.
+    let moka: moka::sync::Cache<u64, Arc<Vec<u8>>> = moka::sync::Cache::new(20_000);
     for k in 0..KEYS {
         let value = vec![k as u8; VALUE];
         assert_eq!(

@@ -108,6 +108,30 @@ pub(crate) fn address<K: Serialize + ?Sized>(
     Ok(Address::new(bytes, key_at))
 }
 
+/// The hash of `key`'s address in `namespace` ([`Address::hash`]), computed on the stack;
+/// `None` for a namespace and key too long for it (build the [`Address`] then).
+pub(crate) fn hash_of<K: Serialize + ?Sized>(
+    namespace: &str,
+    version: Option<u64>,
+    key: &K,
+) -> Option<u128> {
+    let mut bytes = [0u8; 128];
+    let mut at = namespace.len();
+    bytes.get_mut(..at)?.copy_from_slice(namespace.as_bytes());
+    at += 1; // the 0 between namespace and key
+    if let Some(version) = version {
+        bytes
+            .get_mut(at..at + 8)?
+            .copy_from_slice(&version.to_be_bytes());
+        at += 8;
+    }
+    let config = bincode::config::standard()
+        .with_big_endian()
+        .with_fixed_int_encoding();
+    let len = bincode::serde::encode_into_slice(key, bytes.get_mut(at..)?, config).ok()?;
+    Some(crate::hash::hash128(&bytes[..at + len]))
+}
+
 /// A key read back from its encoding in an entry (behind `version`, if given); `None` when
 /// it is not a `K`, or of another version.
 pub(crate) fn decode<K: serde::de::DeserializeOwned>(
@@ -169,6 +193,13 @@ mod tests {
         assert_eq!(a.hash(), PINNED_HASH, "{:#x}", a.hash());
         assert_eq!(a.key(), b"\0\0\0\0\0\0\0\x03key");
         assert_eq!(address_of_encoded("ns", a.key()).hash(), PINNED_HASH);
+        assert_eq!(hash_of("ns", None, &"key".to_string()), Some(PINNED_HASH));
+        let versioned = address("ns", Some(7), &(1u8, -2i64)).expect("address");
+        assert_eq!(
+            hash_of("ns", Some(7), &(1u8, -2i64)),
+            Some(versioned.hash())
+        );
+        assert_eq!(hash_of("ns", None, &"k".repeat(200)), None, "too long");
         assert_eq!(decode::<String>(None, a.key()).as_deref(), Some("key"));
         assert_eq!(decode::<u64>(None, a.key()), None, "another type's key");
         // A version before the key: another address, read back only by its version.

@@ -25,15 +25,11 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             .or_else(|| self.ttl_of.and_then(|ttl_of| ttl_of(&*value)))
             .or(self.config.ttl);
         let key_size = std::mem::size_of::<K>();
-        let address = match V::PLACEMENT {
-            Placement::Pinned(Tier::Memory) => None,
-            _ => Some(self.address(&key)?),
-        };
         let mut home = tier;
         let result = (|| {
-            let Some(address) = &address else {
+            if V::PLACEMENT == Placement::Pinned(Tier::Memory) {
                 return Ok(());
-            };
+            }
             if tier.is_persistent() && tier != Tier::File && !self.takes_writes(tier) {
                 home = self.fallback_of(tier);
                 if tier == Tier::Sled {
@@ -41,16 +37,22 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 }
                 self.hand_over_entries();
             }
-            if self.persistent_tiers().len() > 1 {
-                // An earlier value of this key may be in another tier.
-                self.remove_persistent(address, Some(home))?;
-            }
+            // An earlier value of this key may be in another tier.
+            let tiers = self.persistent_tiers();
+            let stale_copy = tiers.len() > 1 && self.may_be_persisted(tiers, &key, home);
             if home == Tier::Memory {
+                if stale_copy {
+                    self.remove_persistent(&self.address(&key)?, Some(home))?;
+                }
                 return if tier == Tier::Memory {
                     Ok(())
                 } else {
                     self.memory_fallback()
                 };
+            }
+            let address = self.address(&key)?;
+            if stale_copy {
+                self.remove_persistent(&address, Some(home))?;
             }
             let now = now_ms();
             let (codec, fingerprint) = self.identity(&value)?;
@@ -72,7 +74,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 key: address.key(),
                 value: &*value,
             };
-            match self.open(home)?.store(address, &entry) {
+            match self.open(home)?.store(&address, &entry) {
                 // The tier failed and now says it cannot take writes (Redis went down
                 // during this insert): the value goes to the fallback, as the next ones.
                 Err(e) if home != Tier::File && !self.takes_writes(home) => {
@@ -82,7 +84,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                     if home == Tier::Memory {
                         return self.memory_fallback();
                     }
-                    self.open(home)?.store(address, &entry).map(|_| ())
+                    self.open(home)?.store(&address, &entry).map(|_| ())
                 }
                 stored => stored.map(|_| ()),
             }
@@ -233,6 +235,23 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 tracing::info!(namespace = %self.namespace, tier = %tier, "the tier takes values again");
             }
         }
+    }
+
+    /// Whether one of `tiers` but `keep` may hold a value of `key`: `false` only when
+    /// each says it holds none (sled holds no entry at all, the file tier's filter has no
+    /// bit of the key), so that the insert need not look for one.
+    fn may_be_persisted(&self, tiers: &[Tier], key: &K, keep: Tier) -> bool {
+        let Some(hash) = key::hash_of(&self.namespace, self.config.key_version, key) else {
+            return true;
+        };
+        tiers
+            .iter()
+            .filter(|&&tier| tier != keep)
+            .any(|&tier| match self.open_if_exists(tier) {
+                Ok(Some(store)) => store.may_hold(hash),
+                Ok(None) => false,
+                Err(_) => true,
+            })
     }
 
     /// Deletes the key from every persistent tier but `keep`. `Ok(true)` if one held it.

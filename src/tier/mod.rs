@@ -193,6 +193,12 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Deletes the entry. `Ok(true)` when there was one.
     fn remove(&self, address: &Address) -> Result<bool>;
 
+    /// Whether an entry of the key whose address hashes to `hash` may be here; `false`
+    /// only when none is (so that an insert elsewhere need not look for an older one).
+    fn may_hold(&self, _hash: u128) -> bool {
+        true
+    }
+
     /// Records a read of the entry at `address` that was answered from a memory copy.
     fn touch(&self, address: &Address, now_ms: u64);
 

@@ -44,14 +44,21 @@ fn file_collision_is_a_miss() {
 fn file_collision_is_caught_by_contains_key_and_live_caches() {
     let dir = tempfile::tempdir().expect("tempdir");
     // promote_max(0): no memory copies, every read goes to the file.
-    let cache: SmartCache<u64, InFile> = config(dir.path()).promote_max(0).build().expect("build");
+    let open = || -> SmartCache<u64, InFile> {
+        config(dir.path()).promote_max(0).build().expect("build")
+    };
+    let cache = open();
     let (a, b) = (10u64, 20u64);
     cache.insert(a, InFile(large(a))).expect("insert A");
     let file_a = file_of(&cache, a);
     let file_b = file_of(&cache, b);
-    // B was never inserted: A's bytes appear at B's address.
+    // B was never inserted: A's bytes appear at B's address. (Planted by other means
+    // than the cache, a file is seen by caches opened after it appeared: the file tier
+    // knows which keys its processes wrote, and which files it found when it opened.)
+    drop(cache);
     std::fs::create_dir_all(file_b.parent().expect("shard")).expect("shard folder");
     std::fs::copy(&file_a, &file_b).expect("plant A's entry at B's address");
+    let cache = open();
 
     assert!(
         !cache.contains_key(&b),

@@ -260,3 +260,33 @@ fn moved_keys_stay_moved_after_reopening() {
     assert_eq!(cache.get(&2), None, "old sled value of key 2 came back");
     assert!(entry_files(&cache_path).is_empty());
 }
+
+#[test]
+fn child_writes_a_large_value() {
+    let Some(dir) = child_role("large-writer") else {
+        return;
+    };
+    let cache = auto_cache(&dir);
+    assert_eq!(cache.insert(2, large(2)).expect("insert"), Tier::File);
+}
+
+/// The file tier's filter of which keys have a file is shared between processes: a file
+/// another process wrote after this cache opened is still found and removed when the key
+/// is re-inserted small, and never comes back.
+#[test]
+fn a_file_another_process_wrote_goes_when_the_key_is_reinserted_small() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = auto_cache(dir.path());
+    assert_eq!(cache.insert(1, large(1)).expect("insert"), Tier::File);
+    run_child("child_writes_a_large_value", "large-writer", dir.path(), &[]);
+    let file = file_of(&cache, 2);
+    assert!(file.exists(), "the other process's entry file");
+
+    assert_eq!(cache.insert(2, small(22)).expect("insert"), Tier::Memory);
+    assert!(!file.exists(), "the older file of the key was left behind");
+    assert_eq!(cache.get(&2).as_deref(), Some(&small(22)));
+    drop(cache);
+    let cache = auto_cache(dir.path());
+    assert_eq!(cache.get(&2), None, "the other process's older value came back");
+    assert_eq!(cache.get(&1).as_deref(), Some(&large(1)));
+}

@@ -1,12 +1,13 @@
 //! The file tier's audit: every entry file shown as stored, and the temporary files of
-//! writers that died mid-write (which the tier's own clean-up removes too).
+//! writers that died mid-write, which the tier's own clean-up (`clean_tmp`) removes too.
 
 use std::fs;
 use std::io::BufReader;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::UNIX_EPOCH;
 
 use super::super::audit::{Audited, Leftover, Met};
-use super::{writer_of, FileTier, Found, STALE_TMP};
+use super::{writer_of, FileTier, Found, CLEAN_EVERY, STALE_TMP};
 use crate::entry::{self, Refusal};
 use crate::paths;
 use crate::Result;
@@ -69,6 +70,29 @@ impl FileTier {
             not_removed,
             not_removed_bytes,
         })
+    }
+
+    /// Removes the temporary files of writers that died mid-write: those named by a
+    /// process of this machine that no longer runs, and any older than an hour.
+    pub(super) fn clean_tmp(&self) {
+        self.cleaned_ms.store(crate::clock::now_ms(), Relaxed);
+        let (dead, live) = self.dead_writers_tmp();
+        let removed = dead
+            .iter()
+            .filter(|f| fs::remove_file(&f.path).is_ok())
+            .count();
+        self.tmp_bytes.store(live, Relaxed);
+        if removed > 0 {
+            tracing::info!(path = %self.tmp.display(), removed, "file tier: removed temporary files of writers that died");
+        }
+    }
+
+    /// Cleans up temporary files when the last clean-up is old enough.
+    pub(super) fn clean_tmp_if_due(&self) {
+        let last = self.cleaned_ms.load(Relaxed);
+        if crate::clock::now_ms().saturating_sub(last) >= CLEAN_EVERY.as_millis() as u64 {
+            self.clean_tmp();
+        }
     }
 
     /// The temporary files of writers that died mid-write (see [`FileTier::clean_tmp`]),

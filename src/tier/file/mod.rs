@@ -29,6 +29,7 @@ use crate::{CacheError, Result, Tier};
 mod audit;
 mod eviction;
 mod map;
+mod presence;
 
 /// How stale a file's access time may get before a read refreshes it.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
@@ -65,6 +66,8 @@ pub(crate) struct FileTier {
     tmp_bytes: AtomicU64,
     /// When temporary files were last cleaned up (ms since the Unix epoch).
     cleaned_ms: AtomicU64,
+    /// Which keys may have a file (shared by every process on this machine).
+    presence: presence::Presence,
 }
 
 /// Entries from this size are read through a memory map when `mmap_reads` is on.
@@ -86,6 +89,12 @@ impl FileTier {
         paths::ensure_usable_dir(root, config.secure)?;
         let tmp = root.join("tmp");
         paths::create_dir(&tmp, config.secure).map_err(|e| CacheError::io(Tier::File, &tmp, e))?;
+        // A look writes nothing, not even the filter: it looks for every key.
+        let presence = if config.look_only {
+            presence::Presence::off()
+        } else {
+            presence::Presence::open(root, &tmp, config.secure)
+        };
         let tier = FileTier {
             root: root.to_path_buf(),
             tmp,
@@ -98,13 +107,20 @@ impl FileTier {
             evicting: Mutex::new(()),
             tmp_bytes: AtomicU64::new(0),
             cleaned_ms: AtomicU64::new(0),
+            presence,
         };
         // A look leaves dead writers' files for it to show (it writes nothing, so no
         // later write cleans them up either).
         if !config.look_only {
             tier.clean_tmp();
         }
-        tier.recount()?;
+        // The filter was mapped first: a file placed after this scan has its bits set by
+        // its writer, one found by it gets them here.
+        for found in tier.recount()? {
+            if let Some(hash) = hash_of(&found.path) {
+                tier.presence.note(hash);
+            }
+        }
         Ok(tier)
     }
 
@@ -158,29 +174,6 @@ impl FileTier {
         Ok(found)
     }
 
-    /// Removes the temporary files of writers that died mid-write: those named by a
-    /// process of this machine that no longer runs, and any older than an hour.
-    fn clean_tmp(&self) {
-        self.cleaned_ms.store(crate::clock::now_ms(), Relaxed);
-        let (dead, live) = self.dead_writers_tmp();
-        let removed = dead
-            .iter()
-            .filter(|f| fs::remove_file(&f.path).is_ok())
-            .count();
-        self.tmp_bytes.store(live, Relaxed);
-        if removed > 0 {
-            tracing::info!(path = %self.tmp.display(), removed, "file tier: removed temporary files of writers that died");
-        }
-    }
-
-    /// Cleans up temporary files when the last clean-up is old enough.
-    fn clean_tmp_if_due(&self) {
-        let last = self.cleaned_ms.load(Relaxed);
-        if crate::clock::now_ms().saturating_sub(last) >= CLEAN_EVERY.as_millis() as u64 {
-            self.clean_tmp();
-        }
-    }
-
     fn write_tmp(&self, tmp: &Path, entry: &dyn Outgoing) -> Result<u64> {
         let file = paths::create_file(tmp, self.secure).map_err(|e| self.io_error(tmp, e))?;
         let mut out = BufWriter::with_capacity(256 << 10, file);
@@ -208,6 +201,9 @@ impl FileTier {
         address: &Address,
         expect: &Expect<'_>,
     ) -> Result<Option<(BufReader<fs::File>, entry::Header, SystemTime)>, LoadError> {
+        if !self.presence.may_hold(address.hash()) {
+            return Ok(None);
+        }
         let path = self.path_of(address.hash());
         let file = match fs::File::open(&path) {
             Ok(file) => file,
@@ -251,7 +247,7 @@ impl FileTier {
         write: impl FnOnce(&Path) -> Result<u64>,
     ) -> Result<Option<u64>> {
         let path = self.path_of(hash);
-        if replace {
+        if replace && self.presence.may_hold(hash) {
             // The old entry goes first: its pages return to the system before the new
             // entry needs as many (measured: writing 321 MB over an entry takes about
             // twice as long when the old file is replaced only at the end). Readers
@@ -283,6 +279,8 @@ impl FileTier {
             }
         };
         let shard = path.parent().unwrap_or(&self.root);
+        // Before the file can be seen, so that no process takes the key for absent.
+        self.presence.note(hash);
         let placed = paths::create_dir(shard, self.secure).and_then(|()| {
             if replace {
                 let old = fs::metadata(&path).ok().map(|m| m.len());
@@ -364,6 +362,9 @@ impl Store for FileTier {
     }
 
     fn remove(&self, address: &Address) -> Result<bool> {
+        if !self.presence.may_hold(address.hash()) {
+            return Ok(false);
+        }
         let path = self.path_of(address.hash());
         let len = match fs::metadata(&path) {
             Ok(meta) => meta.len(),
@@ -378,6 +379,10 @@ impl Store for FileTier {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(self.io_error(&path, e)),
         }
+    }
+
+    fn may_hold(&self, hash: u128) -> bool {
+        self.presence.may_hold(hash)
     }
 
     fn clear(&self) -> Result<()> {
@@ -468,6 +473,11 @@ impl Store for FileTier {
 }
 
 /// The process id in a temporary file's name, `<hash>.<pid>.<sequence>`.
+/// The key hash an entry file is named by.
+fn hash_of(path: &Path) -> Option<u128> {
+    u128::from_str_radix(path.file_name()?.to_str()?, 16).ok()
+}
+
 fn writer_of(name: &std::ffi::OsStr) -> Option<u32> {
     name.to_str()?.split('.').nth(1)?.parse().ok()
 }

@@ -42,10 +42,29 @@ impl<K, V> Weighter<K, Slot<V>> for SlotWeighter {
 struct Evictions;
 
 impl<K, V> Lifecycle<K, Slot<V>> for Evictions {
-    type RequestState = Vec<(K, Slot<V>)>;
+    type RequestState = Dropped<K, V>;
 
     fn on_evict(&self, dropped: &mut Self::RequestState, key: K, slot: Slot<V>) {
-        dropped.push((key, slot));
+        match dropped.first {
+            None => dropped.first = Some((key, slot)),
+            Some(_) => dropped.more.push((key, slot)),
+        }
+    }
+}
+
+/// What one insert let go of: most often one slot (the one it replaced), kept without
+/// allocating; more (evictions) in a list.
+struct Dropped<K, V> {
+    first: Option<(K, Slot<V>)>,
+    more: Vec<(K, Slot<V>)>,
+}
+
+impl<K, V> Default for Dropped<K, V> {
+    fn default() -> Self {
+        Dropped {
+            first: None,
+            more: Vec::new(),
+        }
     }
 }
 
@@ -194,21 +213,19 @@ where
         if slot.deadline.is_some() && !self.may_expire.load(Relaxed) {
             self.may_expire.store(true, Relaxed);
         }
-        let mut dropped = Vec::new();
+        let mut dropped = Dropped::default();
         let inserted = Arc::as_ptr(&slot.value);
         self.cache
             .insert_with_lifecycle(key.clone(), slot, &mut dropped);
-        if dropped.is_empty() {
-            return;
-        }
         let memory = self.counters.tier(Tier::Memory);
-        let (now, now_ms) = (Instant::now(), coarse_now_ms());
-        for (old_key, old) in &dropped {
+        let mut now = None;
+        for (old_key, old) in dropped.first.iter().chain(&dropped.more) {
             // The slot this insert replaced is not an eviction (moka does not count it
             // either); the new slot turned away for its size is.
             if *old_key == key && !std::ptr::eq(Arc::as_ptr(&old.value), inserted) {
                 continue;
             }
+            let (now, now_ms) = *now.get_or_insert_with(|| (Instant::now(), coarse_now_ms()));
             if expired(old, self.tti_ms, now, now_ms) {
                 Counters::bump(&memory.expirations);
             } else {

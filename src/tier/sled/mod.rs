@@ -358,6 +358,10 @@ impl Store for SledTier {
         }
     }
 
+    fn may_hold(&self, _hash: u128) -> bool {
+        !self.holds_no_entry()
+    }
+
     fn touch(&self, address: &Address, now_ms: u64) {
         let id = access_id(&sled_key(address));
         if self.touched.record(id, now_ms) {
