@@ -1,10 +1,10 @@
 //! Memory-tier hits against the store underneath, on the same keys and 1 KiB values: a
 //! cache on moka (the default, TinyLFU) against `moka::sync::Cache::get`, and one on
 //! quick_cache (`Eviction::ClockPro`) against `quick_cache::sync::Cache::get`.
-//! Target: each costs at most 1.3× its store's own get. Inserts (each replacing a value)
-//! are measured beside them for context: quick_cache's shards are read-write locks
-//! sharded per thread, so reads on different threads share nothing and a write takes
-//! every thread's part of the lock.
+//! Targets: a hit costs at most 1.3× its store's own get; an insert (each replacing a
+//! value) at most 1.5× moka's and 2× quick_cache's. quick_cache's shards are read-write
+//! locks sharded per thread, so reads on different threads share nothing and a write takes
+//! every thread's part of the lock. The peers run with their defaults, bounded by entries.
 
 mod common;
 
@@ -120,11 +120,11 @@ fn main() {
         "<= 1.3x",
     );
     common::report_ratio("memory_hit", "smartcache_clockpro", "moka", "context");
-    common::report_ratio("memory_insert", "smartcache", "moka", "context");
+    common::report_ratio("memory_insert", "smartcache", "moka", "<= 1.5x");
     common::report_ratio(
         "memory_insert",
         "smartcache_clockpro",
         "quick_cache",
-        "context",
+        "<= 2x",
     );
 }

@@ -44,9 +44,8 @@ fn file_collision_is_a_miss() {
 fn file_collision_is_caught_by_contains_key_and_live_caches() {
     let dir = tempfile::tempdir().expect("tempdir");
     // promote_max(0): no memory copies, every read goes to the file.
-    let open = || -> SmartCache<u64, InFile> {
-        config(dir.path()).promote_max(0).build().expect("build")
-    };
+    let open =
+        || -> SmartCache<u64, InFile> { config(dir.path()).promote_max(0).build().expect("build") };
     let cache = open();
     let (a, b) = (10u64, 20u64);
     cache.insert(a, InFile(large(a))).expect("insert A");

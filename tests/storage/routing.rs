@@ -278,7 +278,12 @@ fn a_file_another_process_wrote_goes_when_the_key_is_reinserted_small() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cache = auto_cache(dir.path());
     assert_eq!(cache.insert(1, large(1)).expect("insert"), Tier::File);
-    run_child("child_writes_a_large_value", "large-writer", dir.path(), &[]);
+    run_child(
+        "child_writes_a_large_value",
+        "large-writer",
+        dir.path(),
+        &[],
+    );
     let file = file_of(&cache, 2);
     assert!(file.exists(), "the other process's entry file");
 
@@ -287,6 +292,10 @@ fn a_file_another_process_wrote_goes_when_the_key_is_reinserted_small() {
     assert_eq!(cache.get(&2).as_deref(), Some(&small(22)));
     drop(cache);
     let cache = auto_cache(dir.path());
-    assert_eq!(cache.get(&2), None, "the other process's older value came back");
+    assert_eq!(
+        cache.get(&2),
+        None,
+        "the other process's older value came back"
+    );
     assert_eq!(cache.get(&1).as_deref(), Some(&large(1)));
 }
