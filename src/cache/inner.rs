@@ -60,7 +60,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         }
         let slot = self.memory.get(key)?;
         self.count_hit(Tier::Memory);
-        if let (Some(tti), Some(last)) = (self.config.tti, &slot.disk_access) {
+        if let (Some(tti), Some(last)) = (self.config.tti, slot.disk_access()) {
             self.keep_alive_below(key, slot.home, last, tti);
         }
         Some(slot.value)

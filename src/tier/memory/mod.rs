@@ -26,19 +26,27 @@ use crate::config::{CacheConfig, Eviction};
 use crate::stats::Counters;
 use crate::{Cacheable, Tier};
 
-/// One value in the memory tier.
+/// One value in the memory tier. Kept small, as every hit copies it: the times only some
+/// slots have live behind one pointer.
 pub(crate) struct Slot<V> {
     pub value: Arc<V>,
-    /// Where the value lives (its home tier): `Memory`, or the persistent tier it copies.
-    pub home: Tier,
-    /// For a copy of a persisted value: when its home tier last heard of a read (ms since
-    /// the Unix epoch), shared by the clones of this slot.
-    pub disk_access: Option<Arc<AtomicU64>>,
-    /// With a time to idle, in quick_cache: when the slot was last read (ms on the
-    /// coarse monotonic clock), shared by its clones.
-    read_ms: Option<Arc<AtomicU64>>,
+    /// Its times, shared by the clones of the slot; `None` for a value whose home is
+    /// memory, with no deadline and no time to idle (most of them).
+    times: Option<Arc<Times>>,
     /// Bytes of the value (its `size_hint`) and of its key.
     bytes: u64,
+    /// Where the value lives (its home tier): `Memory`, or the persistent tier it copies.
+    pub home: Tier,
+}
+
+/// The times of a slot that has any.
+struct Times {
+    /// For a copy of a persisted value: when its home tier last heard of a read (ms since
+    /// the Unix epoch).
+    disk_access: Option<AtomicU64>,
+    /// With a time to idle, in quick_cache: when the slot was last read (ms on the
+    /// coarse monotonic clock).
+    read_ms: Option<AtomicU64>,
     deadline: Option<Instant>,
 }
 
@@ -46,12 +54,55 @@ impl<V> Clone for Slot<V> {
     fn clone(&self) -> Self {
         Slot {
             value: Arc::clone(&self.value),
-            home: self.home,
-            disk_access: self.disk_access.clone(),
-            read_ms: self.read_ms.clone(),
+            times: self.times.clone(),
             bytes: self.bytes,
-            deadline: self.deadline,
+            home: self.home,
         }
+    }
+}
+
+impl<V> Slot<V> {
+    /// When the slot must be gone, if ever.
+    #[inline]
+    pub fn deadline(&self) -> Option<Instant> {
+        self.times.as_ref().and_then(|times| times.deadline)
+    }
+
+    /// For a copy of a persisted value: when its home tier last heard of a read.
+    #[inline]
+    pub fn disk_access(&self) -> Option<&AtomicU64> {
+        self.times.as_ref()?.disk_access.as_ref()
+    }
+
+    /// With a time to idle (quick_cache): when the slot was last read.
+    #[inline]
+    fn read_ms(&self) -> Option<&AtomicU64> {
+        self.times.as_ref()?.read_ms.as_ref()
+    }
+
+    /// The slot, its last read set to `now_ms` (before it is first stored).
+    fn read_at(mut self, now_ms: u64) -> Self {
+        let read_ms = Some(AtomicU64::new(now_ms));
+        match self.times.as_mut().and_then(Arc::get_mut) {
+            Some(times) => times.read_ms = read_ms,
+            None => {
+                let (disk_access, deadline) = match &self.times {
+                    Some(times) => (
+                        times.disk_access.as_ref().map(|at| {
+                            AtomicU64::new(at.load(std::sync::atomic::Ordering::Relaxed))
+                        }),
+                        times.deadline,
+                    ),
+                    None => (None, None),
+                };
+                self.times = Some(Arc::new(Times {
+                    disk_access,
+                    read_ms,
+                    deadline,
+                }));
+            }
+        }
+        self
     }
 }
 
@@ -68,14 +119,19 @@ impl<V: Cacheable> Slot<V> {
         let bytes = u64::try_from(size.saturating_add(key_size)).unwrap_or(u64::MAX);
         let disk_access = home
             .is_persistent()
-            .then(|| Arc::new(AtomicU64::new(crate::clock::now_ms())));
+            .then(|| AtomicU64::new(crate::clock::now_ms()));
+        let times = (disk_access.is_some() || deadline.is_some()).then(|| {
+            Arc::new(Times {
+                disk_access,
+                read_ms: None,
+                deadline,
+            })
+        });
         Slot {
             value,
-            home,
-            disk_access,
-            read_ms: None,
+            times,
             bytes,
-            deadline,
+            home,
         }
     }
 }

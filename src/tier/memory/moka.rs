@@ -32,7 +32,7 @@ struct SlotExpiry {
 
 impl SlotExpiry {
     fn remaining<V>(&self, slot: &Slot<V>, now: Instant) -> Option<Duration> {
-        let until_deadline = slot.deadline.map(|d| d.saturating_duration_since(now));
+        let until_deadline = slot.deadline().map(|d| d.saturating_duration_since(now));
         match (until_deadline, self.tti) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -159,7 +159,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let slot = self.cache.get(key)?;
-        if !self.expires && slot.deadline.is_some_and(|d| Instant::now() >= d) {
+        if !self.expires && slot.deadline().is_some_and(|d| Instant::now() >= d) {
             return self.expire(key);
         }
         Some(slot)
@@ -233,7 +233,7 @@ where
         let now = Instant::now();
         self.cache
             .iter()
-            .filter(|(_, slot)| slot.deadline.is_none_or(|d| now < d))
+            .filter(|(_, slot)| slot.deadline().is_none_or(|d| now < d))
             .map(|(key, _)| K::clone(&key))
             .collect()
     }
@@ -248,7 +248,7 @@ where
         } else {
             let now = Instant::now();
             for (key, slot) in self.cache.iter() {
-                if slot.deadline.is_some_and(|d| now >= d) {
+                if slot.deadline().is_some_and(|d| now >= d) {
                     self.expire(&*key);
                 }
             }

@@ -71,11 +71,11 @@ impl<K, V> Default for Dropped<K, V> {
 /// Whether `slot` is past its deadline or has idled out, at `now` (and `now_ms` on the
 /// coarse monotonic clock).
 fn expired<V>(slot: &Slot<V>, tti_ms: Option<u64>, now: Instant, now_ms: u64) -> bool {
-    slot.deadline.is_some_and(|d| now >= d) || idled_out(slot, tti_ms, now_ms)
+    slot.deadline().is_some_and(|d| now >= d) || idled_out(slot, tti_ms, now_ms)
 }
 
 fn idled_out<V>(slot: &Slot<V>, tti_ms: Option<u64>, now_ms: u64) -> bool {
-    match (tti_ms, &slot.read_ms) {
+    match (tti_ms, slot.read_ms()) {
         (Some(tti), Some(read)) => now_ms.saturating_sub(read.load(Relaxed)) >= tti,
         _ => false,
     }
@@ -156,7 +156,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let slot = self.cache.get(key)?;
-        if slot.deadline.is_some() || self.tti_ms.is_some() {
+        if slot.deadline().is_some() || self.tti_ms.is_some() {
             return self.check_time(key, slot);
         }
         Some(slot)
@@ -173,7 +173,7 @@ where
             self.expire(key);
             return None;
         }
-        if let Some(read) = &slot.read_ms {
+        if let Some(read) = slot.read_ms() {
             if read.load(Relaxed) != now_ms {
                 read.store(now_ms, Relaxed);
             }
@@ -208,9 +208,9 @@ where
             );
         }
         if self.tti_ms.is_some() {
-            slot.read_ms = Some(Arc::new(AtomicU64::new(coarse_now_ms())));
+            slot = slot.read_at(coarse_now_ms());
         }
-        if slot.deadline.is_some() && !self.may_expire.load(Relaxed) {
+        if slot.deadline().is_some() && !self.may_expire.load(Relaxed) {
             self.may_expire.store(true, Relaxed);
         }
         let mut dropped = Dropped::default();
