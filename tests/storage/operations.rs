@@ -188,6 +188,12 @@ fn stats_count_hits_misses_entries_and_bytes_per_tier() {
         "a new sled database is small: {fresh}"
     );
     fresh.sled.disk_bytes = 0;
+    // The file tier's filter of which keys have a file (1 MiB and a header), if it has one.
+    assert!(
+        fresh.file.disk_bytes <= (1 << 20) + 64,
+        "a new file tier holds its filter only: {fresh}"
+    );
+    fresh.file.disk_bytes = 0;
     assert_eq!(fresh, CacheStats::default(), "a new cache has empty stats");
     for key in 0..2 {
         cache.insert(key, small(key)).expect("insert");

@@ -406,7 +406,7 @@ impl Store for FileTier {
     fn usage(&self) -> Usage {
         let usage = self.gauge.usage();
         Usage {
-            disk_bytes: usage.bytes + self.tmp_bytes.load(Relaxed),
+            disk_bytes: usage.bytes + self.tmp_bytes.load(Relaxed) + self.presence.disk_bytes(),
             ..usage
         }
     }

@@ -66,6 +66,15 @@ impl Presence {
         Presence { map: None }
     }
 
+    /// Bytes the filter takes on disk (its file, once mapped).
+    pub fn disk_bytes(&self) -> u64 {
+        if self.map.is_some() {
+            LEN
+        } else {
+            0
+        }
+    }
+
     /// Records that `hash` may have a file: called before the file is placed.
     pub fn note(&self, hash: u128) {
         if let Some((word, mask)) = self.word(hash) {
