@@ -71,6 +71,14 @@ impl Address {
     }
 }
 
+/// How keys are encoded: fixed-width big-endian integers, so that integer keys sort in
+/// order.
+fn encoding() -> impl bincode::config::Config {
+    bincode::config::standard()
+        .with_big_endian()
+        .with_fixed_int_encoding()
+}
+
 /// The address of `key` in `namespace`, its encoding behind `version` if given (see
 /// [`CacheConfig`](crate::CacheConfig)'s key version of a memoized function).
 pub(crate) fn address<K: Serialize + ?Sized>(
@@ -78,9 +86,6 @@ pub(crate) fn address<K: Serialize + ?Sized>(
     version: Option<u64>,
     key: &K,
 ) -> Result<Address> {
-    let config = bincode::config::standard()
-        .with_big_endian()
-        .with_fixed_int_encoding();
     let mut bytes = Vec::with_capacity(namespace.len() + 1 + 16);
     bytes.extend_from_slice(namespace.as_bytes());
     bytes.push(0);
@@ -88,7 +93,7 @@ pub(crate) fn address<K: Serialize + ?Sized>(
     if let Some(version) = version {
         bytes.extend_from_slice(&version.to_be_bytes());
     }
-    bincode::serde::encode_into_std_write(key, &mut bytes, config).map_err(|e| {
+    bincode::serde::encode_into_std_write(key, &mut bytes, encoding()).map_err(|e| {
         CacheError::Encode {
             what: "key".into(),
             codec: "bincode",
@@ -125,10 +130,7 @@ pub(crate) fn hash_of<K: Serialize + ?Sized>(
             .copy_from_slice(&version.to_be_bytes());
         at += 8;
     }
-    let config = bincode::config::standard()
-        .with_big_endian()
-        .with_fixed_int_encoding();
-    let len = bincode::serde::encode_into_slice(key, bytes.get_mut(at..)?, config).ok()?;
+    let len = bincode::serde::encode_into_slice(key, bytes.get_mut(at..)?, encoding()).ok()?;
     Some(crate::hash::hash128(&bytes[..at + len]))
 }
 
@@ -142,10 +144,7 @@ pub(crate) fn decode<K: serde::de::DeserializeOwned>(
         Some(version) => encoded.strip_prefix(&version.to_be_bytes())?,
         None => encoded,
     };
-    let config = bincode::config::standard()
-        .with_big_endian()
-        .with_fixed_int_encoding();
-    match bincode::serde::decode_from_slice(encoded, config) {
+    match bincode::serde::decode_from_slice(encoded, encoding()) {
         Ok((key, read)) if read == encoded.len() => Some(key),
         _ => None,
     }

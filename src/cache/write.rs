@@ -40,19 +40,20 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             // An earlier value of this key may be in another tier.
             let tiers = self.persistent_tiers();
             let stale_copy = tiers.len() > 1 && self.may_be_persisted(tiers, &key, home);
-            if home == Tier::Memory {
-                if stale_copy {
-                    self.remove_persistent(&self.address(&key)?, Some(home))?;
-                }
-                return if tier == Tier::Memory {
-                    Ok(())
-                } else {
-                    self.memory_fallback()
-                };
+            // A value whose home is memory: kept by the memory tier below.
+            let in_memory = || match tier {
+                Tier::Memory => Ok(()),
+                _ => self.memory_fallback(),
+            };
+            if home == Tier::Memory && !stale_copy {
+                return in_memory();
             }
             let address = self.address(&key)?;
             if stale_copy {
                 self.remove_persistent(&address, Some(home))?;
+            }
+            if home == Tier::Memory {
+                return in_memory();
             }
             let now = now_ms();
             let (codec, fingerprint) = self.identity(&value)?;

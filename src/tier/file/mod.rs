@@ -472,12 +472,12 @@ impl Store for FileTier {
     }
 }
 
-/// The process id in a temporary file's name, `<hash>.<pid>.<sequence>`.
 /// The key hash an entry file is named by.
 fn hash_of(path: &Path) -> Option<u128> {
     u128::from_str_radix(path.file_name()?.to_str()?, 16).ok()
 }
 
+/// The process id in a temporary file's name, `<hash>.<pid>.<sequence>`.
 fn writer_of(name: &std::ffi::OsStr) -> Option<u32> {
     name.to_str()?.split('.').nth(1)?.parse().ok()
 }

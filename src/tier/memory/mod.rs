@@ -40,6 +40,7 @@ pub(crate) struct Slot<V> {
 }
 
 /// The times of a slot that has any.
+#[derive(Default)]
 struct Times {
     /// For a copy of a persisted value: when its home tier last heard of a read (ms since
     /// the Unix epoch).
@@ -48,6 +49,18 @@ struct Times {
     /// coarse monotonic clock).
     read_ms: Option<AtomicU64>,
     deadline: Option<Instant>,
+}
+
+/// A copy of each time, as it is now (for a slot whose times are shared already).
+impl Clone for Times {
+    fn clone(&self) -> Self {
+        let copy = |at: &AtomicU64| AtomicU64::new(at.load(std::sync::atomic::Ordering::Relaxed));
+        Times {
+            disk_access: self.disk_access.as_ref().map(copy),
+            read_ms: self.read_ms.as_ref().map(copy),
+            deadline: self.deadline,
+        }
+    }
 }
 
 impl<V> Clone for Slot<V> {
@@ -82,26 +95,8 @@ impl<V> Slot<V> {
 
     /// The slot, its last read set to `now_ms` (before it is first stored).
     fn read_at(mut self, now_ms: u64) -> Self {
-        let read_ms = Some(AtomicU64::new(now_ms));
-        match self.times.as_mut().and_then(Arc::get_mut) {
-            Some(times) => times.read_ms = read_ms,
-            None => {
-                let (disk_access, deadline) = match &self.times {
-                    Some(times) => (
-                        times.disk_access.as_ref().map(|at| {
-                            AtomicU64::new(at.load(std::sync::atomic::Ordering::Relaxed))
-                        }),
-                        times.deadline,
-                    ),
-                    None => (None, None),
-                };
-                self.times = Some(Arc::new(Times {
-                    disk_access,
-                    read_ms,
-                    deadline,
-                }));
-            }
-        }
+        let times = self.times.get_or_insert_with(Default::default);
+        Arc::make_mut(times).read_ms = Some(AtomicU64::new(now_ms));
         self
     }
 }

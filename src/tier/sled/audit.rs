@@ -107,7 +107,7 @@ impl SledTier {
 
     /// Stores set aside as damaged (`<namespace>/quarantine/`), what an interrupted
     /// compaction left (`sled.old`, `sled.compact`) when the database is open here, and
-    /// the space sled took beyond twice its live entries and 8 MiB (what crashes leave),
+    /// the space sled took beyond twice its live entries (what crashes leave),
     /// which removing compacts away.
     pub(super) fn leftover_folders(&self, remove: bool) -> Vec<Leftover> {
         let mut found = self.leftover_stores(remove);

@@ -6,11 +6,6 @@ use super::*;
 
 /// A folder smaller than this is never compacted.
 pub(super) const COMPACT_FLOOR: u64 = 8 << 20;
-/// After a crash, the folder is compacted once it takes more than twice its live
-/// entries and this much (sled's leftovers of the killed process are then most of it).
-/// None: sled writes up to 16 MB after the check when it reopens a store of 200 KB values
-/// a killed writer left (measured), which must still fit in the 16 MiB promised.
-const RECOVERED_SLACK: u64 = 0;
 
 impl SledTier {
     /// Measures the folder (files vanishing meanwhile are skipped).
@@ -36,7 +31,7 @@ impl SledTier {
 
     /// Whether the folder has passed the compaction bar; or, when the database opened
     /// after a crash (which leaves sled's blobs and segments of the killed process
-    /// behind), twice its live entries and [`RECOVERED_SLACK`]; or `disk_capacity`, by
+    /// behind), [`recovered_bar`]; or `disk_capacity`, by
     /// what is really on disk (blobs included), while a compaction would help.
     pub(super) fn wants_compaction(&self) -> bool {
         let disk = self.disk_bytes.load(Relaxed);
@@ -237,9 +232,12 @@ impl SledTier {
 const COPY_FLUSH: usize = 128 << 10;
 
 /// The most a folder of `live` bytes of entries may take after a crash before it is
-/// compacted: twice its entries and [`RECOVERED_SLACK`].
+/// compacted (sled's leftovers of the killed process are then most of it): twice its
+/// entries, with no slack, since sled writes up to 16 MB more after the check when it
+/// reopens a store of 200 KB values a killed writer left (measured), and that must still
+/// fit in the 16 MiB promised.
 pub(super) fn recovered_bar(live: u64) -> u64 {
-    live.saturating_mul(2).saturating_add(RECOVERED_SLACK)
+    live.saturating_mul(2)
 }
 
 /// Two numbers as 16 little-endian bytes.
