@@ -32,8 +32,8 @@ pub struct TierStats {
     pub entries: u64,
     /// Bytes held now (memory: weighed by `size_hint`; disk: entry sizes).
     pub bytes: u64,
-    /// Bytes the tier's folder takes on disk, as last measured: entries plus the store's
-    /// own overhead and any crash leftovers not yet reclaimed (persistent tiers).
+    /// Bytes the tier's folder takes on disk when `stats()` is called: entries plus the
+    /// store's own overhead and any crash leftovers not yet reclaimed (persistent tiers).
     pub disk_bytes: u64,
     /// Values bound for this tier that went to another because this one could not take
     /// them (another process holds the sled database, or the tier had failed).

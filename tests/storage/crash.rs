@@ -363,9 +363,8 @@ fn killed_sled_writers_leave_the_folder_near_its_live_bytes(durability: &str, gc
             stats.sled.bytes
         );
     }
-    // disk_bytes is the folder as measured at open (and every few seconds of writing):
-    // sled may have written since, on its own flush thread (the reads' access times), a
-    // few of its segments at most.
+    // disk_bytes is the folder as `stats()` measured it, just before `used`: sled may
+    // write between the two, on its own flush thread, a few of its segments at most.
     let off = stats.sled.disk_bytes.abs_diff(used);
     assert!(
         off <= (used / 20).max(4 << 20),

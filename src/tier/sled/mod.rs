@@ -390,9 +390,11 @@ impl Store for SledTier {
         Ok(())
     }
 
+    /// The folder is measured afresh: sled writes on its own flush thread, so what was
+    /// measured at the last write may be seconds old.
     fn usage(&self) -> Usage {
         Usage {
-            disk_bytes: self.disk_bytes.load(Relaxed),
+            disk_bytes: self.measure(),
             quarantined: self.quarantined.load(Relaxed),
             contained_panics: self.contained_panics.load(Relaxed),
             ..self.gauge.usage()
