@@ -41,8 +41,9 @@ impl<K: CacheKey, V: Cacheable> Memo<K, V> {
     /// Never fails: a cache whose storage cannot be used still computes every result
     /// (the failure is logged with `tracing` and counted in its stats).
     /// `persistent` is false for a function whose results stay in memory: it never
-    /// touches storage.
-    pub fn new(config: CacheConfig, fingerprint: u64, persistent: bool) -> Self {
+    /// touches storage. `by_value` when the function returns values (not `Arc`s), which
+    /// a hit clones: its memory tier then holds small ones inline.
+    pub fn new(config: CacheConfig, fingerprint: u64, persistent: bool, by_value: bool) -> Self {
         // Storage opens on first use; failures then are logged and counted, and the
         // function still returns what it computes. Every stored key carries the code's fingerprint: results of other versions of
         // the code (another build, another process) are never read, and stay until age
@@ -51,7 +52,7 @@ impl<K: CacheKey, V: Cacheable> Memo<K, V> {
         if persistent {
             config.key_version = Some(fingerprint);
         }
-        let cache = SmartCache::lazy(config);
+        let cache = SmartCache::lazy(config, by_value);
         if persistent && cache.path().is_some() {
             // A memo lives in a static, which is never dropped: flush it when the
             // process exits instead.
@@ -164,6 +165,7 @@ pub trait MemoKey: Sized {
         config: impl FnOnce() -> CacheConfig,
         fingerprint: u64,
         persistent: bool,
+        by_value: bool,
     ) -> &'static Memo<Self, V>;
 
     /// As [`MemoKey::memo`] for a key that names `Self` (a method keyed by its
@@ -173,6 +175,7 @@ pub trait MemoKey: Sized {
         config: impl FnOnce() -> CacheConfig,
         fingerprint: u64,
         persistent: bool,
+        by_value: bool,
     ) -> &'static Memo<Self, V>;
 
     /// A copy of the key (for the computation's own arguments).
@@ -203,6 +206,28 @@ pub trait MemoKey: Sized {
         key: Self,
         f: impl FnOnce(&Self) -> Option<V>,
     ) -> Option<Arc<V>>;
+
+    /// As [`MemoKey::call`], by value, for a function returning `V`: a hit clones the
+    /// cached value (small ones are held inline, so a hit touches no reference count).
+    fn call_owned<V: Cacheable + MemoClone>(
+        memo: &Memo<Self, V>,
+        key: Self,
+        f: impl FnOnce(&Self) -> V,
+    ) -> V;
+
+    /// As [`MemoKey::call_result`], by value.
+    fn call_result_owned<V: Cacheable + MemoClone, E>(
+        memo: &Memo<Self, V>,
+        key: Self,
+        f: impl FnOnce(&Self) -> Result<V, E>,
+    ) -> Result<V, E>;
+
+    /// As [`MemoKey::call_option`], by value.
+    fn call_option_owned<V: Cacheable + MemoClone>(
+        memo: &Memo<Self, V>,
+        key: Self,
+        f: impl FnOnce(&Self) -> Option<V>,
+    ) -> Option<V>;
 
     /// The value of `key`, computed by awaiting what `f` returns once however many tasks
     /// ask.
@@ -241,8 +266,9 @@ impl<K: CacheKey> MemoKey for K {
         config: impl FnOnce() -> CacheConfig,
         fingerprint: u64,
         persistent: bool,
+        by_value: bool,
     ) -> &'static Memo<K, V> {
-        cell.get_or_init(|| Memo::new(config(), fingerprint, persistent))
+        cell.get_or_init(|| Memo::new(config(), fingerprint, persistent, by_value))
     }
 
     #[inline]
@@ -251,8 +277,9 @@ impl<K: CacheKey> MemoKey for K {
         config: impl FnOnce() -> CacheConfig,
         fingerprint: u64,
         persistent: bool,
+        by_value: bool,
     ) -> &'static Memo<K, V> {
-        cell.get_or_init(|| Memo::new(config(), fingerprint, persistent))
+        cell.get_or_init(|| Memo::new(config(), fingerprint, persistent, by_value))
     }
 
     #[inline]
@@ -296,6 +323,41 @@ impl<K: CacheKey> MemoKey for K {
     ) -> Option<Arc<V>> {
         memo.cache
             .try_get_with_key(key, |k| f(k).ok_or(NotCached))
+            .ok()
+    }
+
+    #[inline]
+    fn call_owned<V: Cacheable + MemoClone>(
+        memo: &Memo<K, V>,
+        key: K,
+        f: impl FnOnce(&K) -> V,
+    ) -> V {
+        match memo
+            .cache
+            .try_get_with_key_owned(key, |k| Ok::<V, Infallible>(f(k)), V::clone_result)
+        {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
+
+    #[inline]
+    fn call_result_owned<V: Cacheable + MemoClone, E>(
+        memo: &Memo<K, V>,
+        key: K,
+        f: impl FnOnce(&K) -> Result<V, E>,
+    ) -> Result<V, E> {
+        memo.cache.try_get_with_key_owned(key, f, V::clone_result)
+    }
+
+    #[inline]
+    fn call_option_owned<V: Cacheable + MemoClone>(
+        memo: &Memo<K, V>,
+        key: K,
+        f: impl FnOnce(&K) -> Option<V>,
+    ) -> Option<V> {
+        memo.cache
+            .try_get_with_key_owned(key, |k| f(k).ok_or(NotCached), V::clone_result)
             .ok()
     }
 

@@ -509,17 +509,17 @@ fn results_of_other_code_are_kept_apart_not_cleared() {
             .namespace("changing")
             .persist_all(true)
     };
-    let first: Memo<u32, u32> = Memo::new(config(), 1, true);
+    let first: Memo<u32, u32> = Memo::new(config(), 1, true, false);
     MemoKey::call(&first, 1, |_| 10);
     drop(first);
-    let same: Memo<u32, u32> = Memo::new(config(), 1, true);
+    let same: Memo<u32, u32> = Memo::new(config(), 1, true, false);
     assert_eq!(
         MemoKey::call(&same, 1, |_| 99),
         Arc::new(10),
         "same code: the stored result"
     );
     drop(same);
-    let changed: Memo<u32, u32> = Memo::new(config(), 2, true);
+    let changed: Memo<u32, u32> = Memo::new(config(), 2, true, false);
     assert_eq!(
         MemoKey::call(&changed, 1, |_| 20),
         Arc::new(20),
@@ -527,14 +527,14 @@ fn results_of_other_code_are_kept_apart_not_cleared() {
     );
     drop(changed);
     // The old code, run again (another build, another process): its result is still there.
-    let old: Memo<u32, u32> = Memo::new(config(), 1, true);
+    let old: Memo<u32, u32> = Memo::new(config(), 1, true, false);
     assert_eq!(
         MemoKey::call(&old, 1, |_| 99),
         Arc::new(10),
         "old code: its own result"
     );
     assert_eq!(old.cache().keys().expect("keys"), [1]);
-    let new: Memo<u32, u32> = Memo::new(config(), 2, true);
+    let new: Memo<u32, u32> = Memo::new(config(), 2, true, false);
     assert_eq!(
         MemoKey::call(&new, 1, |_| 99),
         Arc::new(20),
@@ -555,10 +555,10 @@ fn a_walk_leaves_other_versions_entries_alone() {
             .persist_all(true)
             .promote_max(0)
     };
-    let old: Memo<u32, u32> = Memo::new(config(), 1, true);
+    let old: Memo<u32, u32> = Memo::new(config(), 1, true, false);
     MemoKey::call(&old, 1, |_| 10);
     drop(old);
-    let new: Memo<u32, u32> = Memo::new(config().tti(Duration::from_millis(50)), 2, true);
+    let new: Memo<u32, u32> = Memo::new(config().tti(Duration::from_millis(50)), 2, true, false);
     MemoKey::call(&new, 2, |_| 20);
     std::thread::sleep(Duration::from_millis(150));
     assert_eq!(
@@ -568,7 +568,7 @@ fn a_walk_leaves_other_versions_entries_alone() {
     );
     assert_eq!(new.cache().keys().expect("keys"), Vec::<u32>::new());
     drop(new);
-    let old: Memo<u32, u32> = Memo::new(config(), 1, true);
+    let old: Memo<u32, u32> = Memo::new(config(), 1, true, false);
     assert_eq!(
         MemoKey::call(&old, 1, |_| 99),
         Arc::new(10),
@@ -794,4 +794,65 @@ fn a_generic_function_memoizes_with_a_concrete_key() {
     assert_eq!(describe_with_cached_flag(6.5), ("<6.5>".to_string(), true));
     assert_eq!(describe_refresh('x'), "<x>");
     assert_eq!(DESCRIBED.load(SeqCst), 3);
+}
+
+static INLINE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(tier = "memory", eviction = "clockpro", ttl = "400ms", max_entries = 64)]
+fn inline_clockpro(x: u64) -> (u64, u32) {
+    INLINE_RUNS.fetch_add(1, SeqCst);
+    (x * 3, x as u32)
+}
+
+#[memoize(tier = "memory", eviction = "tinylfu", ttl = "400ms", max_entries = 64)]
+fn inline_tinylfu(x: u64) -> (u64, u32) {
+    INLINE_RUNS.fetch_add(1, SeqCst);
+    (x * 3, x as u32)
+}
+
+/// Small results of a function returning values are held in their memory slots (a hit
+/// copies them and touches no reference count), on either memory store: they keep the
+/// rules every value keeps. Hits are right and counted, the cache hands out the same
+/// values, removal and the time to live forget them, and the entry bound holds.
+#[test]
+fn small_results_held_in_their_slots_keep_every_rule() {
+    type Memoized = (fn(u64) -> (u64, u32), fn() -> &'static SmartCache<u64, (u64, u32)>);
+    let functions: [(&str, Memoized); 2] = [
+        ("clockpro", (inline_clockpro, inline_clockpro_cache)),
+        ("tinylfu", (inline_tinylfu, inline_tinylfu_cache)),
+    ];
+    for (name, (call, cache)) in functions {
+        let runs = || INLINE_RUNS.load(SeqCst);
+        let before = runs();
+        for x in 0..10 {
+            assert_eq!(call(x), (x * 3, x as u32), "{name}");
+        }
+        let hits = cache().stats().hits;
+        for _ in 0..5 {
+            for x in 0..10 {
+                assert_eq!(call(x), (x * 3, x as u32), "{name}: a hit");
+            }
+        }
+        assert_eq!(runs() - before, 10, "{name}: each argument computed once");
+        assert_eq!(cache().stats().hits - hits, 50, "{name}: {}", cache().stats());
+        assert_eq!(cache().get(&4).as_deref(), Some(&(12, 4)), "{name}");
+
+        assert!(cache().remove(&4).expect("remove"), "{name}");
+        assert_eq!(call(4), (12, 4));
+        assert_eq!(runs() - before, 11, "{name}: a removed result is computed again");
+
+        // The entry bound: 200 arguments, at most 64 kept.
+        for x in 100..300 {
+            call(x);
+        }
+        let stats = cache().stats();
+        assert!(stats.memory.entries <= 64, "{name}: {stats}");
+        assert!(stats.memory.evictions > 0, "{name}: {stats}");
+
+        // The time to live: every result goes.
+        std::thread::sleep(Duration::from_millis(500));
+        let before = runs();
+        assert_eq!(call(0), (0, 0));
+        assert_eq!(runs() - before, 1, "{name}: an expired result is computed again");
+    }
 }

@@ -22,7 +22,10 @@ impl Drop for Cleanup {
 }
 
 impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
-    pub(super) fn build(mut config: CacheConfig, eager: bool) -> Result<Self> {
+    /// The cache on `config`: its persistent tiers opened now if `eager`, else on first
+    /// use; its memory tier holding small values inline if `inline` (for a memoized
+    /// function returning values, see `MemoryTier::hold_inline`).
+    pub(super) fn build(mut config: CacheConfig, eager: bool, inline: bool) -> Result<Self> {
         // The type's own time to live holds on every build path, unless the configuration
         // sets one.
         config.ttl = config.ttl.or(V::TTL);
@@ -113,7 +116,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             ),
             ttl_of,
             any_salt: crate::any::is_any::<V>().then(|| crate::hash::hash64(namespace.as_bytes())),
-            memory: MemoryTier::new(&config, Arc::clone(&counters)),
+            memory: MemoryTier::new(&config, Arc::clone(&counters), inline),
             counters,
             namespace,
             dir,
@@ -144,13 +147,14 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
 
     /// A cache on `config` whose persistent tiers open on first use: storage problems
     /// show up as counted errors then, not here. Falls back to the memory tier alone
-    /// when `config` itself is invalid.
-    pub(crate) fn lazy(config: CacheConfig) -> Self {
-        match Self::build(config, false) {
+    /// when `config` itself is invalid. With `inline`, the memory tier holds small values
+    /// in their slots, for a memoized function returning values.
+    pub(crate) fn lazy(config: CacheConfig, inline: bool) -> Self {
+        match Self::build(config, false, inline) {
             Ok(cache) => cache,
             Err(e) => {
                 tracing::error!(error = %e, "invalid cache configuration; keeping values in memory only");
-                Self::build(CacheConfig::default().tier(Tier::Memory), false)
+                Self::build(CacheConfig::default().tier(Tier::Memory), false, inline)
                     .expect("the default configuration is valid and opens nothing when lazy")
             }
         }

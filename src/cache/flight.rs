@@ -187,6 +187,22 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         value
     }
 
+    /// As [`Inner::get_with`], by value: a hit clones the value (held inline in memory
+    /// when it is small, so that the hit touches no reference count).
+    #[inline]
+    pub(super) fn get_with_owned<E>(
+        &self,
+        key: K,
+        init: impl FnOnce(&K) -> std::result::Result<V, E>,
+        clone: fn(&V) -> V,
+    ) -> std::result::Result<V, E> {
+        if let Some(value) = self.get_memory_owned(&key, clone) {
+            return Ok(value);
+        }
+        self.memory.hold_inline(clone);
+        self.get_with(key, init).map(|value| clone(&value))
+    }
+
     /// The value of `key`, computed by `init` (given the key) once however many threads
     /// ask.
     pub(super) fn get_with<E>(

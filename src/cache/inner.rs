@@ -1,6 +1,7 @@
 //! The state every clone of a cache shares, the tiers it opens, and its memory front.
 
 use super::*;
+use crate::tier::memory::{Holder, Read};
 
 pub(super) struct Inner<K, V> {
     pub(super) config: CacheConfig,
@@ -35,6 +36,63 @@ pub(super) struct Inner<K, V> {
     pub(super) _cleanup: Option<Cleanup>,
 }
 
+/// A memory hit on `key`: counted, told to the home tier when the cache has a time to
+/// idle, and its value handed out shared (`C` = [`Shared`]) or owned ([`Owned`]).
+struct MemoryHit<'a, K, V, Q: ?Sized, C> {
+    inner: &'a Inner<K, V>,
+    key: &'a Q,
+    clone: C,
+}
+
+/// A memory hit's value, shared.
+struct Shared;
+
+/// A memory hit's value, owned: cloned by the function when it is shared.
+struct Owned<V>(fn(&V) -> V);
+
+impl<K: CacheKey, V: Cacheable, Q: Serialize + ?Sized, C> MemoryHit<'_, K, V, Q, C> {
+    #[inline]
+    fn count<H>(&self, slot: &Slot<H>) {
+        self.inner.count_hit(Tier::Memory);
+        if let (Some(tti), Some(last)) = (self.inner.config.tti, slot.disk_access()) {
+            self.inner.keep_alive_below(self.key, slot.home, last, tti);
+        }
+    }
+}
+
+impl<K: CacheKey, V: Cacheable, Q: Serialize + ?Sized> Read<V> for MemoryHit<'_, K, V, Q, Shared> {
+    type Output = Arc<V>;
+
+    #[inline]
+    fn read<H: Holder<V>>(self, slot: Slot<H>) -> Arc<V> {
+        self.count(&slot);
+        slot.value().shared()
+    }
+}
+
+impl<K: CacheKey, V: Cacheable, Q: Serialize + ?Sized> Read<V>
+    for MemoryHit<'_, K, V, Q, Owned<V>>
+{
+    type Output = V;
+
+    #[inline]
+    fn read<H: Holder<V>>(self, slot: Slot<H>) -> V {
+        self.count(&slot);
+        slot.value().owned(self.clone.0)
+    }
+}
+
+/// A memory slot's home tier.
+pub(super) struct Home;
+
+impl<V> Read<V> for Home {
+    type Output = Tier;
+
+    fn read<H: Holder<V>>(self, slot: Slot<H>) -> Tier {
+        slot.home
+    }
+}
+
 impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     /// Stores a value just computed. A storage failure is logged, never returned: the
     /// computed value is handed back all the same.
@@ -58,12 +116,34 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         if !self.uses_memory {
             return None;
         }
-        let slot = self.memory.get(key)?;
-        self.count_hit(Tier::Memory);
-        if let (Some(tti), Some(last)) = (self.config.tti, slot.disk_access()) {
-            self.keep_alive_below(key, slot.home, last, tti);
+        self.memory.get(
+            key,
+            MemoryHit {
+                inner: self,
+                key,
+                clone: Shared,
+            },
+        )
+    }
+
+    /// A hit in the memory tier, counted, by value: `clone` copies a value that is shared.
+    #[inline]
+    pub(super) fn get_memory_owned<Q>(&self, key: &Q, clone: fn(&V) -> V) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + Serialize + ?Sized,
+    {
+        if !self.uses_memory {
+            return None;
         }
-        Some(slot.value)
+        self.memory.get(
+            key,
+            MemoryHit {
+                inner: self,
+                key,
+                clone: Owned(clone),
+            },
+        )
     }
 
     /// A memory hit on a copy of a persisted value is a read of that value: with a time to

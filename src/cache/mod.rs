@@ -45,7 +45,7 @@ pub use self::walk::Iter;
 use self::build::Cleanup;
 use self::flight::Flight;
 use self::generations::Generations;
-use self::inner::{deadline_of, log_failure, Inner, Stores};
+use self::inner::{deadline_of, log_failure, Home, Inner, Stores};
 
 /// A cache whose values of type `V` go to the tier their type and size call for.
 ///
@@ -79,12 +79,12 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// storage is opened on first use, and a storage problem then is an error of that
     /// operation (or a miss for [`SmartCache::get`]).
     pub fn new() -> Self {
-        match Self::build(V::default_config(), false) {
+        match Self::build(V::default_config(), false, false) {
             Ok(cache) => cache,
             Err(e) => {
                 tracing::error!(error = %e, value = %V::type_tag(),
                     "the type's default_config is invalid; using CacheConfig::default()");
-                Self::build(CacheConfig::default(), false)
+                Self::build(CacheConfig::default(), false, false)
                     .expect("CacheConfig::default() is valid and opens nothing when lazy")
             }
         }
@@ -94,7 +94,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// storage cannot be used: the folder is a file or not writable, the sled database is
     /// locked by another process.
     pub fn with_config(config: CacheConfig) -> Result<Self> {
-        Self::build(config, true)
+        Self::build(config, true, false)
     }
 
     /// The tier `value` would be stored in.
@@ -212,6 +212,19 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         self.inner.get_with(key, init)
     }
 
+    /// Like [`SmartCache::try_get_with_key`], by value: `clone` copies the cached value
+    /// (small values are then held inline in memory, so a hit copies them and touches no
+    /// reference count).
+    #[inline]
+    pub(crate) fn try_get_with_key_owned<E>(
+        &self,
+        key: K,
+        init: impl FnOnce(&K) -> std::result::Result<V, E>,
+        clone: fn(&V) -> V,
+    ) -> std::result::Result<V, E> {
+        self.inner.get_with_owned(key, init, clone)
+    }
+
     /// Like [`SmartCache::try_get_with_key`] for a computation that is awaited: tasks
     /// and threads that ask for the same missing key share one computation.
     #[cfg(feature = "async")]
@@ -239,7 +252,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             removed |= inner.remove_persistent(&address, None)?;
         }
         let _write = inner.generations.write(key);
-        removed |= inner.memory.remove(key).is_some();
+        removed |= inner.memory.remove(key);
         Ok(removed)
     }
 
@@ -261,8 +274,12 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         Q: Hash + Eq + Serialize + ?Sized,
     {
         let inner = &*self.inner;
-        if let Some(slot) = inner.uses_memory.then(|| inner.memory.get(key)).flatten() {
-            return Some(slot.home);
+        if let Some(home) = inner
+            .uses_memory
+            .then(|| inner.memory.get(key, Home))
+            .flatten()
+        {
+            return Some(home);
         }
         let address = inner.address(key).ok()?;
         let expect = inner.expect(&address);

@@ -5,7 +5,9 @@ use super::*;
 
 impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     /// Looks below the memory tier (which already missed). A hit is copied into memory
-    /// when `promote` (and the value is small enough).
+    /// when `promote` (and the value is small enough). Never inlined: a memory hit's
+    /// code stays small without this path, which reads storage.
+    #[inline(never)]
     pub(super) fn get_below<Q>(&self, key: &Q, promote: bool) -> Result<Option<Arc<V>>>
     where
         K: Borrow<Q>,

@@ -205,7 +205,11 @@ impl<'a> Parts<'a> {
             (Wrapper::Option, true) => "call_async_option",
             (Wrapper::Result, true) => "call_async_result",
         };
-        let method = Ident::new(method, Span::call_site());
+        let owned = self.by_value();
+        let method = match owned {
+            true => format_ident!("{method}_owned"),
+            false => Ident::new(method, Span::call_site()),
+        };
         let key_type = &self.key.ty;
         let (compute, unpack) = (self.compute(), &self.key.unpack);
         let memo_key = quote!(<#key_type as ::smartcache::__private::MemoKey>);
@@ -222,6 +226,9 @@ impl<'a> Parts<'a> {
                 #compute
             }))
         };
+        if owned {
+            return call;
+        }
         let ret_value = self.ret_value();
         match self.value.wrapper {
             Wrapper::Plain => quote! {
@@ -230,6 +237,12 @@ impl<'a> Parts<'a> {
             },
             Wrapper::Option | Wrapper::Result => quote!(#call.map(|v| #ret_value)),
         }
+    }
+
+    /// Whether the memo hands back values, not `Arc`s: for a sync function that returns
+    /// its value. Its memory tier can then hold small values without a reference count.
+    fn by_value(&self) -> bool {
+        !self.value.shared && !self.is_async()
     }
 
     /// What a hit hands back of `v: Arc<V>`: the shared value, or a clone of it.
@@ -292,6 +305,7 @@ impl<'a> Parts<'a> {
         let config = self.config();
         let fingerprint = self.fingerprint();
         let persistent = self.o.tier != Some(Tier::Memory);
+        let by_value = self.by_value();
         let key_type = &self.key.ty;
         let bounds = self.bounds();
         // A static cannot name `Self`: a key that does keeps its memo in a `MemoCell`.
@@ -313,6 +327,7 @@ impl<'a> Parts<'a> {
                     || #config,
                     #fingerprint,
                     #persistent,
+                    #by_value,
                 )
             }
         }

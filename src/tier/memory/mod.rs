@@ -13,123 +13,18 @@
 
 mod moka;
 mod quick;
+mod slot;
 
 use std::borrow::Borrow;
 use std::hash::Hash;
-use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
 
 use self::moka::MokaTier;
 use self::quick::QuickTier;
+pub(crate) use self::slot::{Held, Holder, Read, Slot};
 use crate::config::{CacheConfig, Eviction};
 use crate::stats::Counters;
-use crate::{Cacheable, Tier};
-
-/// One value in the memory tier. Kept small, as every hit copies it: the times only some
-/// slots have live behind one pointer.
-pub(crate) struct Slot<V> {
-    pub value: Arc<V>,
-    /// Its times, shared by the clones of the slot; `None` for a value whose home is
-    /// memory, with no deadline and no time to idle (most of them).
-    times: Option<Arc<Times>>,
-    /// Bytes of the value (its `size_hint`) and of its key.
-    bytes: u64,
-    /// Where the value lives (its home tier): `Memory`, or the persistent tier it copies.
-    pub home: Tier,
-}
-
-/// The times of a slot that has any.
-#[derive(Default)]
-struct Times {
-    /// For a copy of a persisted value: when its home tier last heard of a read (ms since
-    /// the Unix epoch).
-    disk_access: Option<AtomicU64>,
-    /// With a time to idle, in quick_cache: when the slot was last read (ms on the
-    /// coarse monotonic clock).
-    read_ms: Option<AtomicU64>,
-    deadline: Option<Instant>,
-}
-
-/// A copy of each time, as it is now (for a slot whose times are shared already).
-impl Clone for Times {
-    fn clone(&self) -> Self {
-        let copy = |at: &AtomicU64| AtomicU64::new(at.load(std::sync::atomic::Ordering::Relaxed));
-        Times {
-            disk_access: self.disk_access.as_ref().map(copy),
-            read_ms: self.read_ms.as_ref().map(copy),
-            deadline: self.deadline,
-        }
-    }
-}
-
-impl<V> Clone for Slot<V> {
-    fn clone(&self) -> Self {
-        Slot {
-            value: Arc::clone(&self.value),
-            times: self.times.clone(),
-            bytes: self.bytes,
-            home: self.home,
-        }
-    }
-}
-
-impl<V> Slot<V> {
-    /// When the slot must be gone, if ever.
-    #[inline]
-    pub fn deadline(&self) -> Option<Instant> {
-        self.times.as_ref().and_then(|times| times.deadline)
-    }
-
-    /// For a copy of a persisted value: when its home tier last heard of a read.
-    #[inline]
-    pub fn disk_access(&self) -> Option<&AtomicU64> {
-        self.times.as_ref()?.disk_access.as_ref()
-    }
-
-    /// With a time to idle (quick_cache): when the slot was last read.
-    #[inline]
-    fn read_ms(&self) -> Option<&AtomicU64> {
-        self.times.as_ref()?.read_ms.as_ref()
-    }
-
-    /// The slot, its last read set to `now_ms` (before it is first stored).
-    fn read_at(mut self, now_ms: u64) -> Self {
-        let times = self.times.get_or_insert_with(Default::default);
-        Arc::make_mut(times).read_ms = Some(AtomicU64::new(now_ms));
-        self
-    }
-}
-
-impl<V: Cacheable> Slot<V> {
-    /// A slot for `value` of `size` bytes (its `size_hint`), living in `home`, that must be
-    /// gone by `deadline`.
-    pub fn new(
-        value: Arc<V>,
-        size: usize,
-        key_size: usize,
-        home: Tier,
-        deadline: Option<Instant>,
-    ) -> Self {
-        let bytes = u64::try_from(size.saturating_add(key_size)).unwrap_or(u64::MAX);
-        let disk_access = home
-            .is_persistent()
-            .then(|| AtomicU64::new(crate::clock::now_ms()));
-        let times = (disk_access.is_some() || deadline.is_some()).then(|| {
-            Arc::new(Times {
-                disk_access,
-                read_ms: None,
-                deadline,
-            })
-        });
-        Slot {
-            value,
-            times,
-            bytes,
-            home,
-        }
-    }
-}
+use crate::Cacheable;
 
 /// How slots are weighed: in units of `unit` bytes, each at least `quantum` units, against
 /// a capacity of `capacity` units.
@@ -192,17 +87,30 @@ impl Weights {
 pub(crate) const MIN_CLOCKPRO_ENTRIES: u64 = 32;
 
 /// The memory tier of a cache, on the store its eviction policy calls for.
-pub(crate) enum MemoryTier<K, V> {
-    Moka(MokaTier<K, V>),
-    Quick(QuickTier<K, V>),
+pub(crate) struct MemoryTier<K, V> {
+    store: Store<K, V>,
+    /// For a tier that holds small values inline: how to clone a value, once the first
+    /// hit by value has said (see [`Held`]).
+    inline: OnceLock<fn(&V) -> V>,
+}
+
+/// The store underneath: moka or quick_cache, with values shared (`Arc<V>`, the
+/// smallest slot) or, for a memoized function returning values, held inline when small.
+enum Store<K, V> {
+    Moka(MokaTier<K, Arc<V>>),
+    Quick(QuickTier<K, Arc<V>>),
+    MokaInline(MokaTier<K, Held<V>>),
+    QuickInline(QuickTier<K, Held<V>>),
 }
 
 /// Calls the same method of whichever store the tier is on.
 macro_rules! on_store {
     ($tier:expr, $store:ident => $call:expr) => {
-        match $tier {
-            MemoryTier::Moka($store) => $call,
-            MemoryTier::Quick($store) => $call,
+        match &$tier.store {
+            Store::Moka($store) => $call,
+            Store::Quick($store) => $call,
+            Store::MokaInline($store) => $call,
+            Store::QuickInline($store) => $call,
         }
     };
 }
@@ -212,38 +120,66 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Cacheable,
 {
-    pub fn new(config: &CacheConfig, counters: Arc<Counters>) -> Self {
+    /// The memory tier on `config`; with `inline`, one that holds small values in their
+    /// slots (see [`MemoryTier::hold_inline`]).
+    pub fn new(config: &CacheConfig, counters: Arc<Counters>, inline: bool) -> Self {
         let weights = Weights::new(config.memory_capacity, config.max_entries);
         // quick_cache's queues need a few dozen entries to a shard: a smaller count bound
         // is moka's.
         let few = config.max_entries.is_some_and(|n| n < MIN_CLOCKPRO_ENTRIES);
-        match config.policy().eviction() {
-            Eviction::ClockPro if !few => {
-                MemoryTier::Quick(QuickTier::new(config, weights, counters))
-            }
-            _ => MemoryTier::Moka(MokaTier::new(config, weights, counters)),
+        let quick = matches!(config.policy().eviction(), Eviction::ClockPro) && !few;
+        let store = match (quick, inline) {
+            (true, false) => Store::Quick(QuickTier::new(config, weights, counters)),
+            (false, false) => Store::Moka(MokaTier::new(config, weights, counters)),
+            (true, true) => Store::QuickInline(QuickTier::new(config, weights, counters)),
+            (false, true) => Store::MokaInline(MokaTier::new(config, weights, counters)),
+        };
+        MemoryTier {
+            store,
+            inline: OnceLock::new(),
         }
     }
 
+    /// For a tier made to hold values inline: from now on, small values are held in
+    /// their slots, cloned by `clone`.
     #[inline]
-    pub fn get<Q>(&self, key: &Q) -> Option<Slot<V>>
+    pub fn hold_inline(&self, clone: fn(&V) -> V) {
+        if matches!(self.store, Store::MokaInline(_) | Store::QuickInline(_)) {
+            self.inline.get_or_init(|| clone);
+        }
+    }
+
+    /// The slot of `key`, as `read` takes it (each store holds its values its own way).
+    #[inline]
+    pub fn get<Q, R: Read<V>>(&self, key: &Q, read: R) -> Option<R::Output>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        on_store!(self, store => store.get(key))
+        match &self.store {
+            Store::Moka(store) => store.get(key).map(|slot| read.read(slot)),
+            Store::Quick(store) => store.get(key, read),
+            Store::MokaInline(store) => store.get(key).map(|slot| read.read(slot)),
+            Store::QuickInline(store) => store.get(key, read),
+        }
     }
 
-    pub fn insert(&self, key: K, slot: Slot<V>) {
-        on_store!(self, store => store.insert(key, slot))
+    pub fn insert(&self, key: K, slot: Slot<Arc<V>>) {
+        match &self.store {
+            Store::Moka(store) => store.insert(key, slot),
+            Store::Quick(store) => store.insert(key, slot),
+            Store::MokaInline(store) => store.insert(key, slot.inlined(self.inline.get())),
+            Store::QuickInline(store) => store.insert(key, slot.inlined(self.inline.get())),
+        }
     }
 
-    pub fn remove<Q>(&self, key: &Q) -> Option<Slot<V>>
+    /// Drops the slot of `key`. Whether there was one.
+    pub fn remove<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        on_store!(self, store => store.remove(key))
+        on_store!(self, store => store.remove(key).is_some())
     }
 
     pub fn clear(&self) {
@@ -268,7 +204,43 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::Weights;
+    use super::*;
+    use crate::Tier;
+
+    /// Reads whether a slot holds its value inline, and the value.
+    struct Probe;
+
+    impl Read<u64> for Probe {
+        type Output = (bool, u64);
+
+        fn read<H: Holder<u64>>(self, slot: Slot<H>) -> (bool, u64) {
+            let value = slot.value();
+            (value.is_inline(), *value.shared())
+        }
+    }
+
+    #[test]
+    fn a_tier_made_to_hold_values_inline_does_so_once_told_how_to_clone() {
+        for eviction in [Eviction::ClockPro, Eviction::TinyLfu] {
+            let config = CacheConfig::default().eviction(eviction);
+            let slot = |value: u64| Slot::new(Arc::new(value), 8, 8, Tier::Memory, None);
+            let inline: MemoryTier<u64, u64> =
+                MemoryTier::new(&config, Arc::new(Counters::default()), true);
+            inline.insert(1, slot(10));
+            inline.hold_inline(|v| *v);
+            inline.insert(2, slot(20));
+            inline.insert(3, Slot::new(Arc::new(30), 4096, 8, Tier::Memory, None));
+            assert_eq!(inline.get(&1, Probe), Some((false, 10)), "{eviction:?}");
+            assert_eq!(inline.get(&2, Probe), Some((true, 20)), "{eviction:?}");
+            assert_eq!(inline.get(&3, Probe), Some((false, 30)), "{eviction:?}: large");
+
+            let shared: MemoryTier<u64, u64> =
+                MemoryTier::new(&config, Arc::new(Counters::default()), false);
+            shared.hold_inline(|v| *v);
+            shared.insert(2, slot(20));
+            assert_eq!(shared.get(&2, Probe), Some((false, 20)), "{eviction:?}");
+        }
+    }
 
     #[test]
     fn weights_bound_both_bytes_and_entries() {

@@ -31,7 +31,7 @@ struct SlotExpiry {
 }
 
 impl SlotExpiry {
-    fn remaining<V>(&self, slot: &Slot<V>, now: Instant) -> Option<Duration> {
+    fn remaining<H>(&self, slot: &Slot<H>, now: Instant) -> Option<Duration> {
         let until_deadline = slot.deadline().map(|d| d.saturating_duration_since(now));
         match (until_deadline, self.tti) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -40,11 +40,11 @@ impl SlotExpiry {
     }
 }
 
-impl<K, V> Expiry<K, Slot<V>> for SlotExpiry {
+impl<K, H> Expiry<K, Slot<H>> for SlotExpiry {
     fn expire_after_create(
         &self,
         _key: &K,
-        slot: &Slot<V>,
+        slot: &Slot<H>,
         created_at: Instant,
     ) -> Option<Duration> {
         self.remaining(slot, created_at)
@@ -53,7 +53,7 @@ impl<K, V> Expiry<K, Slot<V>> for SlotExpiry {
     fn expire_after_read(
         &self,
         _key: &K,
-        slot: &Slot<V>,
+        slot: &Slot<H>,
         read_at: Instant,
         duration_until_expiry: Option<Duration>,
         _last_modified_at: Instant,
@@ -67,7 +67,7 @@ impl<K, V> Expiry<K, Slot<V>> for SlotExpiry {
     fn expire_after_update(
         &self,
         _key: &K,
-        slot: &Slot<V>,
+        slot: &Slot<H>,
         updated_at: Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
@@ -99,9 +99,9 @@ impl Tally {
     }
 }
 
-/// A moka cache of slots.
-pub(crate) struct MokaTier<K, V> {
-    cache: moka::sync::Cache<K, Slot<V>>,
+/// A moka cache of slots, each holding its value as `H` (see [`Slot`]).
+pub(crate) struct MokaTier<K, H> {
+    cache: moka::sync::Cache<K, Slot<H>>,
     /// `None` where moka's listener counts evictions and expirations (it expires slots).
     tally: Option<Tally>,
     /// Whether moka expires slots itself (the cache has a ttl or tti). Otherwise the few
@@ -113,10 +113,10 @@ pub(crate) struct MokaTier<K, V> {
     counters: Arc<Counters>,
 }
 
-impl<K, V> MokaTier<K, V>
+impl<K, H> MokaTier<K, H>
 where
     K: Hash + Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
+    H: Clone + Send + Sync + 'static,
 {
     pub fn new(config: &CacheConfig, weights: Weights, counters: Arc<Counters>) -> Self {
         let policy = match config.policy().eviction() {
@@ -125,7 +125,7 @@ where
         };
         let mut builder = moka::sync::Cache::builder()
             .max_capacity(weights.capacity)
-            .weigher(move |_key: &K, slot: &Slot<V>| weights.of_u32(slot.bytes))
+            .weigher(move |_key: &K, slot: &Slot<H>| weights.of_u32(slot.bytes))
             .eviction_policy(policy);
         // Per-slot expiry costs a little on every read: install it only when this cache
         // has a ttl or tti. Without it, a slot's deadline is checked when it is read.
@@ -153,7 +153,7 @@ where
     }
 
     #[inline]
-    pub fn get<Q>(&self, key: &Q) -> Option<Slot<V>>
+    pub fn get<Q>(&self, key: &Q) -> Option<Slot<H>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -167,7 +167,7 @@ where
 
     /// Drops a slot past its deadline (in a cache where moka does not expire slots).
     #[cold]
-    fn expire<Q>(&self, key: &Q) -> Option<Slot<V>>
+    fn expire<Q>(&self, key: &Q) -> Option<Slot<H>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -178,7 +178,7 @@ where
         None
     }
 
-    pub fn insert(&self, key: K, slot: Slot<V>) {
+    pub fn insert(&self, key: K, slot: Slot<H>) {
         if let Some(tally) = &self.tally {
             if !self.cache.contains_key(&key) {
                 tally.started.fetch_add(1, Relaxed);
@@ -187,7 +187,7 @@ where
         self.cache.insert(key, slot);
     }
 
-    pub fn remove<Q>(&self, key: &Q) -> Option<Slot<V>>
+    pub fn remove<Q>(&self, key: &Q) -> Option<Slot<H>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,

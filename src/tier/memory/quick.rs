@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, Weighter};
 
-use super::{Slot, Weights};
+use super::{Holder, Read, Slot, Weights};
 use crate::clock::monotonic_coarse_ms as coarse_now_ms;
 use crate::config::CacheConfig;
 use crate::stats::Counters;
@@ -29,8 +29,8 @@ const MAX_SHARDS: u64 = 8;
 #[derive(Clone)]
 struct SlotWeighter(Weights);
 
-impl<K, V> Weighter<K, Slot<V>> for SlotWeighter {
-    fn weight(&self, _key: &K, slot: &Slot<V>) -> u64 {
+impl<K, H> Weighter<K, Slot<H>> for SlotWeighter {
+    fn weight(&self, _key: &K, slot: &Slot<H>) -> u64 {
         self.0.of(slot.bytes)
     }
 }
@@ -41,10 +41,10 @@ impl<K, V> Weighter<K, Slot<V>> for SlotWeighter {
 #[derive(Clone)]
 struct Evictions;
 
-impl<K, V> Lifecycle<K, Slot<V>> for Evictions {
-    type RequestState = Dropped<K, V>;
+impl<K, H> Lifecycle<K, Slot<H>> for Evictions {
+    type RequestState = Dropped<K, H>;
 
-    fn on_evict(&self, dropped: &mut Self::RequestState, key: K, slot: Slot<V>) {
+    fn on_evict(&self, dropped: &mut Self::RequestState, key: K, slot: Slot<H>) {
         match dropped.first {
             None => dropped.first = Some((key, slot)),
             Some(_) => dropped.more.push((key, slot)),
@@ -54,12 +54,12 @@ impl<K, V> Lifecycle<K, Slot<V>> for Evictions {
 
 /// What one insert let go of: most often one slot (the one it replaced), kept without
 /// allocating; more (evictions) in a list.
-struct Dropped<K, V> {
-    first: Option<(K, Slot<V>)>,
-    more: Vec<(K, Slot<V>)>,
+struct Dropped<K, H> {
+    first: Option<(K, Slot<H>)>,
+    more: Vec<(K, Slot<H>)>,
 }
 
-impl<K, V> Default for Dropped<K, V> {
+impl<K, H> Default for Dropped<K, H> {
     fn default() -> Self {
         Dropped {
             first: None,
@@ -70,20 +70,20 @@ impl<K, V> Default for Dropped<K, V> {
 
 /// Whether `slot` is past its deadline or has idled out, at `now` (and `now_ms` on the
 /// coarse monotonic clock).
-fn expired<V>(slot: &Slot<V>, tti_ms: Option<u64>, now: Instant, now_ms: u64) -> bool {
+fn expired<H>(slot: &Slot<H>, tti_ms: Option<u64>, now: Instant, now_ms: u64) -> bool {
     slot.deadline().is_some_and(|d| now >= d) || idled_out(slot, tti_ms, now_ms)
 }
 
-fn idled_out<V>(slot: &Slot<V>, tti_ms: Option<u64>, now_ms: u64) -> bool {
+fn idled_out<H>(slot: &Slot<H>, tti_ms: Option<u64>, now_ms: u64) -> bool {
     match (tti_ms, slot.read_ms()) {
         (Some(tti), Some(read)) => now_ms.saturating_sub(read.load(Relaxed)) >= tti,
         _ => false,
     }
 }
 
-/// A quick_cache cache of slots.
-pub(crate) struct QuickTier<K, V> {
-    cache: quick_cache::sync::Cache<K, Slot<V>, SlotWeighter, DefaultHashBuilder, Evictions>,
+/// A quick_cache cache of slots, each holding its value as `H` (see [`Slot`]).
+pub(crate) struct QuickTier<K, H> {
+    cache: quick_cache::sync::Cache<K, Slot<H>, SlotWeighter, DefaultHashBuilder, Evictions>,
     /// The time to idle, in milliseconds.
     tti_ms: Option<u64>,
     /// Whether some slot may expire (a ttl, a tti, or a slot given a deadline): then usage
@@ -97,10 +97,10 @@ pub(crate) struct QuickTier<K, V> {
     counters: Arc<Counters>,
 }
 
-impl<K, V> QuickTier<K, V>
+impl<K, H> QuickTier<K, H>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Send + Sync + 'static,
+    H: Clone + Send + Sync + 'static,
 {
     pub fn new(config: &CacheConfig, weights: Weights, counters: Arc<Counters>) -> Self {
         // Shards split the capacity, so that threads rarely share a lock: each must hold
@@ -149,21 +149,26 @@ where
         }
     }
 
+    /// The slot of `key`, as `read` takes it. A slot that may have expired is checked
+    /// on a path of its own, so that the common hit hands its slot straight to `read`
+    /// (merged, the two paths would pass the slot through the stack).
     #[inline]
-    pub fn get<Q>(&self, key: &Q) -> Option<Slot<V>>
+    pub fn get<Q, V, R: Read<V>>(&self, key: &Q, read: R) -> Option<R::Output>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
+        H: Holder<V>,
     {
         let slot = self.cache.get(key)?;
         if slot.deadline().is_some() || self.tti_ms.is_some() {
-            return self.check_time(key, slot);
+            return self.check_time(key, slot).map(|slot| read.read(slot));
         }
-        Some(slot)
+        Some(read.read(slot))
     }
 
     /// A slot read that may have expired: dropped if it has, else its read recorded.
-    fn check_time<Q>(&self, key: &Q, slot: Slot<V>) -> Option<Slot<V>>
+    #[inline(never)]
+    fn check_time<Q>(&self, key: &Q, slot: Slot<H>) -> Option<Slot<H>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -197,7 +202,7 @@ where
         }
     }
 
-    pub fn insert(&self, key: K, mut slot: Slot<V>) {
+    pub fn insert(&self, key: K, mut slot: Slot<H>) {
         if self.weights.of(slot.bytes) > self.shard_capacity
             && !self.oversize_warned.swap(true, Relaxed)
         {
@@ -214,15 +219,20 @@ where
             self.may_expire.store(true, Relaxed);
         }
         let mut dropped = Dropped::default();
-        let inserted = Arc::as_ptr(&slot.value);
+        // quick_cache turns away a slot heavier than its hot share of a shard.
+        let heavy = self.weights.of(slot.bytes) > self.shard_capacity / 2;
         self.cache
             .insert_with_lifecycle(key.clone(), slot, &mut dropped);
         let memory = self.counters.tier(Tier::Memory);
+        // A slot let go of under the inserted key is the one this insert replaced, which
+        // is not an eviction (moka does not count it either); or the new slot itself,
+        // turned away for its weight, which is.
+        if heavy && !self.cache.contains_key(&key) {
+            Counters::bump(&memory.evictions);
+        }
         let mut now = None;
         for (old_key, old) in dropped.first.iter().chain(&dropped.more) {
-            // The slot this insert replaced is not an eviction (moka does not count it
-            // either); the new slot turned away for its size is.
-            if *old_key == key && !std::ptr::eq(Arc::as_ptr(&old.value), inserted) {
+            if *old_key == key {
                 continue;
             }
             let (now, now_ms) = *now.get_or_insert_with(|| (Instant::now(), coarse_now_ms()));
@@ -234,7 +244,7 @@ where
         }
     }
 
-    pub fn remove<Q>(&self, key: &Q) -> Option<Slot<V>>
+    pub fn remove<Q>(&self, key: &Q) -> Option<Slot<H>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
