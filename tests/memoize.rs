@@ -798,7 +798,12 @@ fn a_generic_function_memoizes_with_a_concrete_key() {
 
 static INLINE_RUNS: AtomicUsize = AtomicUsize::new(0);
 
-#[memoize(tier = "memory", eviction = "clockpro", ttl = "400ms", max_entries = 64)]
+#[memoize(
+    tier = "memory",
+    eviction = "clockpro",
+    ttl = "400ms",
+    max_entries = 64
+)]
 fn inline_clockpro(x: u64) -> (u64, u32) {
     INLINE_RUNS.fetch_add(1, SeqCst);
     (x * 3, x as u32)
@@ -816,7 +821,10 @@ fn inline_tinylfu(x: u64) -> (u64, u32) {
 /// values, removal and the time to live forget them, and the entry bound holds.
 #[test]
 fn small_results_held_in_their_slots_keep_every_rule() {
-    type Memoized = (fn(u64) -> (u64, u32), fn() -> &'static SmartCache<u64, (u64, u32)>);
+    type Memoized = (
+        fn(u64) -> (u64, u32),
+        fn() -> &'static SmartCache<u64, (u64, u32)>,
+    );
     let functions: [(&str, Memoized); 2] = [
         ("clockpro", (inline_clockpro, inline_clockpro_cache)),
         ("tinylfu", (inline_tinylfu, inline_tinylfu_cache)),
@@ -834,12 +842,21 @@ fn small_results_held_in_their_slots_keep_every_rule() {
             }
         }
         assert_eq!(runs() - before, 10, "{name}: each argument computed once");
-        assert_eq!(cache().stats().hits - hits, 50, "{name}: {}", cache().stats());
+        assert_eq!(
+            cache().stats().hits - hits,
+            50,
+            "{name}: {}",
+            cache().stats()
+        );
         assert_eq!(cache().get(&4).as_deref(), Some(&(12, 4)), "{name}");
 
         assert!(cache().remove(&4).expect("remove"), "{name}");
         assert_eq!(call(4), (12, 4));
-        assert_eq!(runs() - before, 11, "{name}: a removed result is computed again");
+        assert_eq!(
+            runs() - before,
+            11,
+            "{name}: a removed result is computed again"
+        );
 
         // The entry bound: 200 arguments, at most 64 kept.
         for x in 100..300 {
@@ -853,6 +870,10 @@ fn small_results_held_in_their_slots_keep_every_rule() {
         std::thread::sleep(Duration::from_millis(500));
         let before = runs();
         assert_eq!(call(0), (0, 0));
-        assert_eq!(runs() - before, 1, "{name}: an expired result is computed again");
+        assert_eq!(
+            runs() - before,
+            1,
+            "{name}: an expired result is computed again"
+        );
     }
 }

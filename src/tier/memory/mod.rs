@@ -232,7 +232,11 @@ mod tests {
             inline.insert(3, Slot::new(Arc::new(30), 4096, 8, Tier::Memory, None));
             assert_eq!(inline.get(&1, Probe), Some((false, 10)), "{eviction:?}");
             assert_eq!(inline.get(&2, Probe), Some((true, 20)), "{eviction:?}");
-            assert_eq!(inline.get(&3, Probe), Some((false, 30)), "{eviction:?}: large");
+            assert_eq!(
+                inline.get(&3, Probe),
+                Some((false, 30)),
+                "{eviction:?}: large"
+            );
 
             let shared: MemoryTier<u64, u64> =
                 MemoryTier::new(&config, Arc::new(Counters::default()), false);
