@@ -22,7 +22,7 @@ use smartcache::prelude::*;
 use smartcache::CacheStats;
 
 /// Entries written before the damage.
-const KEYS: u64 = 200;
+pub(super) const KEYS: u64 = 200;
 /// Values of keys divisible by 8: above sled's blob threshold (a quarter of its 512 KiB
 /// segment), so sled writes them under `blobs/`.
 const BLOB: usize = 200_000;
@@ -44,7 +44,7 @@ fn quarantined(stats: &CacheStats) -> u64 {
 }
 
 /// A value type that goes to sled, built from its key alone.
-trait SledValue: Cacheable + PartialEq + std::fmt::Debug {
+pub(super) trait SledValue: Cacheable + PartialEq + std::fmt::Debug {
     const NAME: &'static str;
     fn of(key: u64) -> Self;
     fn len(&self) -> usize;
@@ -72,7 +72,7 @@ impl SledValue for Vec<u8> {
 
 /// Fills a sled cache on `config` with keys `0..KEYS`, in two sessions (the second open
 /// recovers the first and lets sled write a snapshot), and returns its folder.
-fn fill<V: SledValue>(config: CacheConfig) -> std::path::PathBuf {
+pub(super) fn fill<V: SledValue>(config: CacheConfig) -> std::path::PathBuf {
     let mut folder = None;
     for keys in [0..KEYS / 2, KEYS / 2..KEYS] {
         let cache: SmartCache<u64, V> = config.clone().build().expect("build the cache to fill");
@@ -93,7 +93,7 @@ fn fill<V: SledValue>(config: CacheConfig) -> std::path::PathBuf {
 /// Whether sled itself can open the store in `sled_dir` (tried on a copy, with the
 /// cache's settings): `Err` says how it failed. When it cannot, the cache has to set the
 /// store aside to keep serving.
-fn sled_opens(sled_dir: &Path) -> Result<(), String> {
+pub(super) fn sled_opens(sled_dir: &Path) -> Result<(), String> {
     let scratch = tempfile::tempdir().expect("tempdir");
     let copy = scratch.path().join("sled");
     copy_tree(sled_dir, &copy);
@@ -116,7 +116,7 @@ fn sled_opens(sled_dir: &Path) -> Result<(), String> {
 /// What a damaged cache must still do, whichever way it was opened: every hit is the
 /// value of its key, a new key is stored and read back, and a store sled cannot open is
 /// counted and moved to `<namespace>/quarantine/`. Returns the hits among the old keys.
-fn check_serving<V: SledValue>(
+pub(super) fn check_serving<V: SledValue>(
     cache: &SmartCache<u64, V>,
     label: &str,
     unopenable: Option<&str>,
@@ -177,7 +177,7 @@ fn check_serving<V: SledValue>(
 
 /// After [`check_serving`] and a close: a new instance reads the fresh keys back from
 /// sled (not from a memory copy), so the rebuilt store really works.
-fn check_fresh_persisted<V: SledValue>(cache: &SmartCache<u64, V>, label: &str) {
+pub(super) fn check_fresh_persisted<V: SledValue>(cache: &SmartCache<u64, V>, label: &str) {
     for key in [FRESH, FRESH + 1] {
         let got = no_panic(format!("{label}: get({key}) after reopening"), || {
             cache.get(&key)

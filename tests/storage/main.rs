@@ -22,5 +22,6 @@ mod operations;
 mod permissions;
 mod persistence;
 mod routing;
+mod sled_precheck;
 mod stress;
 mod walk;

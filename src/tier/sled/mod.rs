@@ -17,7 +17,9 @@
 //! I/O error (a full disk) until it is reopened. Every call into sled therefore runs under
 //! `catch_unwind` here, and the database lives behind a [`State`] that can change:
 //!
-//! - a panic, or an error sled calls corruption, closes the database and *quarantines* it:
+//! - damage sled would fail on at open, found from its own checksums before it is called
+//!   (`precheck.rs`), and a panic, or an error sled calls corruption, close the database and
+//!   *quarantine* it:
 //!   its folder moves to `<namespace>/quarantine/sled-<ms>` (the two newest are kept for
 //!   inspection), one warning is logged, the count shows in `stats().sled.quarantined`,
 //!   and a fresh database opens in its place;
@@ -42,7 +44,7 @@
 //! state and fault handling, `space.rs` measuring, compaction and the size record,
 //! `eviction.rs` access records and eviction, `waiters.rs` other processes on the same
 //! database, `audit.rs` walks over every entry (keys, audits) and leftovers, `panics.rs`
-//! what a contained panic of sled's leaves.
+//! what a contained panic of sled's leaves, `precheck.rs` the look before each open.
 
 use std::collections::HashMap;
 use std::fs;
@@ -55,12 +57,14 @@ use std::time::{Duration, Instant};
 mod audit;
 mod eviction;
 mod panics;
+mod precheck;
 mod space;
 mod state;
 mod waiters;
 
 use self::panics::{close, flush_db};
 use self::panics::{is_contained_panic, panicked};
+use self::precheck::{precheck, Precheck};
 use self::space::{parse_u64, AtOpen};
 use self::state::{registry, sled_config, Closure};
 use super::access::{access_id, AccessTable};

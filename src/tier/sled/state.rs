@@ -161,6 +161,9 @@ impl SledTier {
             State::Elsewhere { .. } => Duration::ZERO,
             _ => LOCK_WAIT,
         };
+        if let Precheck::Damaged(reason) = precheck(&self.path, !self.look_only) {
+            self.quarantine(&format!("found before opening it: {reason}"));
+        }
         let mut opened = open_db(&self.path, lock_wait);
         if let Opened::Damaged(reason) = &opened {
             if is_contained_panic(reason) {
