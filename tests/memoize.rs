@@ -815,9 +815,9 @@ fn inline_tinylfu(x: u64) -> (u64, u32) {
     (x * 3, x as u32)
 }
 
-/// Small results of a function returning values are held in their memory slots (a hit
-/// copies them and touches no reference count), on either memory store: they keep the
-/// rules every value keeps. Hits are right and counted, the cache hands out the same
+/// Small results of a function returning values are held in their memory slots on
+/// quick_cache (a hit copies them and touches no reference count), shared on moka: on
+/// either store they keep the rules every value keeps. Hits are right and counted, the cache hands out the same
 /// values, removal and the time to live forget them, and the entry bound holds.
 #[test]
 fn small_results_held_in_their_slots_keep_every_rule() {

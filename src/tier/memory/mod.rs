@@ -95,11 +95,13 @@ pub(crate) struct MemoryTier<K, V> {
 }
 
 /// The store underneath: moka or quick_cache, with values shared (`Arc<V>`, the
-/// smallest slot) or, for a memoized function returning values, held inline when small.
+/// smallest slot) or, on quick_cache for a memoized function returning values (on
+/// `Eviction::ClockPro`, a memo's default), held inline when small. moka holds them
+/// shared only: a moka store for each way of holding values would compile moka's generic
+/// code once more for every cache type (a third longer to build the tests).
 enum Store<K, V> {
     Moka(MokaTier<K, Arc<V>>),
     Quick(QuickTier<K, Arc<V>>),
-    MokaInline(MokaTier<K, Held<V>>),
     QuickInline(QuickTier<K, Held<V>>),
 }
 
@@ -109,7 +111,6 @@ macro_rules! on_store {
         match &$tier.store {
             Store::Moka($store) => $call,
             Store::Quick($store) => $call,
-            Store::MokaInline($store) => $call,
             Store::QuickInline($store) => $call,
         }
     };
@@ -120,8 +121,8 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Cacheable,
 {
-    /// The memory tier on `config`; with `inline`, one that holds small values in their
-    /// slots (see [`MemoryTier::hold_inline`]).
+    /// The memory tier on `config`; with `inline` and on quick_cache, one that holds small
+    /// values in their slots (see [`MemoryTier::hold_inline`]).
     pub fn new(config: &CacheConfig, counters: Arc<Counters>, inline: bool) -> Self {
         let weights = Weights::new(config.memory_capacity, config.max_entries);
         // quick_cache's queues need a few dozen entries to a shard: a smaller count bound
@@ -130,9 +131,8 @@ where
         let quick = matches!(config.policy().eviction(), Eviction::ClockPro) && !few;
         let store = match (quick, inline) {
             (true, false) => Store::Quick(QuickTier::new(config, weights, counters)),
-            (false, false) => Store::Moka(MokaTier::new(config, weights, counters)),
+            (false, _) => Store::Moka(MokaTier::new(config, weights, counters)),
             (true, true) => Store::QuickInline(QuickTier::new(config, weights, counters)),
-            (false, true) => Store::MokaInline(MokaTier::new(config, weights, counters)),
         };
         MemoryTier {
             store,
@@ -144,7 +144,7 @@ where
     /// their slots, cloned by `clone`.
     #[inline]
     pub fn hold_inline(&self, clone: fn(&V) -> V) {
-        if matches!(self.store, Store::MokaInline(_) | Store::QuickInline(_)) {
+        if matches!(self.store, Store::QuickInline(_)) {
             self.inline.get_or_init(|| clone);
         }
     }
@@ -159,7 +159,6 @@ where
         match &self.store {
             Store::Moka(store) => store.get(key).map(|slot| read.read(slot)),
             Store::Quick(store) => store.get(key, read),
-            Store::MokaInline(store) => store.get(key).map(|slot| read.read(slot)),
             Store::QuickInline(store) => store.get(key, read),
         }
     }
@@ -168,7 +167,6 @@ where
         match &self.store {
             Store::Moka(store) => store.insert(key, slot),
             Store::Quick(store) => store.insert(key, slot),
-            Store::MokaInline(store) => store.insert(key, slot.inlined(self.inline.get())),
             Store::QuickInline(store) => store.insert(key, slot.inlined(self.inline.get())),
         }
     }
@@ -230,8 +228,10 @@ mod tests {
             inline.hold_inline(|v| *v);
             inline.insert(2, slot(20));
             inline.insert(3, Slot::new(Arc::new(30), 4096, 8, Tier::Memory, None));
+            // On quick_cache only (moka's stores hold values shared).
+            let held = eviction == Eviction::ClockPro;
             assert_eq!(inline.get(&1, Probe), Some((false, 10)), "{eviction:?}");
-            assert_eq!(inline.get(&2, Probe), Some((true, 20)), "{eviction:?}");
+            assert_eq!(inline.get(&2, Probe), Some((held, 20)), "{eviction:?}");
             assert_eq!(
                 inline.get(&3, Probe),
                 Some((false, 30)),
