@@ -9,16 +9,21 @@ impl SledTier {
         self.run(|h| self.flush_touched_into(h)).map(|_| ())
     }
 
+    /// One insert a record, not a `Batch`: sled 0.34's `apply_batch` switches every sled
+    /// database of the process into its writer-exclusive mode for good, and waits for
+    /// every operation in flight in any of them. With four test threads, a batch on one
+    /// database and the close of another left four threads spinning in sled for good.
+    /// Access times are independent hints, which need no batch's atomicity.
     pub(super) fn flush_touched_into(&self, handles: &Handles) -> sled::Result<()> {
         let touched = self.touched.take();
         if touched.is_empty() {
             return Ok(());
         }
-        let mut batch = sled::Batch::default();
         for &(id, access) in &touched {
-            batch.insert(&id.to_be_bytes(), &access.to_le_bytes());
+            handles
+                .meta
+                .insert(id.to_be_bytes(), &access.to_le_bytes())?;
         }
-        handles.meta.apply_batch(batch)?;
         self.touched.written(&touched);
         Ok(())
     }
