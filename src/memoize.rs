@@ -207,27 +207,36 @@ pub trait MemoKey: Sized {
         f: impl FnOnce(&Self) -> Option<V>,
     ) -> Option<Arc<V>>;
 
-    /// As [`MemoKey::call`], by value, for a function returning `V`: a hit clones the
-    /// cached value (small ones are held inline, so a hit touches no reference count).
-    fn call_owned<V: Cacheable + MemoClone>(
-        memo: &Memo<Self, V>,
-        key: Self,
-        f: impl FnOnce(&Self) -> V,
-    ) -> V;
-
-    /// As [`MemoKey::call_result`], by value.
+    /// As [`MemoKey::call_result`], by value: a hit clones the cached value (small ones
+    /// are held inline, so a hit touches no reference count).
     fn call_result_owned<V: Cacheable + MemoClone, E>(
         memo: &Memo<Self, V>,
         key: Self,
         f: impl FnOnce(&Self) -> Result<V, E>,
     ) -> Result<V, E>;
 
+    /// As [`MemoKey::call`], by value.
+    #[inline]
+    fn call_owned<V: Cacheable + MemoClone>(
+        memo: &Memo<Self, V>,
+        key: Self,
+        f: impl FnOnce(&Self) -> V,
+    ) -> V {
+        match Self::call_result_owned(memo, key, |k| Ok::<V, Infallible>(f(k))) {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
+
     /// As [`MemoKey::call_option`], by value.
+    #[inline]
     fn call_option_owned<V: Cacheable + MemoClone>(
         memo: &Memo<Self, V>,
         key: Self,
         f: impl FnOnce(&Self) -> Option<V>,
-    ) -> Option<V>;
+    ) -> Option<V> {
+        Self::call_result_owned(memo, key, |k| f(k).ok_or(NotCached)).ok()
+    }
 
     /// The value of `key`, computed by awaiting what `f` returns once however many tasks
     /// ask.
@@ -327,38 +336,12 @@ impl<K: CacheKey> MemoKey for K {
     }
 
     #[inline]
-    fn call_owned<V: Cacheable + MemoClone>(
-        memo: &Memo<K, V>,
-        key: K,
-        f: impl FnOnce(&K) -> V,
-    ) -> V {
-        match memo
-            .cache
-            .try_get_with_key_owned(key, |k| Ok::<V, Infallible>(f(k)), V::clone_result)
-        {
-            Ok(value) => value,
-            Err(never) => match never {},
-        }
-    }
-
-    #[inline]
     fn call_result_owned<V: Cacheable + MemoClone, E>(
         memo: &Memo<K, V>,
         key: K,
         f: impl FnOnce(&K) -> Result<V, E>,
     ) -> Result<V, E> {
         memo.cache.try_get_with_key_owned(key, f, V::clone_result)
-    }
-
-    #[inline]
-    fn call_option_owned<V: Cacheable + MemoClone>(
-        memo: &Memo<K, V>,
-        key: K,
-        f: impl FnOnce(&K) -> Option<V>,
-    ) -> Option<V> {
-        memo.cache
-            .try_get_with_key_owned(key, |k| f(k).ok_or(NotCached), V::clone_result)
-            .ok()
     }
 
     #[cfg(feature = "async")]

@@ -113,17 +113,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + Serialize + ?Sized,
     {
-        if !self.uses_memory {
-            return None;
-        }
-        self.memory.get(
-            key,
-            MemoryHit {
-                inner: self,
-                key,
-                clone: Shared,
-            },
-        )
+        self.memory_hit(key, Shared)
     }
 
     /// A hit in the memory tier, counted, by value: `clone` copies a value that is shared.
@@ -133,17 +123,30 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + Serialize + ?Sized,
     {
+        self.memory_hit(key, Owned(clone))
+    }
+
+    /// A hit in the memory tier, its value handed out as `C` says.
+    #[inline]
+    fn memory_hit<'a, Q, C>(
+        &'a self,
+        key: &'a Q,
+        clone: C,
+    ) -> Option<<MemoryHit<'a, K, V, Q, C> as Read<V>>::Output>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + Serialize + ?Sized,
+        MemoryHit<'a, K, V, Q, C>: Read<V>,
+    {
         if !self.uses_memory {
             return None;
         }
-        self.memory.get(
+        let hit = MemoryHit {
+            inner: self,
             key,
-            MemoryHit {
-                inner: self,
-                key,
-                clone: Owned(clone),
-            },
-        )
+            clone,
+        };
+        self.memory.get(key, hit)
     }
 
     /// A memory hit on a copy of a persisted value is a read of that value: with a time to
