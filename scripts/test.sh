@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step prints the time since the script started, to see where the minutes go.
+started=$(date +%s)
+step() { printf '\n==> %s (at %ss)\n' "$*" "$(($(date +%s) - started))"; }
 
 step "tools"
 command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -48,7 +50,9 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "cargo test"
-cargo test --workspace --all-features
+# Four test threads on two cores: many tests wait on child processes, fsync and timeouts
+# (the storage binary runs in 110 s instead of 135 s).
+RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}" cargo test --workspace --all-features
 
 step "examples"
 # The dev profile that the tests just built: nothing compiles twice. Every example runs on
