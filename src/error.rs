@@ -132,7 +132,7 @@ pub enum CacheError {
     /// registered, so no process could read it back.
     #[error(
         "{} is not registered for AnyCache: derive it with #[cacheable(any)] or register it with smartcache::register_any!",
-        crate::any::short_type_name(type_name)
+        short_type_name(type_name)
     )]
     NotRegistered {
         /// The value's type.
@@ -143,8 +143,8 @@ pub enum CacheError {
     /// for.
     #[error(
         "the value of this key is of type {}, not {}",
-        crate::any::short_type_name(found),
-        crate::any::short_type_name(wanted)
+        short_type_name(found),
+        short_type_name(wanted)
     )]
     WrongType {
         /// The type asked for.
@@ -177,5 +177,42 @@ impl CacheError {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// A type's name without its module paths, for messages:
+/// `ArrayBase<OwnedRepr<f64>, Dim<[usize; 2]>, f64>` for an `Array2<f64>`.
+pub(crate) fn short_type_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut word = String::new();
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            word.clear(); // a module path segment: dropped
+        } else if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            out.push_str(&word);
+            word.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(&word);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type_name;
+
+    #[test]
+    fn type_names_lose_their_paths() {
+        assert_eq!(short_type_name("alloc::string::String"), "String");
+        assert_eq!(
+            short_type_name("alloc::vec::Vec<std::collections::HashMap<u8, a::B>>"),
+            "Vec<HashMap<u8, B>>"
+        );
+        assert_eq!(short_type_name("(u64, my::T)"), "(u64, T)");
     }
 }

@@ -40,23 +40,13 @@ pub(crate) struct Router {
 }
 
 impl Router {
-    /// The tier for a value of type `V` whose `size_hint` is `size`.
-    #[inline]
-    pub fn route<V: Cacheable>(&self, size: usize) -> Tier {
-        match V::PLACEMENT {
-            Placement::Pinned(tier) => tier,
-            Placement::Auto => self.route_auto(size),
-        }
-    }
-
     /// The tier for `value`, whose `size_hint` is `size`: by its type's placement, or for
-    /// an `AnyCache` value by its own type's.
+    /// a value of its own type by that type's.
     #[inline]
     pub fn route_value<V: Cacheable>(&self, value: &V, size: usize) -> Tier {
-        match crate::any::erased(value).map(|v| v.dyn_placement()) {
-            Some(Placement::Pinned(tier)) => tier,
-            Some(_) => self.route_auto(size),
-            None => self.route::<V>(size),
+        match value.__placement() {
+            Placement::Pinned(tier) => tier,
+            Placement::Auto => self.route_auto(size),
         }
     }
 
@@ -78,7 +68,7 @@ impl Router {
     /// Sled-bound values go to the file tier while sled cannot take them (another process
     /// holds the database, or it failed), so the file tier is looked at for them too.
     pub fn persistent_tiers<V: Cacheable>(&self) -> &'static [Tier] {
-        if crate::any::is_any::<V>() {
+        if V::__OWN_TYPES {
             // Each value by its own type: any tier may hold one.
             #[cfg(feature = "redis")]
             if self.redis_configured {

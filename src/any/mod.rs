@@ -80,6 +80,46 @@ impl std::fmt::Debug for dyn AnyCacheable {
     }
 }
 
+/// The per-value hooks of [`Cacheable`] for a value of many types: `$inner` turns the
+/// value into its [`AnyCacheable`], `$wrap` a decoded `Box<dyn AnyCacheable>` into the
+/// value. Each value is routed by its own type, recorded with that type's fingerprint and
+/// codec, and decoded through the registry.
+macro_rules! own_type_hooks {
+    (|$value:ident| $inner:expr, |$boxed:ident| $wrap:expr) => {
+        const __OWN_TYPES: bool = true;
+
+        fn __placement(&self) -> Placement {
+            let $value = self;
+            $inner.dyn_placement()
+        }
+
+        fn __identity(&self) -> crate::Result<Option<(u16, u64)>> {
+            let $value = self;
+            registry::identity($inner.__kind()).map(Some)
+        }
+
+        fn __knows(fingerprint: u64, codec: u16) -> bool {
+            registry::find(fingerprint, codec).is_some()
+        }
+
+        fn __ready() -> crate::Result<()> {
+            registry::check()
+        }
+
+        #[allow(private_interfaces)]
+        fn __decode_own(
+            fingerprint: u64,
+            payload: crate::entry::Payload<'_>,
+            header: &crate::entry::Header,
+        ) -> Result<Self, crate::entry::Refusal> {
+            let kind =
+                registry::find(fingerprint, header.codec).ok_or(crate::entry::Refusal::Foreign)?;
+            let $boxed = kind.decode(payload, header)?;
+            Ok($wrap)
+        }
+    };
+}
+
 /// The value type of the [`SmartCache`](crate::SmartCache) inside an [`AnyCache`]: a
 /// shared [`AnyCacheable`].
 #[derive(Clone, Debug)]
@@ -108,6 +148,8 @@ impl Cacheable for AnyValue {
     fn type_tag() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("smartcache::AnyValue")
     }
+
+    own_type_hooks!(|value| &*value.0, |boxed| AnyValue(Arc::from(boxed)));
 }
 
 impl Clone for Box<dyn AnyCacheable> {
@@ -135,6 +177,8 @@ impl Cacheable for Box<dyn AnyCacheable> {
     fn type_tag() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("smartcache::AnyValue")
     }
+
+    own_type_hooks!(|value| &**value, |boxed| boxed);
 }
 
 /// The value inside `value` when `V` holds values of many types ([`AnyValue`] or
@@ -159,39 +203,6 @@ pub(crate) fn is_any<V: 'static>() -> bool {
     use std::any::TypeId;
     let v = TypeId::of::<V>();
     v == TypeId::of::<AnyValue>() || v == TypeId::of::<Box<dyn AnyCacheable>>()
-}
-
-/// Puts a value decoded by its registered type into `slot`, an `Option<V>` for a `V` of
-/// [`is_any`].
-pub(crate) fn put<V: 'static>(slot: &mut Option<V>, value: Box<dyn AnyCacheable>) {
-    let slot = slot as &mut dyn Any;
-    if let Some(slot) = slot.downcast_mut::<Option<Box<dyn AnyCacheable>>>() {
-        *slot = Some(value);
-    } else if let Some(slot) = slot.downcast_mut::<Option<AnyValue>>() {
-        *slot = Some(AnyValue(Arc::from(value)));
-    }
-}
-
-/// A type's name without its module paths, for messages:
-/// `ArrayBase<OwnedRepr<f64>, Dim<[usize; 2]>, f64>` for an `Array2<f64>`.
-pub(crate) fn short_type_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut word = String::new();
-    let mut chars = name.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == ':' && chars.peek() == Some(&':') {
-            chars.next();
-            word.clear(); // a module path segment: dropped
-        } else if c.is_alphanumeric() || c == '_' {
-            word.push(c);
-        } else {
-            out.push_str(&word);
-            word.clear();
-            out.push(c);
-        }
-    }
-    out.push_str(&word);
-    out
 }
 
 /// The codec of an [`AnyValue`] or a `Box<dyn AnyCacheable>`: each value's own type's
@@ -223,20 +234,5 @@ impl<V: Cacheable> Codec<V> for AnyCodec {
         Err(CodecError::new(
             "a value of many types is decoded by its own type's codec, through the registry",
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::short_type_name;
-
-    #[test]
-    fn type_names_lose_their_paths() {
-        assert_eq!(short_type_name("alloc::string::String"), "String");
-        assert_eq!(
-            short_type_name("alloc::vec::Vec<std::collections::HashMap<u8, a::B>>"),
-            "Vec<HashMap<u8, B>>"
-        );
-        assert_eq!(short_type_name("(u64, my::T)"), "(u64, T)");
     }
 }

@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 use std::sync::OnceLock;
 
 use super::AnyCacheable;
-use crate::entry::{Header, Refusal};
+use crate::entry::{Header, Payload, Refusal};
 use crate::Cacheable;
 
 /// A value decoded by its registered type, or why not.
@@ -49,19 +49,12 @@ impl AnyType {
         (self.fingerprint)()
     }
 
-    /// The id of the type's codec.
-    pub(crate) fn codec(&self) -> u16 {
-        self.codec
-    }
-
-    /// Decodes a whole stored payload held in memory, checksum first.
-    pub(crate) fn decode(&self, payload: &[u8], header: &Header) -> Decoded {
-        (self.decode_verified)(payload, header)
-    }
-
-    /// Decodes the payload that follows `header` in `input`.
-    pub(crate) fn read(&self, input: &mut dyn Read, header: &Header) -> Decoded {
-        (self.read_payload)(input, header)
+    /// Decodes a stored payload (checksum first), held in memory or read from a stream.
+    pub(crate) fn decode(&self, payload: Payload<'_>, header: &Header) -> Decoded {
+        match payload {
+            Payload::Slice(payload) => (self.decode_verified)(payload, header),
+            Payload::Stream(input) => (self.read_payload)(input, header),
+        }
     }
 }
 
@@ -153,14 +146,23 @@ fn table() -> &'static HashMap<u64, &'static AnyType> {
     })
 }
 
-/// The registered type of fingerprint `fingerprint`.
-pub(crate) fn find(fingerprint: u64) -> Option<&'static AnyType> {
-    table().get(&fingerprint).copied()
+/// The registered type of fingerprint `fingerprint`, written with `codec`.
+pub(crate) fn find(fingerprint: u64, codec: u16) -> Option<&'static AnyType> {
+    table()
+        .get(&fingerprint)
+        .copied()
+        .filter(|kind| kind.codec == codec)
 }
 
-/// Whether `kind` is registered.
-pub(crate) fn is_registered(kind: &AnyType) -> bool {
-    find(kind.fingerprint()).is_some_and(|found| found.codec == kind.codec)
+/// The codec id and fingerprint an entry of a value of `kind` records: an error if `kind`
+/// is not registered (its entries could not be read back).
+pub(crate) fn identity(kind: &AnyType) -> crate::Result<(u16, u64)> {
+    match find(kind.fingerprint(), kind.codec) {
+        Some(_) => Ok((kind.codec, kind.fingerprint())),
+        None => Err(crate::CacheError::NotRegistered {
+            type_name: kind.type_name(),
+        }),
+    }
 }
 
 /// The names of every registered type, sorted.
@@ -173,7 +175,8 @@ pub fn registered_types() -> Vec<&'static str> {
 
 /// Checks that the library's own registrations reached the program.
 pub(crate) fn check() -> crate::Result<()> {
-    if find(Of::<String>::KIND.fingerprint()).is_none() {
+    let string = Of::<String>::KIND;
+    if find(string.fingerprint(), string.codec).is_none() {
         return Err(crate::CacheError::config(
             "the registry of AnyCacheable types is empty: the linker dropped it",
             "link with the default linker settings (no --gc-sections on the registrations), \

@@ -46,9 +46,10 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
                 }
             },
         };
-        if crate::any::is_any::<V>() {
-            // Without its registry, a cache of values of many types reads nothing back.
-            match crate::any::registry::check() {
+        if V::__OWN_TYPES {
+            // Without knowing their types, a cache of values of many types reads nothing
+            // back.
+            match V::__ready() {
                 Err(e) if eager => return Err(e),
                 Err(e) => {
                     tracing::error!(error = %e, "persisted values of many types will be misses")
@@ -115,7 +116,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
                 .concat(),
             ),
             ttl_of,
-            any_salt: crate::any::is_any::<V>().then(|| crate::hash::hash64(namespace.as_bytes())),
+            own_salt: V::__OWN_TYPES.then(|| crate::hash::hash64(namespace.as_bytes())),
             memory: MemoryTier::new(&config, Arc::clone(&counters), inline),
             counters,
             namespace,
@@ -168,8 +169,8 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
 fn memory_holds_values<V: Cacheable>(config: &CacheConfig) -> bool {
     let home = match V::PLACEMENT {
         Placement::Pinned(tier) => !tier.is_persistent(),
-        // An AnyCache routes each value by its own type, which may pin memory.
-        Placement::Auto => config.memory_threshold > 0 || crate::any::is_any::<V>(),
+        // Values of own types are routed each by its type, which may pin memory.
+        Placement::Auto => config.memory_threshold > 0 || V::__OWN_TYPES,
     };
     // With Redis down, values may fall back to memory.
     #[cfg(feature = "redis")]

@@ -12,9 +12,9 @@ pub(super) struct Inner<K, V> {
     pub(super) fingerprint: u64,
     /// `CacheConfig::ttl_of`: each value's own time to live.
     pub(super) ttl_of: Option<fn(&V) -> Option<Duration>>,
-    /// For an `AnyCache` (`V` is `AnyValue`): the namespace's salt, mixed into each
-    /// entry's type fingerprint (see [`Inner::identity`]).
-    pub(super) any_salt: Option<u64>,
+    /// For values that carry their own types (an `AnyCache`): the namespace's salt, mixed
+    /// into each entry's type fingerprint (see [`Inner::identity`]).
+    pub(super) own_salt: Option<u64>,
     pub(super) counters: Arc<Counters>,
     pub(super) memory: MemoryTier<K, V>,
     /// The persistent tiers, as [`PERSISTENT`] lists them, each opened on first use.
@@ -195,7 +195,10 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             key: address.key(),
             now: Clock::default(),
             tti: self.config.tti,
-            any_salt: self.any_salt,
+            own_types: self.own_salt.map(|salt| OwnTypes {
+                salt,
+                known: V::__knows,
+            }),
         }
     }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::clock::{now_ms, Clock};
 use crate::codec::Codec;
 use crate::config::{derived_namespace, CacheConfig};
-use crate::entry::{EntryMeta, Expect, IncomingValue, OutgoingValue};
+use crate::entry::{EntryMeta, Expect, IncomingValue, OutgoingValue, OwnTypes};
 use crate::key::Address;
 use crate::route::Router;
 use crate::stats::{CacheStats, Counters};

@@ -39,7 +39,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                     continue;
                 }
             };
-            let mut into = IncomingValue::<V>::new(self.any_salt);
+            let mut into = IncomingValue::<V>::new(self.own_salt);
             match store.load(&address, &expect, &mut into) {
                 Ok(Some(loaded)) => {
                     let Some(value) = into.value else {

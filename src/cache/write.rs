@@ -116,20 +116,14 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         Ok(home)
     }
 
-    /// The codec and type fingerprint an entry of `value` records: this cache's, or for
-    /// an `AnyCache` the value's own type's (mixed with the namespace's salt), which must
-    /// be registered for the entry to be read back.
+    /// The codec and type fingerprint an entry of `value` records: this cache's, or for a
+    /// value of its own type that type's (mixed with the namespace's salt), which the
+    /// program must know for the entry to be read back.
     fn identity(&self, value: &V) -> Result<(u16, u64)> {
-        let (Some(salt), Some(value)) = (self.any_salt, crate::any::erased(value)) else {
-            return Ok((<V::Codec as Codec<V>>::ID, self.fingerprint));
-        };
-        let kind = value.__kind();
-        if !crate::any::registry::is_registered(kind) {
-            return Err(CacheError::NotRegistered {
-                type_name: kind.type_name(),
-            });
+        match (self.own_salt, value.__identity()?) {
+            (Some(salt), Some((codec, fingerprint))) => Ok((codec, fingerprint ^ salt)),
+            _ => Ok((<V::Codec as Codec<V>>::ID, self.fingerprint)),
         }
-        Ok((kind.codec(), kind.fingerprint() ^ salt))
     }
 
     /// Where values bound for `tier` go while it takes no writes: its fallback (the file

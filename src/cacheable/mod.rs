@@ -89,6 +89,58 @@ pub trait Cacheable: Send + Sync + Sized + 'static {
             None => CacheConfig::default(),
         }
     }
+
+    // Per-value hooks: hidden, with defaults that fold away at compile time in a typed
+    // cache. A value of many types (`src/any/`) overrides them, so that each value's own
+    // type decides its tier, the identity its entry records and the decoder that reads it
+    // back; the cache, the routing and the envelope ask only these.
+
+    /// Whether each value carries its own type (a value of many types): the cache then
+    /// checks entries by [`Cacheable::__knows`] and decodes them by
+    /// [`Cacheable::__decode_own`].
+    #[doc(hidden)]
+    const __OWN_TYPES: bool = false;
+
+    /// Where this value goes: its type's [`Cacheable::PLACEMENT`], or its own type's.
+    #[doc(hidden)]
+    #[inline]
+    fn __placement(&self) -> Placement {
+        Self::PLACEMENT
+    }
+
+    /// The codec id and the fingerprint the entry of this value records, when it carries
+    /// its own type (`None`: the cache's own). An error when that type cannot be read back.
+    #[doc(hidden)]
+    #[inline]
+    fn __identity(&self) -> crate::Result<Option<(u16, u64)>> {
+        Ok(None)
+    }
+
+    /// Whether this program decodes values of the own type of `fingerprint`, written with
+    /// `codec`.
+    #[doc(hidden)]
+    fn __knows(_fingerprint: u64, _codec: u16) -> bool {
+        false
+    }
+
+    /// Whether the values of own types this program knows can be read back (checked when
+    /// a cache is built).
+    #[doc(hidden)]
+    fn __ready() -> crate::Result<()> {
+        Ok(())
+    }
+
+    /// Decodes a value of the own type of `fingerprint` from `payload`, which follows
+    /// `header`.
+    #[doc(hidden)]
+    #[allow(private_interfaces)] // crate-private types: only this crate overrides it
+    fn __decode_own(
+        _fingerprint: u64,
+        _payload: crate::entry::Payload<'_>,
+        _header: &crate::entry::Header,
+    ) -> Result<Self, crate::entry::Refusal> {
+        Err(crate::entry::Refusal::Foreign)
+    }
 }
 
 /// The configuration tuned to `V` (its [`Cacheable::default_config`]), to adjust with the

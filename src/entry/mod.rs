@@ -46,6 +46,7 @@ pub(crate) use self::read::{check_head, head_needs};
 pub(crate) use self::read::{check_slice, head_of, read_header, relaid_for_file};
 pub(crate) use self::read::{decode_verified, read_payload};
 pub(crate) use self::typed::{Incoming, IncomingValue, Outgoing, OutgoingValue};
+
 use self::write::{to_vec, write};
 
 /// The first four bytes of every entry.
@@ -96,9 +97,30 @@ pub(crate) struct Expect<'a> {
     pub now: Clock,
     /// The cache's time to idle, checked by the tiers against the last access.
     pub tti: Option<std::time::Duration>,
-    /// For an `AnyCache`: the namespace's salt. Any registered type is expected, its
-    /// fingerprint (and codec) found from the header's: `fingerprint ^ salt`.
-    pub any_salt: Option<u64>,
+    /// For a cache whose values carry their own types: how an entry's type is checked.
+    pub own_types: Option<OwnTypes>,
+}
+
+/// How a cache whose values carry their own types ([`Cacheable::__OWN_TYPES`]) checks an
+/// entry: the header records the value's own type, its fingerprint mixed with the
+/// namespace's salt, and the program must know that type.
+///
+/// [`Cacheable::__OWN_TYPES`]: crate::Cacheable::__OWN_TYPES
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OwnTypes {
+    /// The namespace's salt: the own type's fingerprint is `header.fingerprint ^ salt`.
+    pub salt: u64,
+    /// Whether the program decodes a type of this fingerprint written with this codec
+    /// ([`Cacheable::__knows`](crate::Cacheable::__knows) of the cache's value type).
+    pub known: fn(fingerprint: u64, codec: u16) -> bool,
+}
+
+/// A stored payload on its way to a decoder: held whole in memory, or read from a stream.
+pub(crate) enum Payload<'a> {
+    /// The whole stored payload.
+    Slice(&'a [u8]),
+    /// The stream positioned at the payload.
+    Stream(&'a mut dyn io::Read),
 }
 
 /// A parsed, checksum-verified header.
@@ -304,23 +326,11 @@ impl Header {
         Ok(header)
     }
 
-    /// The registered type of the value of many types this header introduces, in the
-    /// namespace of `salt` (see `Expect::any_salt`): found by its fingerprint, and
-    /// written with its codec.
-    pub fn any_kind(&self, salt: u64) -> Option<&'static crate::any::AnyType> {
-        crate::any::registry::find(self.fingerprint ^ salt)
-            .filter(|kind| kind.codec() == self.codec)
-    }
-
     /// Checks type, codec, key and expiry against what the reader wants.
     pub fn check(&self, key: &[u8], expect: &Expect<'_>) -> Result<(), Refusal> {
-        if expect.any_salt.is_some() {
-            // Another type, or one this program has not registered.
-            if expect
-                .any_salt
-                .and_then(|salt| self.any_kind(salt))
-                .is_none()
-            {
+        if let Some(own) = expect.own_types {
+            // Another type, or one this program does not know.
+            if !(own.known)(self.fingerprint ^ own.salt, self.codec) {
                 return Err(Refusal::Foreign);
             }
         } else if self.fingerprint != expect.fingerprint {

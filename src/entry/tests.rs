@@ -22,7 +22,7 @@ fn expect(key: &[u8]) -> Expect<'_> {
         key,
         now: Clock::at(10),
         tti: None,
-        any_salt: None,
+        own_types: None,
     }
 }
 

@@ -6,8 +6,7 @@
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 
-use super::{EntryMeta, Expect, Header, Refusal};
-use crate::any::AnyType;
+use super::{EntryMeta, Expect, Header, Payload, Refusal};
 use crate::{Cacheable, Result, Tier};
 
 /// A writer that can also seek (files; entries are written with the header last).
@@ -65,35 +64,36 @@ pub(crate) trait Incoming {
     fn decode_payload(&mut self, payload: &[u8], header: &Header) -> Result<(), Refusal>;
 }
 
-/// The [`Incoming`] place of a value of type `V`: `None` until a read fills it. For an
-/// `AnyCache` (`V` is `AnyValue`), the value is decoded by its own type's registered
-/// decoder, found from the header's fingerprint and the namespace's salt.
+/// The [`Incoming`] place of a value of type `V`: `None` until a read fills it. When
+/// values carry their own types, the value is decoded by [`Cacheable::__decode_own`], with
+/// the own type's fingerprint: the header's, unmixed from the namespace's salt.
 pub(crate) struct IncomingValue<V> {
     pub value: Option<V>,
-    pub any_salt: Option<u64>,
+    /// The namespace's salt, for values of own types.
+    pub own_salt: Option<u64>,
 }
 
 impl<V: Cacheable> IncomingValue<V> {
-    pub fn new(any_salt: Option<u64>) -> Self {
+    pub fn new(own_salt: Option<u64>) -> Self {
         IncomingValue {
             value: None,
-            any_salt,
+            own_salt,
         }
     }
 
-    /// The registered type of the value `header` introduces, if `V` holds values of many
+    /// The own type's fingerprint of the value `header` introduces, for values of own
     /// types.
-    fn any_kind(&self, header: &Header) -> Result<Option<&'static AnyType>, Refusal> {
-        let Some(salt) = self.any_salt.filter(|_| crate::any::is_any::<V>()) else {
-            return Ok(None);
-        };
-        header.any_kind(salt).map(Some).ok_or(Refusal::Foreign)
+    #[inline]
+    fn own_type(&self, header: &Header) -> Option<u64> {
+        self.own_salt
+            .filter(|_| V::__OWN_TYPES)
+            .map(|salt| header.fingerprint ^ salt)
     }
 }
 
 impl<V: Cacheable> Incoming for IncomingValue<V> {
     fn decode_entry(&mut self, entry: &[u8], expect: &Expect<'_>) -> Result<Header, Refusal> {
-        if self.any_salt.is_some() {
+        if V::__OWN_TYPES && self.own_salt.is_some() {
             let (header, payload) = super::read::split_slice(entry, expect)?;
             self.decode_payload(payload, &header)?;
             return Ok(header);
@@ -104,22 +104,18 @@ impl<V: Cacheable> Incoming for IncomingValue<V> {
     }
 
     fn read_payload(&mut self, input: &mut dyn Read, header: &Header) -> Result<(), Refusal> {
-        if let Some(kind) = self.any_kind(header)? {
-            let value = kind.read(input, header)?;
-            crate::any::put(&mut self.value, value);
-            return Ok(());
-        }
-        self.value = Some(super::read_payload::<V, V::Codec, _>(input, header)?);
+        self.value = Some(match self.own_type(header) {
+            Some(own) => V::__decode_own(own, Payload::Stream(input), header)?,
+            None => super::read_payload::<V, V::Codec, _>(input, header)?,
+        });
         Ok(())
     }
 
     fn decode_payload(&mut self, payload: &[u8], header: &Header) -> Result<(), Refusal> {
-        if let Some(kind) = self.any_kind(header)? {
-            let value = kind.decode(payload, header)?;
-            crate::any::put(&mut self.value, value);
-            return Ok(());
-        }
-        self.value = Some(super::decode_verified::<V, V::Codec>(payload, header)?);
+        self.value = Some(match self.own_type(header) {
+            Some(own) => V::__decode_own(own, Payload::Slice(payload), header)?,
+            None => super::decode_verified::<V, V::Codec>(payload, header)?,
+        });
         Ok(())
     }
 }
