@@ -46,6 +46,10 @@ fi
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "imports"
+# No import circle among the modules, and the layering the architecture promises.
+python3 scripts/check_imports.py src derive/src
+
 step "cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 

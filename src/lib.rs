@@ -86,7 +86,7 @@ mod stats;
 mod tier;
 
 pub use crate::any::{AnyCache, AnyCacheable};
-pub use crate::cache::{Iter, SmartCache};
+pub use crate::cache::{clear_namespace, Iter, SmartCache};
 pub use crate::cacheable::{configure_for, Cacheable};
 pub use crate::config::{
     CacheConfig, Compression, Durability, Eviction, ImageFormat, Policy, DEFAULT_DISK_CAPACITY,
@@ -95,7 +95,7 @@ pub use crate::config::{
 pub use crate::content::{content_hash, ContentKey};
 pub use crate::error::{CacheError, Result};
 pub use crate::key::CacheKey;
-pub use crate::live::{clear_all, clear_namespace, stats_all};
+pub use crate::live::{clear_all, stats_all};
 #[cfg(feature = "ndarray")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ndarray")))]
 pub use crate::mapped::MappedArray;

@@ -1,10 +1,11 @@
 //! Every cache alive in this process, memoized functions' included: what
-//! [`clear_all`] and [`stats_all`] walk, and what [`clear_namespace`] asks first.
+//! [`clear_all`] and [`stats_all`] walk, and what
+//! [`clear_namespace`](crate::clear_namespace) asks first.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use crate::{CacheConfig, CacheStats, Result};
+use crate::{CacheStats, Result};
 
 /// What the process-wide functions need of a cache, whatever its key and value types.
 pub(crate) trait Live: Send + Sync {
@@ -25,7 +26,7 @@ pub(crate) fn register(cache: Weak<dyn Live>) {
 }
 
 /// The caches alive now.
-fn alive() -> Vec<Arc<dyn Live>> {
+pub(crate) fn alive() -> Vec<Arc<dyn Live>> {
     let live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
     live.iter().filter_map(Weak::upgrade).collect()
 }
@@ -53,29 +54,4 @@ pub fn stats_all() -> Vec<(String, CacheStats)> {
         .collect();
     all.sort_by(|a, b| a.0.cmp(&b.0));
     all
-}
-
-/// Deletes every entry of namespace `name` under the storage root `dir`, in every tier
-/// there, without the cache's types: through the caches of this process that use it, and
-/// by opening it otherwise. `Ok` when the namespace does not exist. A namespace whose
-/// sled store another process holds is an error naming it.
-pub fn clear_namespace(dir: impl AsRef<Path>, name: &str) -> Result<()> {
-    crate::config::validate_namespace(name)?;
-    let folder: PathBuf = dir.as_ref().join(name);
-    let mut cleared = false;
-    for cache in alive() {
-        if cache.path() == Some(folder.as_path()) {
-            cache.clear()?;
-            cleared = true;
-        }
-    }
-    if cleared || !folder.is_dir() {
-        return Ok(());
-    }
-    // `clear` deletes every entry of the namespace, whatever its type.
-    let cache: crate::SmartCache<Vec<u8>, Vec<u8>> = CacheConfig::default()
-        .dir(dir.as_ref())
-        .namespace(name)
-        .build()?;
-    cache.clear()
 }

@@ -5,7 +5,7 @@
 
 use syn::Type;
 
-use crate::cacheable::{Body, Container};
+use crate::cacheable::ast::{Body, Container};
 use crate::ctxt::Ctxt;
 use crate::memoize::options::Options;
 use crate::memoize::signature::{first_generic, single_generic, Signature};

@@ -29,6 +29,7 @@ mod cacheable;
 mod check;
 mod ctxt;
 mod memoize;
+mod respan;
 
 /// Implements `smartcache::Cacheable` for a struct or enum.
 ///

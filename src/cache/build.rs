@@ -104,7 +104,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
                 #[cfg(feature = "redis")]
                 redis_configured: config.persistent_home == Some(Tier::Redis)
                     || config.redis.url.is_some()
-                    || std::env::var_os(crate::tier::redis::URL_VAR).is_some(),
+                    || std::env::var_os(crate::config::URL_VAR).is_some(),
             },
             // The namespace is part of it: two namespaces that share a folder (on a
             // case-insensitive file system) never read each other's entries.

@@ -36,10 +36,12 @@ mod generations;
 mod inner;
 #[cfg(feature = "ndarray")]
 mod mapped;
+mod namespace;
 mod read;
 mod walk;
 mod write;
 
+pub use self::namespace::clear_namespace;
 pub use self::walk::Iter;
 
 use self::build::Cleanup;

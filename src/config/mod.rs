@@ -10,9 +10,13 @@ use crate::{CacheKey, Cacheable, Result, SmartCache, Tier};
 
 mod check;
 mod policy;
+#[cfg(feature = "redis")]
+mod redis;
 
 pub(crate) use self::check::{default_root, derived_namespace, validate_namespace};
 pub use self::policy::Policy;
+#[cfg(feature = "redis")]
+pub(crate) use self::redis::{redacted, RedisSettings, URL_VAR};
 
 /// Compression of persisted payloads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -130,7 +134,7 @@ pub struct CacheConfig {
     pub(crate) persistent_home: Option<Tier>,
     /// The Redis server (feature `redis`).
     #[cfg(feature = "redis")]
-    pub(crate) redis: crate::tier::redis::RedisSettings,
+    pub(crate) redis: RedisSettings,
     /// `ttl_of`: a `fn(&V) -> Option<Duration>` for the cache's value type `V`.
     pub(crate) ttl_of: Option<TtlOf>,
     /// For a memoized function: the fingerprint of its code, put before every key, so

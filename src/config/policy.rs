@@ -127,11 +127,7 @@ impl Policy<'_> {
     /// `None`: `$SMARTCACHE_REDIS_URL` is read when the cache is built).
     #[cfg(feature = "redis")]
     pub fn redis_url(&self) -> Option<String> {
-        self.0
-            .redis
-            .url
-            .as_deref()
-            .map(crate::tier::redis::redacted)
+        self.0.redis.url.as_deref().map(super::redacted)
     }
 
     /// The longest wait for Redis ([`CacheConfig::redis_timeout`]).

@@ -47,7 +47,7 @@ pub(crate) use self::read::{check_slice, head_of, read_header, relaid_for_file};
 pub(crate) use self::read::{decode_verified, read_payload};
 pub(crate) use self::typed::{Incoming, IncomingValue, Outgoing, OutgoingValue};
 
-use self::write::{to_vec, write};
+use self::write::{to_vec, write, WriteError};
 
 /// The first four bytes of every entry.
 pub(crate) const MAGIC: [u8; 4] = *b"SMCE";

@@ -6,8 +6,9 @@
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 
-use super::{EntryMeta, Expect, Header, Payload, Refusal};
-use crate::{Cacheable, Result, Tier};
+use super::{EntryMeta, Expect, Header, Payload, Refusal, WriteError};
+use crate::codec::Codec;
+use crate::{CacheError, Cacheable, Result, Tier};
 
 /// A writer that can also seek (files; entries are written with the header last).
 pub(crate) trait WriteSeek: Write + Seek {}
@@ -39,16 +40,28 @@ pub(crate) struct OutgoingValue<'a, V> {
 impl<V: Cacheable> Outgoing for OutgoingValue<'_, V> {
     fn write_to(&self, out: &mut dyn WriteSeek, tier: Tier, path: &Path) -> Result<u64> {
         super::write::<V, V::Codec, _>(out, self.meta, self.key, self.value)
-            .map_err(|e| e.into_cache_error::<V>(tier, path))
+            .map_err(|e| write_error::<V>(e, tier, path))
     }
 
     fn to_vec(&self, tier: Tier, path: &Path) -> Result<Vec<u8>> {
         super::to_vec::<V, V::Codec>(self.meta, self.key, self.value, self.value.size_hint())
-            .map_err(|e| e.into_cache_error::<V>(tier, path))
+            .map_err(|e| write_error::<V>(e, tier, path))
     }
 
     fn expires_ms(&self) -> u64 {
         self.meta.expires_ms
+    }
+}
+
+/// The cache error for a failed write of a `V` to `tier` at `path`.
+fn write_error<V: Cacheable>(error: WriteError, tier: Tier, path: &Path) -> CacheError {
+    match error {
+        WriteError::Codec(e) => CacheError::Encode {
+            what: V::type_tag().into_owned(),
+            codec: <V::Codec as Codec<V>>::NAME,
+            source: e,
+        },
+        WriteError::Io(e) => CacheError::io(tier, path, e),
     }
 }
 

@@ -55,24 +55,6 @@ pub(crate) enum WriteError {
     Io(io::Error),
 }
 
-impl WriteError {
-    /// The cache error for a failed write of a `V` to `tier` at `path`.
-    pub fn into_cache_error<V: crate::Cacheable>(
-        self,
-        tier: crate::Tier,
-        path: &std::path::Path,
-    ) -> crate::CacheError {
-        match self {
-            WriteError::Codec(e) => crate::CacheError::Encode {
-                what: V::type_tag().into_owned(),
-                codec: <V::Codec as Codec<V>>::NAME,
-                source: e,
-            },
-            WriteError::Io(e) => crate::CacheError::io(tier, path, e),
-        }
-    }
-}
-
 impl From<io::Error> for WriteError {
     fn from(error: io::Error) -> Self {
         WriteError::Io(error)

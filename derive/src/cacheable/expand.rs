@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{GenericParam, Generics, Type};
 
-use super::{Body, Container, Field};
+use super::ast::{Body, Container, Field};
 use crate::attr::{Codec, Tier};
 
 /// The impl of `Cacheable`, in a `const _` block with the checks it needs.

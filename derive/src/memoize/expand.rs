@@ -11,8 +11,8 @@
 //! type that cannot be a key or a value is one error there (the compiler reports the
 //! same error at the same place once), instead of one for each use.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{format_ident, quote, quote_spanned, ToTokens};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
 use syn::{Ident, ItemFn};
 
 mod companions;
@@ -21,6 +21,7 @@ use super::key::Key;
 use super::options::Options;
 use super::signature::{Signature, Value, Wrapper};
 use crate::attr::{Compression, Durability, Eviction, Tier};
+use crate::respan::{respan, Spans};
 
 /// The items.
 pub fn memoized(function: &ItemFn, o: &Options, sig: &Signature) -> TokenStream {
@@ -430,54 +431,6 @@ impl<'a> Parts<'a> {
         let text = format!("{} {} v{}", quote!(#sig), quote!(#block), self.o.version);
         fnv1a(text.as_bytes())
     }
-}
-
-/// Where a generated bound points: from the first token of what it is about to the last.
-#[derive(Clone, Copy)]
-pub struct Spans {
-    pub first: Span,
-    pub last: Span,
-}
-
-impl Spans {
-    /// The first and last tokens of `tokens`.
-    pub fn of(tokens: &impl ToTokens) -> Self {
-        let mut spans = tokens.to_token_stream().into_iter().map(|t| t.span());
-        let first = spans.next().unwrap_or_else(Span::call_site);
-        Spans {
-            first,
-            last: spans.last().unwrap_or(first),
-        }
-    }
-}
-
-/// `tokens` placed at `spans`: every token at the first span but the last, at the last
-/// span. The compiler reports a bound at the stretch its tokens cover, so the same bound
-/// written on several items is the same error at the same place, reported once.
-fn respan(tokens: TokenStream, spans: Spans) -> TokenStream {
-    let mut tokens: Vec<TokenTree> = at(tokens, spans.first).into_iter().collect();
-    if let Some(last) = tokens.last_mut() {
-        last.set_span(spans.last);
-    }
-    tokens.into_iter().collect()
-}
-
-/// `tokens` with every token, inside groups too, at `span`.
-fn at(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut token| {
-            if let TokenTree::Group(group) = &token {
-                let mut inner =
-                    proc_macro2::Group::new(group.delimiter(), at(group.stream(), span));
-                inner.set_span(span);
-                token = TokenTree::Group(inner);
-            } else {
-                token.set_span(span);
-            }
-            token
-        })
-        .collect()
 }
 
 /// FNV-1a, 64 bits: a stable hash of the function's tokens.

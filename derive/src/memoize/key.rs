@@ -16,9 +16,9 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::quote;
 use syn::{Ident, Type};
 
-use super::expand::Spans;
 use super::options::Options;
 use super::signature::Signature;
+use crate::respan::Spans;
 
 /// The key of one function.
 pub struct Key {

@@ -21,8 +21,8 @@
 //! the next command once the server answers, so a removed value never comes back. Kept
 //! removals live in this process: one that ends during an outage loses them.
 
+mod client;
 mod connection;
-mod settings;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
@@ -34,10 +34,10 @@ use crate::entry::{self, Expect, Incoming, Outgoing};
 use crate::key::Address;
 use crate::{CacheError, Result, Tier};
 
+use self::client::client;
 pub(crate) use self::connection::is_outage;
 use self::connection::{Pending, Pooled};
-use self::settings::client;
-pub(crate) use self::settings::{redacted, RedisSettings, URL_VAR};
+use crate::config::{redacted, URL_VAR};
 
 /// The Redis tier, as the list of persistent tiers has it.
 pub(crate) const KIND: Kind = Kind {
