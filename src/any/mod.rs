@@ -184,8 +184,8 @@ impl Cacheable for Box<dyn AnyCacheable> {
 /// The value inside `value` when `V` holds values of many types ([`AnyValue`] or
 /// `Box<dyn AnyCacheable>`): its own type decides its tier and codec.
 #[inline]
-pub(crate) fn erased<V: 'static>(value: &V) -> Option<&dyn AnyCacheable> {
-    if !is_any::<V>() {
+fn erased<V: Cacheable>(value: &V) -> Option<&dyn AnyCacheable> {
+    if !V::__OWN_TYPES {
         return None; // decided at compile time: nothing on a typed cache's path
     }
     let value = value as &dyn Any;
@@ -195,14 +195,6 @@ pub(crate) fn erased<V: 'static>(value: &V) -> Option<&dyn AnyCacheable> {
     value
         .downcast_ref::<Box<dyn AnyCacheable>>()
         .map(|value| &**value)
-}
-
-/// Whether `V` holds values of many types (decided at compile time, per `V`).
-#[inline]
-pub(crate) fn is_any<V: 'static>() -> bool {
-    use std::any::TypeId;
-    let v = TypeId::of::<V>();
-    v == TypeId::of::<AnyValue>() || v == TypeId::of::<Box<dyn AnyCacheable>>()
 }
 
 /// The codec of an [`AnyValue`] or a `Box<dyn AnyCacheable>`: each value's own type's
