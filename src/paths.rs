@@ -7,10 +7,15 @@ use std::path::{Path, PathBuf};
 
 use crate::{CacheError, Result};
 
-/// The marker, in a namespace folder, that its file tier holds values bound for sled
-/// (sent there while sled was held by another process or had failed).
-pub(crate) fn sled_values_marker(namespace_dir: &Path) -> PathBuf {
-    namespace_dir.join("sled-values-in-files")
+/// The marker, in a namespace folder, that `spare` holds values bound for `tier` (sent
+/// there while `tier` took no writes: see `tier/failover.rs`), e.g.
+/// `sled-values-in-files`.
+pub(crate) fn spare_marker(namespace_dir: &Path, tier: crate::Tier, spare: crate::Tier) -> PathBuf {
+    let spare = match spare {
+        crate::Tier::File => "files",
+        other => other.name(),
+    };
+    namespace_dir.join(format!("{}-values-in-{spare}", tier.name()))
 }
 
 /// Creates `path` and its missing parents; with `secure`, the folders this call creates

@@ -30,9 +30,6 @@ pub(crate) struct Router {
     pub persist_all: bool,
     /// Where persisted values of no fixed tier go instead of sled and files (Redis).
     pub persistent_home: Option<Tier>,
-    /// Where values bound for Redis go while it is down (`CacheConfig::redis_fallback`).
-    #[cfg(feature = "redis")]
-    pub redis_fallback: Tier,
     /// Whether a Redis server is configured (for caches of values of many types, whose
     /// values may be pinned to it).
     #[cfg(feature = "redis")]
@@ -65,8 +62,8 @@ impl Router {
     }
 
     /// The persistent tiers that may hold an entry of type `V`, in the order to look.
-    /// Sled-bound values go to the file tier while sled cannot take them (another process
-    /// holds the database, or it failed), so the file tier is looked at for them too.
+    /// A tier that cannot always take writes reads its spare itself (see
+    /// `tier/failover.rs`).
     pub fn persistent_tiers<V: Cacheable>(&self) -> &'static [Tier] {
         if V::__OWN_TYPES {
             // Each value by its own type: any tier may hold one.
@@ -78,25 +75,13 @@ impl Router {
         }
         match V::PLACEMENT {
             Placement::Pinned(Tier::Memory) => &[],
-            Placement::Pinned(Tier::Sled) => &[Tier::Sled, Tier::File],
+            Placement::Pinned(Tier::Sled) => &[Tier::Sled],
             Placement::Pinned(Tier::File) => &[Tier::File],
             #[cfg(feature = "redis")]
-            Placement::Pinned(Tier::Redis) => self.redis_tiers(),
+            Placement::Pinned(Tier::Redis) => &[Tier::Redis],
             #[cfg(feature = "redis")]
-            Placement::Auto if self.persistent_home == Some(Tier::Redis) => self.redis_tiers(),
+            Placement::Auto if self.persistent_home == Some(Tier::Redis) => &[Tier::Redis],
             Placement::Auto => &[Tier::Sled, Tier::File],
-        }
-    }
-
-    /// The tiers of values bound for Redis. Values go to the fallback while Redis is down,
-    /// and are newer than what Redis holds of their key: the fallback is read first (sled
-    /// with the file tier, where it sends values while another process holds it).
-    #[cfg(feature = "redis")]
-    fn redis_tiers(&self) -> &'static [Tier] {
-        match self.redis_fallback {
-            Tier::Sled => &[Tier::Sled, Tier::File, Tier::Redis],
-            Tier::Memory => &[Tier::Redis],
-            _ => &[Tier::File, Tier::Redis],
         }
     }
 }
@@ -117,8 +102,6 @@ mod tests {
             file_threshold: 1 << 20,
             persist_all: false,
             persistent_home: None,
-            #[cfg(feature = "redis")]
-            redis_fallback: Tier::File,
             #[cfg(feature = "redis")]
             redis_configured: false,
         }

@@ -34,7 +34,7 @@ use crate::catalog::Catalog;
 use crate::config::CacheConfig;
 use crate::entry::Refusal;
 use crate::tier::audit::{Audited, Met};
-use crate::tier::{Kind, Opening, Store};
+use crate::tier::{Kind, Opening, Primary};
 use crate::{CacheError, Result, Tier};
 
 mod keys;
@@ -272,7 +272,7 @@ pub struct Leftover {
 pub struct Namespace {
     name: String,
     dir: PathBuf,
-    tiers: Vec<Arc<dyn Store>>,
+    tiers: Vec<Arc<dyn Primary>>,
     /// Tiers that could not be opened, and why.
     unavailable: Vec<(Tier, String)>,
     catalog: Catalog,

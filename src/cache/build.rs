@@ -93,6 +93,20 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             }
         }
         let counters = Arc::new(Counters::default());
+        // The namespace is part of it: two namespaces that share a folder (on a
+        // case-insensitive file system) never read each other's entries.
+        let fingerprint = crate::hash::hash64(
+            &[
+                &crate::cacheable::fingerprint::<V>().to_le_bytes()[..],
+                namespace.as_bytes(),
+            ]
+            .concat(),
+        );
+        let catalog = CatalogEntry {
+            fingerprint,
+            key_type: std::any::type_name::<K>(),
+            value_type: std::any::type_name::<V>(),
+        };
         let inner = Inner {
             router: Router {
                 memory_threshold: config.memory_threshold,
@@ -100,44 +114,29 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
                 persist_all: config.persist_all,
                 persistent_home: config.persistent_home,
                 #[cfg(feature = "redis")]
-                redis_fallback: config.redis.fallback,
-                #[cfg(feature = "redis")]
                 redis_configured: config.persistent_home == Some(Tier::Redis)
                     || config.redis.url.is_some()
                     || std::env::var_os(crate::config::URL_VAR).is_some(),
             },
-            // The namespace is part of it: two namespaces that share a folder (on a
-            // case-insensitive file system) never read each other's entries.
-            fingerprint: crate::hash::hash64(
-                &[
-                    &crate::cacheable::fingerprint::<V>().to_le_bytes()[..],
-                    namespace.as_bytes(),
-                ]
-                .concat(),
-            ),
+            fingerprint,
             ttl_of,
             own_salt: V::__OWN_TYPES.then(|| crate::hash::hash64(namespace.as_bytes())),
             memory: MemoryTier::new(&config, Arc::clone(&counters), inline),
             counters,
+            stores: Stores::new(namespace.clone(), dir, config.clone(), catalog),
             namespace,
-            dir,
-            stores: Stores::new(),
             flights: Mutex::new(HashMap::new()),
             generations: Generations::new(),
             uses_memory: memory_holds_values::<V>(&config),
-            rerouting: std::sync::atomic::AtomicBool::new(false),
-            sled_values_in_files: std::sync::atomic::AtomicBool::new(false),
-            marker_checked_ms: AtomicU64::new(0),
-            cataloged: std::sync::Once::new(),
             config,
             _cleanup: cleanup,
         };
         if eager {
-            if let Ok(dir) = &inner.dir {
+            if let Some(dir) = inner.stores.path() {
                 paths::ensure_usable_dir(dir, inner.config.secure)?;
             }
             for &tier in inner.persistent_tiers() {
-                inner.open(tier)?;
+                inner.stores.open(tier)?;
             }
         }
         let inner = Arc::new(inner);

@@ -6,8 +6,6 @@ use crate::tier::memory::{Holder, Read};
 pub(super) struct Inner<K, V> {
     pub(super) config: CacheConfig,
     pub(super) namespace: String,
-    /// `<root>/<namespace>`, or why there is none (persistent tiers then fail with it).
-    pub(super) dir: std::result::Result<PathBuf, String>,
     pub(super) router: Router,
     pub(super) fingerprint: u64,
     /// `CacheConfig::ttl_of`: each value's own time to live.
@@ -17,21 +15,13 @@ pub(super) struct Inner<K, V> {
     pub(super) own_salt: Option<u64>,
     pub(super) counters: Arc<Counters>,
     pub(super) memory: MemoryTier<K, V>,
-    /// The persistent tiers, as [`PERSISTENT`] lists them, each opened on first use.
-    pub(super) stores: Stores,
+    /// The persistent tiers, each opened on first use (see `stores.rs`).
+    pub(super) stores: Arc<Stores>,
     pub(super) flights: Mutex<HashMap<K, Arc<Flight<V>>>>,
     pub(super) generations: Generations,
     /// Whether the memory tier can hold values of this cache (not for a type pinned to a
     /// persistent tier with `promote_max(0)`).
     pub(super) uses_memory: bool,
-    /// Whether sled-bound values go to the file tier now (logged when it starts).
-    pub(super) rerouting: std::sync::atomic::AtomicBool,
-    /// Whether the file tier may hold values bound for sled, and when its marker was last
-    /// looked for.
-    pub(super) sled_values_in_files: std::sync::atomic::AtomicBool,
-    pub(super) marker_checked_ms: AtomicU64,
-    /// Names this cache's types in its folder's catalog, once.
-    pub(super) cataloged: std::sync::Once,
     /// Declared last: dropped after the tiers have closed.
     pub(super) _cleanup: Option<Cleanup>,
 }
@@ -167,7 +157,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         }
         last.store(now, Relaxed);
         let touched = self.address(key).map(|address| {
-            if let Some(store) = self.opened(home) {
+            if let Some(store) = self.stores.opened(home) {
                 store.touch(&address, now);
             }
         });
@@ -202,137 +192,9 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         }
     }
 
-    pub(super) fn dir(&self, tier: Tier) -> Result<&Path> {
-        match &self.dir {
-            Ok(dir) => Ok(dir),
-            Err(_) => Err(CacheError::TierUnavailable {
-                tier,
-                reason: "no storage folder: set CacheConfig::dir or $SMARTCACHE_DIR",
-            }),
-        }
-    }
-
     /// The persistent tiers that may hold an entry of this cache, in the order to look.
-    /// Values of a type pinned to sled are looked for in the file tier only once some
-    /// process has sent such values there (see [`Inner::files_hold_sled_values`]); while
-    /// other processes share the namespace, the file tier, which they all see, holds the
-    /// newest values and comes first.
     pub(super) fn persistent_tiers(&self) -> &'static [Tier] {
-        match self.router.persistent_tiers::<V>() {
-            [Tier::Sled, Tier::File]
-                if V::PLACEMENT == Placement::Pinned(Tier::Sled)
-                    && !self.files_hold_sled_values() =>
-            {
-                &[Tier::Sled]
-            }
-            [Tier::Sled, Tier::File] if self.sled_is_shared() => &[Tier::File, Tier::Sled],
-            tiers => tiers,
-        }
-    }
-
-    /// Whether the file tier may hold values bound for sled: a marker in the namespace
-    /// folder says so, left by the first process that sent one there (looked for at most
-    /// once a second, and remembered once found).
-    pub(super) fn files_hold_sled_values(&self) -> bool {
-        if self.sled_values_in_files.load(Relaxed) {
-            return true;
-        }
-        let now = crate::clock::coarse_now_ms();
-        if now.saturating_sub(self.marker_checked_ms.load(Relaxed)) < 1000 {
-            return false;
-        }
-        self.marker_checked_ms.store(now, Relaxed);
-        let found = self
-            .dir
-            .as_ref()
-            .is_ok_and(|dir| paths::sled_values_marker(dir).exists());
-        if found {
-            self.sled_values_in_files.store(true, Relaxed);
-        }
-        found
-    }
-
-    /// Whether other processes share this namespace, so that the file tier, which they
-    /// all see, holds the newest values (see [`Inner::persistent_tiers`]).
-    pub(super) fn sled_is_shared(&self) -> bool {
-        self.opened(Tier::Sled)
-            .is_some_and(|sled| sled.wanted_elsewhere())
-    }
-
-    /// The tier, opened if need be.
-    pub(super) fn open(&self, tier: Tier) -> Result<&dyn Store> {
-        let Some((i, kind)) = Kind::of(tier) else {
-            return Err(CacheError::TierUnavailable {
-                tier,
-                reason: "the memory tier is not a persistent tier",
-            });
-        };
-        if let Some(store) = self.stores.0[i].get() {
-            return Ok(&**store);
-        }
-        let folder = match kind.folder {
-            Some(name) => Some(self.dir(tier)?.join(name)),
-            None => None,
-        };
-        let opening = Opening {
-            folder: folder.as_deref(),
-            namespace: &self.namespace,
-            config: &self.config,
-        };
-        let store = self.stores.0[i].get_or_open(tier, || {
-            let store = (kind.open)(&opening)?;
-            if kind.folder.is_some() {
-                self.record_in_catalog();
-            }
-            Ok(store)
-        })?;
-        Ok(&**store)
-    }
-
-    /// Names this cache's types and key version in its folder's catalog, the first time
-    /// one of its tiers opens storage there.
-    fn record_in_catalog(&self) {
-        let Ok(dir) = &self.dir else {
-            return;
-        };
-        self.cataloged.call_once(|| {
-            crate::catalog::record(
-                dir,
-                self.fingerprint,
-                std::any::type_name::<K>(),
-                std::any::type_name::<V>(),
-                self.config.key_version,
-                self.config.secure,
-            );
-        });
-    }
-
-    /// The tier if it is open.
-    pub(super) fn opened(&self, tier: Tier) -> Option<&dyn Store> {
-        let (i, _) = Kind::of(tier)?;
-        self.stores.0[i].get().map(|store| &**store)
-    }
-
-    /// The persistent tiers that are open.
-    pub(super) fn open_stores(&self) -> impl Iterator<Item = &dyn Store> {
-        self.stores.open()
-    }
-
-    /// The tier if it is open or has a folder on disk: reads never create storage.
-    pub(super) fn open_if_exists(&self, tier: Tier) -> Result<Option<&dyn Store>> {
-        if let Some(store) = self.opened(tier) {
-            return Ok(Some(store));
-        }
-        let exists = Kind::of(tier).is_some_and(|(_, kind)| match kind.folder {
-            Some(name) => self.dir.as_ref().is_ok_and(|dir| dir.join(name).is_dir()),
-            // A tier kept elsewhere (a server) is there to be asked.
-            None => true,
-        });
-        if exists {
-            self.open(tier).map(Some)
-        } else {
-            Ok(None)
-        }
+        self.router.persistent_tiers::<V>()
     }
 }
 
@@ -340,7 +202,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     /// Deletes every entry of the namespace, in every tier (`SmartCache::clear`).
     pub(super) fn clear(&self) -> Result<()> {
         for &tier in self.persistent_tiers() {
-            if let Some(store) = self.open_if_exists(tier)? {
+            if let Some(store) = self.stores.open_if_exists(tier)? {
                 store.clear()?;
             }
         }
@@ -355,7 +217,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
         let (entries, bytes) = self.memory.usage();
         let mut stats = self.counters.snapshot();
         (stats.memory.entries, stats.memory.bytes) = (entries, bytes);
-        for store in self.open_stores() {
+        for store in self.stores.open_stores() {
             stats.tier_mut(store.tier()).add_usage(store.usage());
         }
         stats
@@ -368,7 +230,7 @@ impl<K: CacheKey, V: Cacheable> crate::live::Live for Inner<K, V> {
     }
 
     fn path(&self) -> Option<&Path> {
-        self.dir.as_deref().ok()
+        self.stores.path()
     }
 
     fn clear(&self) -> Result<()> {
@@ -403,30 +265,5 @@ pub(super) fn log_failure(tier: Tier, error: &CacheError, what: &str) {
         tracing::debug!(tier = %tier, error = %error, "{what}");
     } else {
         tracing::warn!(tier = %tier, error = %error, "{what}");
-    }
-}
-
-/// The persistent tiers of a cache, as [`PERSISTENT`] lists them, each opened on first
-/// use. Dropped with the cache's last clone: every open tier is flushed.
-pub(super) struct Stores(pub(super) [LazyTier<Arc<dyn Store>>; PERSISTENT.len()]);
-
-impl Stores {
-    pub(super) fn new() -> Self {
-        Stores(std::array::from_fn(|_| LazyTier::new()))
-    }
-
-    /// The tiers that are open.
-    pub(super) fn open(&self) -> impl Iterator<Item = &dyn Store> {
-        self.0.iter().filter_map(|s| s.get()).map(|store| &**store)
-    }
-}
-
-impl Drop for Stores {
-    fn drop(&mut self) {
-        for store in self.open() {
-            if let Err(e) = store.flush() {
-                tracing::warn!(tier = %store.tier(), error = %e, "flush on drop failed");
-            }
-        }
     }
 }

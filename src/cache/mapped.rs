@@ -16,7 +16,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
             Counters::bump(&inner.counters.tier(Tier::File).misses);
             Counters::bump(&inner.counters.misses);
         };
-        let Some(files) = inner.open_if_exists(Tier::File)? else {
+        let Some(files) = inner.stores.open_if_exists(Tier::File)? else {
             miss();
             return Ok(None);
         };

@@ -3,10 +3,12 @@
 //! computation once per key however many threads ask for it at the same time.
 //!
 //! This file holds the type and its public methods. Beside it: `build.rs` (opening a
-//! cache from its configuration), `inner.rs` (the shared state and the tiers it opens),
-//! `write.rs` (inserts, and values moved between tiers), `read.rs` (reads below memory),
-//! `flight.rs` (single-flight for `get_with`), `generations.rs` (no stale promotion),
-//! `mapped.rs` (mapped arrays), `walk.rs` (keys, iteration, purging and shrinking). The persistent tiers are `dyn Store`s (see `tier/`).
+//! cache from its configuration), `inner.rs` (the shared state and its memory front),
+//! `stores.rs` (the persistent tiers, opened on first use), `write.rs` (inserts),
+//! `read.rs` (reads below memory), `flight.rs` (single-flight for `get_with`),
+//! `generations.rs` (no stale promotion), `mapped.rs` (mapped arrays), `walk.rs` (keys,
+//! iteration, purging and shrinking). The persistent tiers are `dyn Store`s (see
+//! `tier/`); a tier that cannot always take writes is one too, its failover store.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -25,7 +27,7 @@ use crate::key::Address;
 use crate::route::Router;
 use crate::stats::{CacheStats, Counters};
 use crate::tier::memory::{MemoryTier, Slot};
-use crate::tier::{Kind, LazyTier, LoadError, Loaded, Opening, Store, PERSISTENT};
+use crate::tier::{LoadError, Loaded, Store, PERSISTENT};
 use serde::Serialize;
 
 use crate::{key, paths, CacheError, CacheKey, Cacheable, Placement, Result, Tier};
@@ -38,6 +40,7 @@ mod inner;
 mod mapped;
 mod namespace;
 mod read;
+mod stores;
 mod walk;
 mod write;
 
@@ -47,7 +50,8 @@ pub use self::walk::Iter;
 use self::build::Cleanup;
 use self::flight::Flight;
 use self::generations::Generations;
-use self::inner::{deadline_of, log_failure, Home, Inner, Stores};
+use self::inner::{deadline_of, log_failure, Home, Inner};
+use self::stores::{CatalogEntry, Stores};
 
 /// A cache whose values of type `V` go to the tier their type and size call for.
 ///
@@ -286,12 +290,12 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         let address = inner.address(key).ok()?;
         let expect = inner.expect(&address);
         for &tier in inner.persistent_tiers() {
-            let Ok(Some(store)) = inner.open_if_exists(tier) else {
+            let Ok(Some(store)) = inner.stores.open_if_exists(tier) else {
                 continue;
             };
             match store.probe(&address, &expect) {
-                Ok(true) => return Some(tier),
-                Ok(false) | Err(LoadError::Failed(_)) => {}
+                Ok(Some(held)) => return Some(held),
+                Ok(None) | Err(LoadError::Failed(_)) => {}
                 Err(e) => inner.discard(store, &address, e),
             }
         }
@@ -307,7 +311,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
     /// Makes every write so far durable (sled flushes; file entries are complete when
     /// `insert` returns).
     pub fn flush(&self) -> Result<()> {
-        for store in self.inner.open_stores() {
+        for store in self.inner.stores.open_stores() {
             store.flush()?;
         }
         Ok(())
@@ -327,7 +331,7 @@ impl<K, V> SmartCache<K, V> {
 
     /// The folder that holds this cache's persistent tiers (`<root>/<namespace>`).
     pub fn path(&self) -> Option<&Path> {
-        self.inner.dir.as_deref().ok()
+        self.inner.stores.path()
     }
 
     /// The configuration the cache was built with.
@@ -347,7 +351,7 @@ impl<K: CacheKey, V: Cacheable> fmt::Debug for SmartCache<K, V> {
         f.debug_struct("SmartCache")
             .field("value", &V::type_tag())
             .field("namespace", &self.inner.namespace)
-            .field("dir", &self.inner.dir)
+            .field("dir", &self.inner.stores.path())
             .finish_non_exhaustive()
     }
 }

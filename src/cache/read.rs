@@ -21,15 +21,12 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
             Counters::bump(&self.counters.misses);
             return Ok(None);
         }
-        // While other processes wait for a tier they cannot read (sled), each read also
-        // hands them a batch of what it holds (nothing to do otherwise).
-        self.hand_over_entries();
         let address = self.address(key)?;
         let expect = self.expect(&address);
         let generation = (promote && self.uses_memory).then(|| self.generations.current(key));
         let mut failure = None;
         for &tier in tiers {
-            let store = match self.open_if_exists(tier) {
+            let store = match self.stores.open_if_exists(tier) {
                 Ok(Some(store)) => store,
                 Ok(None) => continue,
                 Err(e) => {
@@ -48,8 +45,10 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                         tracing::error!(tier = %tier, "a tier reported a hit without a value");
                         continue;
                     };
-                    self.count_hit(tier);
-                    return Ok(Some(self.promote(key, value, loaded, tier, generation)));
+                    // The tier that held it: `tier`, or its spare (see `tier/failover.rs`).
+                    let held = loaded.tier;
+                    self.count_hit(held);
+                    return Ok(Some(self.promote(key, value, loaded, held, generation)));
                 }
                 Ok(None) => Counters::bump(&self.counters.tier(tier).misses),
                 Err(LoadError::Failed(e)) => {

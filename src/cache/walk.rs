@@ -128,7 +128,7 @@ impl<K: CacheKey, V: Cacheable> SmartCache<K, V> {
         let inner = &*self.inner;
         let mut local = Vec::new();
         for kind in PERSISTENT.iter().filter(|kind| kind.folder.is_some()) {
-            if let Some(store) = inner.open_if_exists(kind.tier)? {
+            if let Some(store) = inner.stores.open_if_exists(kind.tier)? {
                 local.push((store, store.usage().bytes));
             }
         }
@@ -155,7 +155,7 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
     pub(super) fn walk(&self, mut live: impl FnMut(&Address)) -> Result<u64> {
         let mut expired = 0;
         for &tier in self.persistent_tiers() {
-            let Some(store) = self.open_if_exists(tier)? else {
+            let Some(store) = self.stores.open_if_exists(tier)? else {
                 continue;
             };
             let version = self.config.key_version.map(u64::to_be_bytes);
@@ -167,8 +167,8 @@ impl<K: CacheKey, V: Cacheable> Inner<K, V> {
                 }
                 let address = key::address_of_encoded(&self.namespace, &encoded);
                 match store.probe(&address, &self.expect(&address)) {
-                    Ok(true) => live(&address),
-                    Ok(false) | Err(LoadError::Foreign) => {}
+                    Ok(Some(_)) => live(&address),
+                    Ok(None) | Err(LoadError::Foreign) => {}
                     Err(LoadError::Failed(e)) => return Err(e),
                     Err(why) => {
                         expired += u64::from(matches!(why, LoadError::Expired));

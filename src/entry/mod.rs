@@ -45,7 +45,7 @@ pub(crate) use self::read::{audit_payload, audit_slice};
 pub(crate) use self::read::{check_head, head_needs};
 pub(crate) use self::read::{check_slice, head_of, read_header, relaid_for_file};
 pub(crate) use self::read::{decode_verified, read_payload};
-pub(crate) use self::typed::{Incoming, IncomingValue, Outgoing, OutgoingValue};
+pub(crate) use self::typed::{Incoming, IncomingValue, Outgoing, OutgoingValue, WriteSeek};
 use self::write::{to_vec, write, WriteError};
 
 /// The first four bytes of every entry.

@@ -28,6 +28,12 @@ pub(crate) trait Outgoing {
     /// keeps expiry itself).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     fn expires_ms(&self) -> u64;
+
+    /// Whether the entry replaces one already there. An entry handed from one tier to
+    /// another does not: one already there is newer, and stays.
+    fn replaces(&self) -> bool {
+        true
+    }
 }
 
 /// The [`Outgoing`] entry of a value of type `V`.

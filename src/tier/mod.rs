@@ -1,26 +1,30 @@
-//! Storage tiers: the [`Tier`] names, the [`Store`] trait that every persistent tier
-//! implements, and [`PERSISTENT`], the list of them. The memory tier is the front that
-//! every cache has.
+//! Storage tiers: the [`Tier`] names, the [`Store`] and [`Upkeep`] traits that every
+//! persistent tier implements, and [`PERSISTENT`], the list of them. The memory tier is
+//! the front that every cache has.
 //!
-//! One file (or folder) a tier: `memory/` (the tier, on moka in `moka.rs` or quick_cache
-//! in `quick.rs`, its slots in `slot.rs`), `sled/` (the tier in `mod.rs`; its fault handling, space, eviction and
-//! processes waiting for its lock beside it), `file/` (the tier, and reads through memory
-//! maps in `map.rs`), `redis/`. Beside them: `store.rs`, what every persistent tier is to
-//! the cache (the [`Store`] trait, its [`Kind`], what a read answers); `gauge.rs`, what a
-//! tier holds and may hold (usage, counts, limits); `lazy.rs`, a tier opened on first use;
-//! `access.rs`, the record of recent reads (sled), and `audit.rs`, walks over what a
-//! tier holds, for the tools.
+//! One folder a tier: `memory/` (the tier, on moka in `moka.rs` or quick_cache in
+//! `quick.rs`, its slots in `slot.rs`), `sled/` (the tier in `mod.rs`; its fault handling,
+//! space, eviction and processes waiting for its lock beside it), `file/` (the tier, and
+//! reads through memory maps in `map.rs`), `redis/`. Beside them: `store.rs`, what every
+//! persistent tier is to the cache (the [`Store`] and [`Upkeep`] traits, its [`Kind`],
+//! what a read answers); `failover.rs`, the store in front of a tier that cannot always
+//! take writes (sled held by another process, a Redis server down), which sends them to
+//! the tier's spare meanwhile; `gauge.rs`, what a tier holds and may hold (usage, counts,
+//! limits); `lazy.rs`, a tier opened on first use; `access.rs`, the record of recent reads
+//! (sled), and `audit.rs`, walks over what a tier holds, for the tools.
 //!
 //! A tier stores and reads enveloped entries by address, and never sees the type of a
 //! value: it writes an outgoing entry and decodes into an incoming place (see
 //! `entry/typed.rs`), so the cache holds its tiers as `dyn Store`. Adding a persistent
-//! tier is a file that implements [`Store`] and defines its [`Kind`], a line in
-//! [`PERSISTENT`], and the tier's public name (a [`Tier`] variant, its `CacheStats` field).
+//! tier is a folder that implements [`Store`], [`Upkeep`] and [`Primary`] (whose defaults
+//! suit a tier that always takes writes) and defines its [`Kind`], and a line in
+//! [`PERSISTENT`]; its public name is a [`Tier`] variant and its `CacheStats` field.
 
 use std::fmt;
 
 pub(crate) mod access;
 pub(crate) mod audit;
+mod failover;
 pub(crate) mod file;
 mod gauge;
 mod lazy;
@@ -30,11 +34,12 @@ pub(crate) mod redis;
 pub(crate) mod sled;
 mod store;
 
+pub(crate) use self::failover::{fronted, OpenTier};
 pub(crate) use self::gauge::{too_large, Gauge, Limits, Usage};
 pub(crate) use self::lazy::LazyTier;
 #[cfg(feature = "ndarray")]
 pub(crate) use self::store::Mapped;
-pub(crate) use self::store::{HandOver, Kind, LoadError, Loaded, Opening, Store};
+pub(crate) use self::store::{HandOver, Kind, LoadError, Loaded, Opening, Primary, Store, Upkeep};
 
 /// Every persistent tier.
 #[cfg(not(feature = "redis"))]

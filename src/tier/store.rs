@@ -1,6 +1,6 @@
-//! What every persistent tier is to the cache: the [`Store`] trait it implements, its
-//! [`Kind`] (name, folder, how it opens) and the [`Opening`] it opens with, and what a
-//! read answers ([`Loaded`], [`LoadError`], [`HandOver`], [`Mapped`]).
+//! What every persistent tier is to the cache: the [`Store`] and [`Upkeep`] traits it
+//! implements, its [`Kind`] (name, folder, how it opens, its spare) and the [`Opening`] it
+//! opens with, and what a read answers ([`Loaded`], [`LoadError`], [`Mapped`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,7 +20,10 @@ pub(crate) struct Kind {
     /// such a tier only if the folder exists, so that reads never create storage.
     pub folder: Option<&'static str>,
     /// Opens (creating) the tier.
-    pub open: fn(&Opening<'_>) -> Result<Arc<dyn Store>>,
+    pub open: fn(&Opening<'_>) -> Result<Arc<dyn Primary>>,
+    /// Where values bound for this tier go while it takes no writes (see
+    /// `tier/failover.rs`): `None` for a tier that always takes them.
+    pub spare: fn(&CacheConfig) -> Option<Tier>,
 }
 
 /// What a tier opens with.
@@ -77,6 +80,8 @@ impl From<CacheError> for LoadError {
 pub(crate) struct Loaded {
     /// The entry's expiry time, in milliseconds since the Unix epoch; 0 for never.
     pub expires_ms: u64,
+    /// The tier that held it: this one, or for a failover store its spare.
+    pub tier: Tier,
 }
 
 impl LoadError {
@@ -92,13 +97,16 @@ impl LoadError {
     }
 }
 
-/// A persistent tier: stores enveloped entries (see `entry/`) by address.
-pub(crate) trait Store: Send + Sync + 'static {
+/// A persistent tier: stores enveloped entries (see `entry/`) by address. What every
+/// persistent tier does to one entry; what it does as a whole is [`Upkeep`].
+pub(crate) trait Store: Upkeep + Send + Sync + 'static {
     /// Which tier this is.
     fn tier(&self) -> Tier;
 
-    /// Writes `entry` under `address`, replacing what was there. Returns the stored size.
-    fn store(&self, address: &Address, entry: &dyn Outgoing) -> Result<u64>;
+    /// Writes `entry` under `address`, replacing what was there unless the entry says
+    /// otherwise ([`Outgoing::replaces`]). Returns the tier that took it: this one, or
+    /// for a failover store its spare ([`Tier::Memory`]: kept in memory alone).
+    fn store(&self, address: &Address, entry: &dyn Outgoing) -> Result<Tier>;
 
     /// Reads and validates the entry at `address`, decoding its value into `into`.
     /// `Ok(None)` when there is none.
@@ -110,8 +118,23 @@ pub(crate) trait Store: Send + Sync + 'static {
     ) -> std::result::Result<Option<Loaded>, LoadError>;
 
     /// Validates the header of the entry at `address` without reading its payload.
-    fn probe(&self, address: &Address, expect: &Expect<'_>)
-        -> std::result::Result<bool, LoadError>;
+    /// Returns the tier that holds it, `None` when there is none.
+    fn probe(
+        &self,
+        address: &Address,
+        expect: &Expect<'_>,
+    ) -> std::result::Result<Option<Tier>, LoadError>;
+
+    /// Maps the entry at `address` into memory, header checked and payload unread, for
+    /// `get_mapped`. `Ok(None)` when there is none, or the tier keeps no files.
+    #[cfg(feature = "ndarray")]
+    fn map(
+        &self,
+        _address: &Address,
+        _expect: &Expect<'_>,
+    ) -> std::result::Result<Option<Mapped>, LoadError> {
+        Ok(None)
+    }
 
     /// Deletes the entry. `Ok(true)` when there was one.
     fn remove(&self, address: &Address) -> Result<bool>;
@@ -124,7 +147,11 @@ pub(crate) trait Store: Send + Sync + 'static {
 
     /// Records a read of the entry at `address` that was answered from a memory copy.
     fn touch(&self, address: &Address, now_ms: u64);
+}
 
+/// What a persistent tier does as a whole: for the cache's `clear`, `flush`, `stats`,
+/// `keys` and `shrink_to`, and for the tools (audits, leftovers).
+pub(crate) trait Upkeep {
     /// Deletes every entry.
     fn clear(&self) -> Result<()>;
 
@@ -137,6 +164,13 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// The encoded keys of the entries held whose header and key check out, of every
     /// type: the cache checks each against its own (`SmartCache::keys`).
     fn keys(&self) -> Result<Vec<Vec<u8>>>;
+
+    /// Evicts the least recently used entries until the tier holds at most `bytes`.
+    /// Returns how many went. A tier that keeps its own bounds (a Redis server's
+    /// `maxmemory`) evicts nothing.
+    fn shrink_to(&self, _bytes: u64) -> Result<u64> {
+        Ok(0)
+    }
 
     /// Shows every entry held to `visit`, checking payloads too with `payloads`, and
     /// removes those for which `visit` returns true, unless they changed meanwhile.
@@ -154,66 +188,33 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn leftovers(&self, _remove: bool) -> Vec<audit::Leftover> {
         Vec::new()
     }
+}
 
-    /// Evicts the least recently used entries until the tier holds at most `bytes`.
-    /// Returns how many went. A tier that keeps its own bounds (a Redis server's
-    /// `maxmemory`) evicts nothing.
-    fn shrink_to(&self, _bytes: u64) -> Result<u64> {
-        Ok(0)
-    }
-
-    // What follows concerns tiers that cannot always take writes, and the file tier that
-    // takes them meanwhile (every process sees it). The defaults suit a tier that can.
-
-    /// Whether the tier takes writes now. While it does not, values bound for it go to
-    /// its [`Store::fallback`].
+/// A tier as it opens: a [`Store`], and what the failover store in front of it asks
+/// (see `tier/failover.rs`). The
+/// defaults suit a tier that always takes writes.
+pub(crate) trait Primary: Store {
+    /// Whether the tier takes writes now. While it does not, they go to its spare.
     fn takes_writes(&self) -> bool {
         true
     }
 
-    /// Where values bound for this tier go while it takes no writes: the file tier, which
-    /// every process sees, unless the tier is configured otherwise (Redis).
-    fn fallback(&self) -> Tier {
-        Tier::File
-    }
-
-    /// Whether other processes want what this tier holds and cannot read it: the file
-    /// tier, where they write, then has the newest values and is read first.
-    fn wanted_elsewhere(&self) -> bool {
+    /// Whether the spare's copy of a key is newer than the tier's whatever the marker
+    /// says, so that it is read first (see the module docs).
+    fn spare_is_newer(&self) -> bool {
         false
     }
 
-    /// Up to `max` entries to hand to the file tier while [`Store::wanted_elsewhere`],
-    /// as they are stored (see [`Store::adopt`]).
+    /// Up to `max` entries to hand over to the spare, as they are stored.
     fn entries_to_hand_over(&self, _max: usize) -> Vec<HandOver> {
         Vec::new()
     }
 
     /// Forgets an entry handed over, unless it changed since.
     fn handed_over(&self, _entry: &HandOver) {}
-
-    /// Stores an entry handed over by another tier (see `entry::relaid_for_file`),
-    /// unless an entry is there already. `Ok(false)` when one was.
-    fn adopt(&self, _address: &Address, _entry: &[u8]) -> Result<bool> {
-        Err(CacheError::TierUnavailable {
-            tier: self.tier(),
-            reason: "this tier does not take entries from other tiers",
-        })
-    }
-
-    /// Maps the entry at `address` into memory, header checked and payload unread, for
-    /// `get_mapped`. `Ok(None)` when there is none, or the tier keeps no files.
-    #[cfg(feature = "ndarray")]
-    fn map(
-        &self,
-        _address: &Address,
-        _expect: &Expect<'_>,
-    ) -> std::result::Result<Option<Mapped>, LoadError> {
-        Ok(None)
-    }
 }
 
-/// An entry a tier hands to the file tier: its id in the tier, and its bytes as stored.
+/// An entry a tier hands over to its spare: its id in the tier, and its bytes as stored.
 pub(crate) struct HandOver {
     pub id: Vec<u8>,
     pub entry: Vec<u8>,

@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::audit::{Audited, Leftover, Met};
-use super::{too_large, Gauge, Kind, Limits, LoadError, Loaded, Store, Usage};
+use super::{too_large, Gauge, Kind, Limits, LoadError, Loaded, Primary, Store, Upkeep, Usage};
 use crate::config::{CacheConfig, Durability};
 use crate::entry::{self, Expect, Incoming, Outgoing};
 use crate::key::Address;
@@ -47,6 +47,7 @@ pub(crate) const KIND: Kind = Kind {
         let tier = FileTier::open(o.folder(Tier::File)?, o.config)?;
         Ok(std::sync::Arc::new(tier))
     },
+    spare: |_| None,
 };
 
 /// The file tier of one namespace folder.
@@ -324,9 +325,10 @@ impl Store for FileTier {
         Tier::File
     }
 
-    fn store(&self, address: &Address, entry: &dyn Outgoing) -> Result<u64> {
-        let placed = self.place(address.hash(), true, |tmp| self.write_tmp(tmp, entry))?;
-        Ok(placed.unwrap_or(0))
+    fn store(&self, address: &Address, entry: &dyn Outgoing) -> Result<Tier> {
+        let replace = entry.replaces();
+        self.place(address.hash(), replace, |tmp| self.write_tmp(tmp, entry))?;
+        Ok(Tier::File)
     }
 
     fn load(
@@ -348,11 +350,21 @@ impl Store for FileTier {
         self.touch_file(reader.get_ref(), modified, expect.tti);
         Ok(Some(Loaded {
             expires_ms: header.expires_ms,
+            tier: Tier::File,
         }))
     }
 
-    fn probe(&self, address: &Address, expect: &Expect<'_>) -> Result<bool, LoadError> {
-        Ok(self.open_entry(address, expect)?.is_some())
+    fn probe(&self, address: &Address, expect: &Expect<'_>) -> Result<Option<Tier>, LoadError> {
+        Ok(self.open_entry(address, expect)?.map(|_| Tier::File))
+    }
+
+    #[cfg(feature = "ndarray")]
+    fn map(
+        &self,
+        address: &Address,
+        expect: &Expect<'_>,
+    ) -> Result<Option<super::Mapped>, LoadError> {
+        self.map_entry(address, expect)
     }
 
     fn touch(&self, address: &Address, _now_ms: u64) {
@@ -384,7 +396,9 @@ impl Store for FileTier {
     fn may_hold(&self, hash: u128) -> bool {
         self.presence.may_hold(hash)
     }
+}
 
+impl Upkeep for FileTier {
     fn clear(&self) -> Result<()> {
         for f in self.scan()? {
             match fs::remove_file(&f.path) {
@@ -441,36 +455,10 @@ impl Store for FileTier {
     fn leftovers(&self, remove: bool) -> Vec<Leftover> {
         self.leftover_files(remove)
     }
-
-    fn adopt(&self, address: &Address, entry: &[u8]) -> Result<bool> {
-        let Some(entry) = entry::relaid_for_file(entry) else {
-            tracing::debug!(
-                key_hash = %format_args!("{:032x}", address.hash()),
-                "file tier: an entry handed over does not check out; dropped"
-            );
-            return Ok(false);
-        };
-        let placed = self.place(address.hash(), false, |tmp| {
-            let mut file =
-                paths::create_file(tmp, self.secure).map_err(|e| self.io_error(tmp, e))?;
-            std::io::Write::write_all(&mut file, &entry).map_err(|e| self.io_error(tmp, e))?;
-            if self.durability == Durability::Fsync {
-                file.sync_all().map_err(|e| self.io_error(tmp, e))?;
-            }
-            Ok(entry.len() as u64)
-        })?;
-        Ok(placed.is_some())
-    }
-
-    #[cfg(feature = "ndarray")]
-    fn map(
-        &self,
-        address: &Address,
-        expect: &Expect<'_>,
-    ) -> Result<Option<super::Mapped>, LoadError> {
-        self.map_entry(address, expect)
-    }
 }
+
+/// A tier that always takes writes.
+impl Primary for FileTier {}
 
 /// The key hash an entry file is named by.
 fn hash_of(path: &Path) -> Option<u128> {

@@ -14,7 +14,7 @@
 //! connection (refused, reset, timed out: a stopped server) opens a circuit breaker and
 //! retires every connection: for the back-off period the tier answers at once that it is
 //! down, its reads are misses, and its writes go to the fallback tier (see
-//! [`Store::takes_writes`]). After the back-off the next call tries again, and the tier is
+//! `tier/failover.rs`). After the back-off the next call tries again, and the tier is
 //! back without a restart. One warning is logged per outage.
 //!
 //! A removal or `clear()` that cannot reach the server is kept and made, in order, before
@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Gauge, Kind, LoadError, Loaded, Opening, Store, Usage};
+use super::{Gauge, Kind, LoadError, Loaded, Opening, Primary, Store, Upkeep, Usage};
 use crate::entry::{self, Expect, Incoming, Outgoing};
 use crate::key::Address;
 use crate::{CacheError, Result, Tier};
@@ -44,6 +44,7 @@ pub(crate) const KIND: Kind = Kind {
     tier: Tier::Redis,
     folder: None,
     open: |o| Ok(Arc::new(RedisTier::open(o)?)),
+    spare: |config| Some(config.redis.fallback),
 };
 
 /// The most connections one cache keeps to its server.
@@ -58,6 +59,7 @@ pub(crate) struct RedisTier {
     prefix: String,
     timeout: Duration,
     backoff: Duration,
+    /// Where values go while the server is down (named in the outage's warning).
     fallback: Tier,
     /// The connections, each made on first use and again after an outage.
     pool: [Mutex<Option<Pooled>>; CONNECTIONS],
@@ -126,7 +128,7 @@ impl Store for RedisTier {
         Tier::Redis
     }
 
-    fn store(&self, address: &Address, entry: &dyn Outgoing) -> Result<u64> {
+    fn store(&self, address: &Address, entry: &dyn Outgoing) -> Result<Tier> {
         let bytes = entry.to_vec(Tier::Redis, Path::new(&self.shown))?;
         let len = bytes.len() as u64;
         let key = self.key(address);
@@ -137,12 +139,15 @@ impl Store for RedisTier {
             if expires_ms != 0 {
                 set.arg("PX").arg(px_of(expires_ms));
             }
-            set.query::<()>(c)
+            if !entry.replaces() {
+                set.arg("NX");
+            }
+            set.query::<Option<String>>(c)
         })?;
         // One round trip: what the key held before is not asked, so the counts are this
         // process's writes, not the server's contents.
         self.gauge.stored(None, len);
-        Ok(len)
+        Ok(Tier::Redis)
     }
 
     fn load(
@@ -161,6 +166,7 @@ impl Store for RedisTier {
             .map_err(|r| LoadError::refused(r, Tier::Redis, Path::new(&self.shown)))?;
         Ok(Some(Loaded {
             expires_ms: header.expires_ms,
+            tier: Tier::Redis,
         }))
     }
 
@@ -168,7 +174,7 @@ impl Store for RedisTier {
         &self,
         address: &Address,
         expect: &Expect<'_>,
-    ) -> std::result::Result<bool, LoadError> {
+    ) -> std::result::Result<Option<Tier>, LoadError> {
         // The length and the first bytes in one round trip; the payload stays on the server.
         const FIRST: usize = 4096;
         let key = self.key(address);
@@ -184,10 +190,10 @@ impl Store for RedisTier {
                 .query(c)
         })?;
         if total == 0 {
-            return Ok(false);
+            return Ok(None);
         }
         let needed = match entry::check_head(&head, total, expect).map_err(refused)? {
-            Ok(_) => return Ok(true),
+            Ok(_) => return Ok(Some(Tier::Redis)),
             Err(needed) => needed,
         };
         let head: Vec<u8> = self.run(|c| {
@@ -198,7 +204,7 @@ impl Store for RedisTier {
                 .query(c)
         })?;
         match entry::check_head(&head, total, expect).map_err(refused)? {
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(Some(Tier::Redis)),
             // Replaced meanwhile by a shorter entry: not the one asked about.
             Err(_) => Err(LoadError::Invalid("truncated entry".into())),
         }
@@ -225,7 +231,9 @@ impl Store for RedisTier {
     fn touch(&self, _address: &Address, _now_ms: u64) {
         // Redis keeps its own expiry; reads do not extend it.
     }
+}
 
+impl Upkeep for RedisTier {
     fn clear(&self) -> Result<()> {
         match self.run(|c| self.delete_namespace(c)) {
             Ok(()) => {}
@@ -278,12 +286,16 @@ impl Store for RedisTier {
             Ok(found)
         })
     }
+}
 
+/// A server that may be down: its writes then go to the spare, whose copies are the newer
+/// ones (a removal this process keeps for the server is lost if it ends meanwhile).
+impl Primary for RedisTier {
     fn takes_writes(&self) -> bool {
         !self.is_down()
     }
 
-    fn fallback(&self) -> Tier {
-        self.fallback
+    fn spare_is_newer(&self) -> bool {
+        true
     }
 }

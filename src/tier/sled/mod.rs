@@ -69,7 +69,9 @@ use self::space::{parse_u64, AtOpen};
 use self::state::{registry, sled_config, Closure};
 use super::access::{access_id, AccessTable};
 use super::audit::{Audited, Leftover, Met};
-use super::{too_large, Gauge, HandOver, Kind, Limits, LoadError, Loaded, Store, Usage};
+use super::{
+    too_large, Gauge, HandOver, Kind, Limits, LoadError, Loaded, Primary, Store, Upkeep, Usage,
+};
 use crate::config::{CacheConfig, Durability};
 use crate::entry::{self, Expect, Incoming, Outgoing};
 use crate::key::Address;
@@ -80,6 +82,8 @@ pub(crate) const KIND: Kind = Kind {
     tier: Tier::Sled,
     folder: Some("sled"),
     open: |o| Ok(SledTier::open(o.folder(Tier::Sled)?, o.config)?),
+    // While another process holds the database: the file tier, which every process sees.
+    spare: |_| Some(Tier::File),
 };
 
 /// Encoded keys up to this length are sled keys themselves; longer ones are hashed.
@@ -266,7 +270,13 @@ impl Store for SledTier {
         Tier::Sled
     }
 
-    fn store(&self, address: &Address, entry: &dyn Outgoing) -> Result<u64> {
+    fn store(&self, address: &Address, entry: &dyn Outgoing) -> Result<Tier> {
+        if !entry.replaces() {
+            return Err(CacheError::TierUnavailable {
+                tier: Tier::Sled,
+                reason: "the sled tier takes no entries handed over by another tier",
+            });
+        }
         let bytes = entry.to_vec(Tier::Sled, &self.path)?;
         let len = bytes.len() as u64;
         if len > self.capacity {
@@ -293,7 +303,7 @@ impl Store for SledTier {
             }
         }
         self.check_space();
-        Ok(len)
+        Ok(Tier::Sled)
     }
 
     fn load(
@@ -320,17 +330,18 @@ impl Store for SledTier {
             Ok(Some(self.access(h, &key, header.created_ms, expect)?.map(
                 |()| Loaded {
                     expires_ms: header.expires_ms,
+                    tier: Tier::Sled,
                 },
             )))
         })?;
         read.flatten().transpose()
     }
 
-    fn probe(&self, address: &Address, expect: &Expect<'_>) -> Result<bool, LoadError> {
+    fn probe(&self, address: &Address, expect: &Expect<'_>) -> Result<Option<Tier>, LoadError> {
         let key = sled_key(address);
         let probed = self.run(|h| {
             let Some(bytes) = h.entries.get(&key)? else {
-                return Ok(Ok(false));
+                return Ok(Ok(None));
             };
             let header = match entry::check_slice(&bytes, expect) {
                 Ok(header) => header,
@@ -344,9 +355,9 @@ impl Store for SledTier {
                     return Ok(Err(LoadError::Expired));
                 }
             }
-            Ok(Ok(true))
+            Ok(Ok(Some(Tier::Sled)))
         })?;
-        probed.unwrap_or(Ok(false))
+        probed.unwrap_or(Ok(None))
     }
 
     fn remove(&self, address: &Address) -> Result<bool> {
@@ -374,7 +385,9 @@ impl Store for SledTier {
             }
         }
     }
+}
 
+impl Upkeep for SledTier {
     fn clear(&self) -> Result<()> {
         self.run(|h| {
             h.entries.clear()?;
@@ -421,12 +434,16 @@ impl Store for SledTier {
     fn leftovers(&self, remove: bool) -> Vec<Leftover> {
         self.leftover_folders(remove)
     }
+}
 
+/// Held by one process at a time: while others wait for it, they write to the spare,
+/// whose copies are then the newer ones, and this process hands its entries over.
+impl Primary for SledTier {
     fn takes_writes(&self) -> bool {
         self.accepts_writes()
     }
 
-    fn wanted_elsewhere(&self) -> bool {
+    fn spare_is_newer(&self) -> bool {
         self.others_waiting()
     }
 
