@@ -69,9 +69,7 @@ use self::space::{parse_u64, AtOpen};
 use self::state::{registry, sled_config, Closure};
 use super::access::{access_id, AccessTable};
 use super::audit::{Audited, Leftover, Met};
-use super::{
-    too_large, Gauge, HandOver, Kind, Limits, LoadError, Loaded, Primary, Store, Upkeep, Usage,
-};
+use super::{too_large, Gauge, HandOver, Kind, Limits, LoadError, Loaded, Store, Upkeep, Usage};
 use crate::config::{CacheConfig, Durability};
 use crate::entry::{self, Expect, Incoming, Outgoing};
 use crate::key::Address;
@@ -433,26 +431,6 @@ impl Upkeep for SledTier {
 
     fn leftovers(&self, remove: bool) -> Vec<Leftover> {
         self.leftover_folders(remove)
-    }
-}
-
-/// Held by one process at a time: while others wait for it, they write to the spare,
-/// whose copies are then the newer ones, and this process hands its entries over.
-impl Primary for SledTier {
-    fn takes_writes(&self) -> bool {
-        self.accepts_writes()
-    }
-
-    fn spare_is_newer(&self) -> bool {
-        self.others_waiting()
-    }
-
-    fn entries_to_hand_over(&self, max: usize) -> Vec<HandOver> {
-        self.entries_to_share(max)
-    }
-
-    fn handed_over(&self, entry: &HandOver) {
-        self.remove_moved(entry);
     }
 }
 

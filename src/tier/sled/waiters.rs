@@ -3,6 +3,7 @@
 //! sends new values to the file tier and hands over the entries it already has.
 
 use super::*;
+use crate::tier::Primary;
 
 impl SledTier {
     pub(super) fn waiters_dir(&self) -> PathBuf {
@@ -122,5 +123,25 @@ impl SledTier {
         if let Err(e) = removed {
             tracing::debug!(error = %e, "sled tier: cannot remove a moved entry");
         }
+    }
+}
+
+/// Held by one process at a time: while others wait for it, they write to the spare,
+/// whose copies are then the newer ones, and this process hands its entries over.
+impl Primary for SledTier {
+    fn takes_writes(&self) -> bool {
+        self.accepts_writes()
+    }
+
+    fn spare_is_newer(&self) -> bool {
+        self.others_waiting()
+    }
+
+    fn entries_to_hand_over(&self, max: usize) -> Vec<HandOver> {
+        self.entries_to_share(max)
+    }
+
+    fn handed_over(&self, entry: &HandOver) {
+        self.remove_moved(entry);
     }
 }
